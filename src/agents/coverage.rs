@@ -1,0 +1,386 @@
+//! Node coverage: which class covers which node, computed, not hoped for.
+//!
+//! A non-default class selects nodes by its terms (ORed, as in node affinity). The catch-all's
+//! affinity is the negation of every other class's terms, so the DaemonSets' affinities partition
+//! the nodes: each node is matched by exactly one DaemonSet unless two non-default classes
+//! overlap (reported) or there is no catch-all and no class selects it (reported).
+
+use crate::crd::AgentClass;
+use crate::inventory::{INSTANCE_TYPE_LABEL, NodeFacts};
+use k8s_openapi::api::core::v1::{NodeSelector, NodeSelectorRequirement, NodeSelectorTerm};
+use kube::ResourceExt;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The most terms the catch-all's negation may expand to before it is refused as too complex.
+pub const MAX_CATCH_ALL_TERMS: usize = 64;
+
+/// A node selector requirement operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+    Gt,
+    Lt,
+}
+
+impl Op {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "In" => Op::In,
+            "NotIn" => Op::NotIn,
+            "Exists" => Op::Exists,
+            "DoesNotExist" => Op::DoesNotExist,
+            "Gt" => Op::Gt,
+            "Lt" => Op::Lt,
+            _ => return None,
+        })
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Op::In => "In",
+            Op::NotIn => "NotIn",
+            Op::Exists => "Exists",
+            Op::DoesNotExist => "DoesNotExist",
+            Op::Gt => "Gt",
+            Op::Lt => "Lt",
+        }
+    }
+}
+
+/// One requirement, values sorted and deduplicated.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Req {
+    pub key: String,
+    pub op: Op,
+    pub values: Vec<String>,
+}
+
+impl Req {
+    fn new(key: &str, op: Op, values: impl IntoIterator<Item = String>) -> Self {
+        let values: BTreeSet<String> = values.into_iter().collect();
+        Self {
+            key: key.to_string(),
+            op,
+            values: values.into_iter().collect(),
+        }
+    }
+
+    /// Kubernetes semantics: In/Gt/Lt need the label; NotIn and DoesNotExist match without it.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let value = labels.get(&self.key);
+        let int = |v: &str| v.parse::<i64>().ok();
+        match self.op {
+            Op::In => value.is_some_and(|v| self.values.contains(v)),
+            Op::NotIn => value.is_none_or(|v| !self.values.contains(v)),
+            Op::Exists => value.is_some(),
+            Op::DoesNotExist => value.is_none(),
+            Op::Gt => match (value.and_then(|v| int(v)), self.values.first().and_then(|v| int(v))) {
+                (Some(v), Some(n)) => v > n,
+                _ => false,
+            },
+            Op::Lt => match (value.and_then(|v| int(v)), self.values.first().and_then(|v| int(v))) {
+                (Some(v), Some(n)) => v < n,
+                _ => false,
+            },
+        }
+    }
+
+    /// The negation as alternatives (ORed). `Gt n` is negated as "absent, or `Lt n+1`", which is
+    /// exact for integer label values (the only values Gt/Lt are meant for).
+    fn negate(&self) -> Vec<Req> {
+        let with = |op| Req {
+            key: self.key.clone(),
+            op,
+            values: self.values.clone(),
+        };
+        let shifted = |op, delta: i64| {
+            let n = self
+                .values
+                .first()
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            Req::new(&self.key, op, [n.saturating_add(delta).to_string()])
+        };
+        match self.op {
+            Op::In => vec![with(Op::NotIn)],
+            Op::NotIn => vec![with(Op::In)],
+            Op::Exists => vec![Req::new(&self.key, Op::DoesNotExist, [])],
+            Op::DoesNotExist => vec![Req::new(&self.key, Op::Exists, [])],
+            Op::Gt => vec![
+                Req::new(&self.key, Op::DoesNotExist, []),
+                shifted(Op::Lt, 1),
+            ],
+            Op::Lt => vec![
+                Req::new(&self.key, Op::DoesNotExist, []),
+                shifted(Op::Gt, -1),
+            ],
+        }
+    }
+
+    fn to_k8s(&self) -> NodeSelectorRequirement {
+        NodeSelectorRequirement {
+            key: self.key.clone(),
+            operator: self.op.as_str().to_string(),
+            values: if self.values.is_empty() {
+                None
+            } else {
+                Some(self.values.clone())
+            },
+        }
+    }
+}
+
+/// A conjunction of requirements (one node selector term). An empty term matches nothing in
+/// Kubernetes, so it never appears in a class's terms.
+pub type Term = Vec<Req>;
+
+/// A class's node selection in disjunctive normal form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    pub terms: Vec<Term>,
+}
+
+impl Selection {
+    /// Whether a node with these labels is selected. An empty conjunction only arises in the
+    /// catch-all with no other class, which gets no affinity at all: it selects every node.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.terms
+            .iter()
+            .any(|t| t.iter().all(|r| r.matches(labels)))
+    }
+
+    /// As node affinity terms; `None` means "every node" (the catch-all with no other class).
+    pub fn to_node_selector(&self) -> Option<NodeSelector> {
+        if self.terms.iter().any(|t| t.is_empty()) {
+            return None;
+        }
+        Some(NodeSelector {
+            node_selector_terms: self
+                .terms
+                .iter()
+                .map(|t| NodeSelectorTerm {
+                    match_expressions: Some(t.iter().map(Req::to_k8s).collect()),
+                    match_fields: None,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// Why a class's selection could not be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SelectionError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The terms of a non-default class: its instance types as one `In` term, plus its own terms.
+pub fn class_selection(class: &AgentClass) -> Result<Selection, SelectionError> {
+    let spec = &class.spec;
+    let mut terms = Vec::new();
+    if !spec.instance_types.is_empty() {
+        terms.push(vec![Req::new(
+            INSTANCE_TYPE_LABEL,
+            Op::In,
+            spec.instance_types.iter().cloned(),
+        )]);
+    }
+    for (i, term) in spec.node_selector_terms.iter().enumerate() {
+        let field = format!("spec.nodeSelectorTerms[{i}]");
+        if term.match_fields.as_ref().is_some_and(|f| !f.is_empty()) {
+            return Err(SelectionError {
+                field: format!("{field}.matchFields"),
+                message: "matchFields is not supported: select nodes by labels".to_string(),
+            });
+        }
+        let exprs = term.match_expressions.as_deref().unwrap_or_default();
+        if exprs.is_empty() {
+            return Err(SelectionError {
+                field: format!("{field}.matchExpressions"),
+                message: "an empty term matches no node".to_string(),
+            });
+        }
+        let mut t = Vec::new();
+        for (j, e) in exprs.iter().enumerate() {
+            let efield = format!("{field}.matchExpressions[{j}]");
+            t.push(requirement(e).map_err(|message| SelectionError {
+                field: efield,
+                message,
+            })?);
+        }
+        t.sort();
+        t.dedup();
+        terms.push(t);
+    }
+    Ok(Selection { terms })
+}
+
+/// Check one requirement against the Kubernetes rules for node selectors.
+fn requirement(e: &NodeSelectorRequirement) -> Result<Req, String> {
+    if !crate::ident::is_label_key(&e.key) {
+        return Err(format!("key {:?} is not a valid label key", e.key));
+    }
+    let Some(op) = Op::parse(&e.operator) else {
+        return Err(format!(
+            "operator {:?} is not one of In, NotIn, Exists, DoesNotExist, Gt, Lt",
+            e.operator
+        ));
+    };
+    let values = e.values.clone().unwrap_or_default();
+    match op {
+        Op::In | Op::NotIn if values.is_empty() => {
+            return Err(format!("{} needs at least one value", op.as_str()));
+        }
+        Op::Exists | Op::DoesNotExist if !values.is_empty() => {
+            return Err(format!("{} takes no values", op.as_str()));
+        }
+        Op::Gt | Op::Lt if values.len() != 1 || values[0].parse::<i64>().is_err() => {
+            return Err(format!("{} takes exactly one integer value", op.as_str()));
+        }
+        _ => {}
+    }
+    if let Some(v) = values.iter().find(|v| !crate::ident::is_label_value(v)) {
+        return Err(format!("value {v:?} is not a valid label value"));
+    }
+    Ok(Req::new(&e.key, op, values))
+}
+
+/// The catch-all's selection: no term of any other class. `Ok(terms = [[]])` (every node) when
+/// there are no other classes.
+pub fn catch_all_selection(others: &[&Selection]) -> Result<Selection, SelectionError> {
+    // Start from "true" (one empty conjunction) and AND in the negation of every term.
+    let mut dnf: Vec<Term> = vec![Vec::new()];
+    for term in others.iter().flat_map(|s| s.terms.iter()) {
+        // NOT (a AND b) = NOT a OR NOT b.
+        let alternatives: Vec<Req> = term.iter().flat_map(Req::negate).collect();
+        let mut next = Vec::new();
+        for conj in &dnf {
+            for alt in &alternatives {
+                let mut c = conj.clone();
+                c.push(alt.clone());
+                c.sort();
+                c.dedup();
+                if !contradictory(&c) && !next.contains(&c) {
+                    next.push(c);
+                }
+            }
+        }
+        if next.len() > MAX_CATCH_ALL_TERMS {
+            return Err(SelectionError {
+                field: "spec.default".to_string(),
+                message: format!(
+                    "the catch-all would need more than {MAX_CATCH_ALL_TERMS} node affinity terms to exclude the other classes; give the other classes simpler selectors (one expression per term)"
+                ),
+            });
+        }
+        dnf = next;
+    }
+    Ok(Selection { terms: dnf })
+}
+
+/// A conjunction no node can satisfy (key both required and absent, or `In` and `NotIn` of the
+/// same single value). Dropping these keeps the catch-all's terms short; it is an optimisation,
+/// not needed for correctness.
+fn contradictory(c: &[Req]) -> bool {
+    c.iter().any(|a| {
+        c.iter().any(|b| {
+            a.key == b.key
+                && match (a.op, b.op) {
+                    (Op::In | Op::Exists | Op::Gt | Op::Lt, Op::DoesNotExist) => true,
+                    (Op::In, Op::NotIn) => a.values.iter().all(|v| b.values.contains(v)),
+                    _ => false,
+                }
+        })
+    })
+}
+
+/// Which nodes each class covers, and what is wrong.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// Class name -> node names it covers (overlapping nodes are listed under every class that
+    /// selects them).
+    pub by_class: BTreeMap<String, Vec<String>>,
+    /// Node -> the non-default classes that all select it.
+    pub overlaps: BTreeMap<String, Vec<String>>,
+    /// Nodes no class covers.
+    pub uncovered: Vec<String>,
+}
+
+impl Coverage {
+    /// The other classes a class shares nodes with.
+    pub fn overlapping_classes(&self, class: &str) -> Vec<String> {
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        for classes in self.overlaps.values() {
+            if classes.iter().any(|c| c == class) {
+                out.extend(classes.iter().filter(|c| *c != class).cloned());
+            }
+        }
+        out.into_iter().collect()
+    }
+}
+
+/// Compute coverage from every class's selection (the catch-all's included): a node matched by
+/// no selection is uncovered, by several is an overlap. Because the catch-all's selection is the
+/// one its DaemonSet's affinity carries, this is exactly what the scheduler will do.
+pub fn compute(selections: &BTreeMap<String, Selection>, nodes: &[NodeFacts]) -> Coverage {
+    let mut cov = Coverage::default();
+    for name in selections.keys() {
+        cov.by_class.insert(name.clone(), Vec::new());
+    }
+    for node in nodes {
+        let matching: Vec<&String> = selections
+            .iter()
+            .filter(|(_, s)| s.matches(&node.labels))
+            .map(|(n, _)| n)
+            .collect();
+        match matching.as_slice() {
+            [] => cov.uncovered.push(node.name.clone()),
+            [one] => push(&mut cov.by_class, one, &node.name),
+            many => {
+                for c in many {
+                    push(&mut cov.by_class, c, &node.name);
+                }
+                cov.overlaps.insert(
+                    node.name.clone(),
+                    many.iter().map(|c| c.to_string()).collect(),
+                );
+            }
+        }
+    }
+    cov
+}
+
+fn push(map: &mut BTreeMap<String, Vec<String>>, class: &str, node: &str) {
+    map.entry(class.to_string())
+        .or_default()
+        .push(node.to_string());
+}
+
+/// Every class's selection, the catch-all's derived from the others. Errors name the class.
+pub fn selections(
+    classes: &[AgentClass],
+) -> Result<BTreeMap<String, Selection>, Vec<(String, SelectionError)>> {
+    let mut out = BTreeMap::new();
+    let mut errors = Vec::new();
+    for class in classes.iter().filter(|c| !c.spec.default) {
+        match class_selection(class) {
+            Ok(s) => {
+                out.insert(class.name_any(), s);
+            }
+            Err(e) => errors.push((class.name_any(), e)),
+        }
+    }
+    if let Some(default) = classes.iter().find(|c| c.spec.default) {
+        let others: Vec<&Selection> = out.values().collect();
+        match catch_all_selection(&others) {
+            Ok(s) => {
+                out.insert(default.name_any(), s);
+            }
+            Err(e) => errors.push((default.name_any(), e)),
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}

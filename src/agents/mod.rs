@@ -1,0 +1,292 @@
+//! Agents: one collector DaemonSet per AgentClass, with its ConfigMap, ServiceAccount and RBAC.
+
+pub mod coverage;
+
+use crate::collector::agent::{self as agent_config, AgentRoute, LabelKeys, CHECKPOINT_MOUNT, CHECKPOINT_ROOT, NODE_NAME_ENV};
+use crate::collector::{CONFIG_DIR, HEALTH_PORT, METRICS_PORT};
+use crate::inventory::Settings;
+use crate::meta::{self, Desired};
+use crate::validate::{ValidClass, Validated};
+use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet};
+use k8s_openapi::api::core::v1::{
+    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar,
+    EnvVarSource, HTTPGetAction, HostPathVolumeSource, NodeAffinity, ObjectFieldSelector, PodSecurityContext,
+    PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, ServiceAccount, Volume, VolumeMount,
+};
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
+use std::collections::BTreeMap;
+
+/// The ClusterRole every agent binds: the k8sattributes processor reads pods (its node's),
+/// namespaces and the ReplicaSets behind Deployments.
+pub const AGENT_CLUSTER_ROLE: &str = "otelhouse-agent";
+
+/// `otelhouse-agent-<class>`, at most 63 characters (DaemonSet pod names get a suffix).
+pub fn agent_name(class: &str) -> String {
+    meta::shorten(&format!("otelhouse-agent-{class}"), 57)
+}
+
+/// The routes every agent carries: one per pipeline, to its gateway Service.
+pub fn routes(v: &Validated<'_>, settings: &Settings) -> (Vec<AgentRoute>, LabelKeys) {
+    let mut keys = LabelKeys::default();
+    let routes = v
+        .pipelines
+        .iter()
+        .map(|p| {
+            let sources = &p.pipeline.spec.sources;
+            if let Some(sel) = &sources.pod_selector {
+                agent_config::selector_keys(sel, &mut keys.pod);
+            }
+            if let Some(sel) = &sources.namespace_selector {
+                agent_config::selector_keys(sel, &mut keys.namespace);
+            }
+            for r in &p.pipeline.spec.routes {
+                keys.pod.extend(r.pod_labels.keys().cloned());
+            }
+            AgentRoute {
+                id: p.id.clone(),
+                keep: agent_config::sources_condition(&p.namespace, sources),
+                endpoint: format!(
+                    "{}.{}.svc:{}",
+                    crate::gateway::service_name(p),
+                    settings.namespace,
+                    crate::collector::OTLP_GRPC_PORT
+                ),
+            }
+        })
+        .collect();
+    (routes, keys)
+}
+
+/// The shared ClusterRole.
+pub fn cluster_role() -> Desired {
+    let rule = |groups: &[&str], resources: &[&str]| PolicyRule {
+        api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+        resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+        verbs: ["get", "list", "watch"].map(String::from).to_vec(),
+        ..Default::default()
+    };
+    Desired::new(&ClusterRole {
+        metadata: ObjectMeta {
+            name: Some(AGENT_CLUSTER_ROLE.to_string()),
+            labels: Some(meta::labels("otelhouse-agent", "agent", "shared")),
+            ..Default::default()
+        },
+        rules: Some(vec![
+            rule(&[""], &["pods", "namespaces"]),
+            rule(&["apps"], &["replicasets"]),
+            rule(&["batch"], &["jobs"]),
+        ]),
+        ..Default::default()
+    })
+}
+
+/// Everything one class turns into.
+pub fn build(
+    class: &ValidClass<'_>,
+    settings: &Settings,
+    routes: &[AgentRoute],
+    keys: &LabelKeys,
+) -> Vec<Desired> {
+    let class_name = class.class.name_any();
+    let name = agent_name(&class_name);
+    let ns = settings.namespace.clone();
+    let mut labels = meta::labels("otelhouse-agent", "agent", &class_name);
+    labels.insert(meta::LABEL_CLASS.to_string(), meta::shorten(&class_name, 63));
+    let owner = meta::owner_ref(class.class).map(|o| vec![o]);
+    let object_meta = |name: &str, namespace: Option<&str>| ObjectMeta {
+        name: Some(name.to_string()),
+        namespace: namespace.map(str::to_string),
+        labels: Some(labels.clone()),
+        owner_references: owner.clone(),
+        ..Default::default()
+    };
+
+    let config = agent_config::config(class.memory_limit_bytes, &ns, routes, keys).to_yaml();
+    let hash = meta::config_hash(&config);
+    let config_map = ConfigMap {
+        metadata: object_meta(&name, Some(&ns)),
+        data: Some(BTreeMap::from([("config.yaml".to_string(), config)])),
+        ..Default::default()
+    };
+    let sa = ServiceAccount {
+        metadata: object_meta(&name, Some(&ns)),
+        ..Default::default()
+    };
+    let binding = ClusterRoleBinding {
+        metadata: object_meta(&name, None),
+        role_ref: RoleRef {
+            api_group: "rbac.authorization.k8s.io".to_string(),
+            kind: "ClusterRole".to_string(),
+            name: AGENT_CLUSTER_ROLE.to_string(),
+        },
+        subjects: Some(vec![Subject {
+            kind: "ServiceAccount".to_string(),
+            name: name.clone(),
+            namespace: Some(ns.clone()),
+            ..Default::default()
+        }]),
+    };
+
+    let selector_labels: BTreeMap<String, String> = labels
+        .iter()
+        .filter(|(k, _)| k.as_str() == "app.kubernetes.io/name" || k.as_str() == "app.kubernetes.io/instance")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let host_path = |name: &str, path: &str, ty: &str| Volume {
+        name: name.to_string(),
+        host_path: Some(HostPathVolumeSource {
+            path: path.to_string(),
+            type_: Some(ty.to_string()),
+        }),
+        ..Default::default()
+    };
+    let mount = |name: &str, path: &str, read_only: bool| VolumeMount {
+        name: name.to_string(),
+        mount_path: path.to_string(),
+        read_only: Some(read_only),
+        ..Default::default()
+    };
+    let spec = &class.class.spec;
+    let affinity = class.selection.to_node_selector().map(|ns| Affinity {
+        node_affinity: Some(NodeAffinity {
+            required_during_scheduling_ignored_during_execution: Some(ns),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let container = Container {
+        name: "collector".to_string(),
+        image: Some(spec.image.clone().unwrap_or_else(|| settings.collector_image.clone())),
+        args: Some(vec![format!("--config={CONFIG_DIR}/config.yaml")]),
+        env: Some(vec![EnvVar {
+            name: NODE_NAME_ENV.to_string(),
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    field_path: "spec.nodeName".to_string(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }, EnvVar {
+            // The Go runtime collects before the kernel's OOM killer would act.
+            name: "GOMEMLIMIT".to_string(),
+            value: Some(format!("{}MiB", class.memory_limit_bytes / (1024 * 1024) * 9 / 10)),
+            ..Default::default()
+        }]),
+        ports: Some(vec![ContainerPort {
+            name: Some("metrics".to_string()),
+            container_port: i32::from(METRICS_PORT),
+            ..Default::default()
+        }]),
+        resources: Some(spec.resources.clone()),
+        volume_mounts: Some(vec![
+            mount("config", CONFIG_DIR, true),
+            mount("varlogpods", "/var/log/pods", true),
+            mount("dockercontainers", "/var/lib/docker/containers", true),
+            mount("checkpoints", CHECKPOINT_MOUNT, false),
+        ]),
+        liveness_probe: Some(health_probe()),
+        readiness_probe: Some(health_probe()),
+        security_context: Some(SecurityContext {
+            // Root (uid 0) only to read the kubelet's root-owned 0640 log files; every
+            // capability is dropped, so it has no other privilege.
+            run_as_user: Some(0),
+            run_as_group: Some(0),
+            run_as_non_root: Some(false),
+            read_only_root_filesystem: Some(true),
+            allow_privilege_escalation: Some(false),
+            privileged: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_string()]),
+                add: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut pod_annotations = BTreeMap::new();
+    pod_annotations.insert(meta::CONFIG_HASH_ANNOTATION.to_string(), hash);
+    let daemon_set = DaemonSet {
+        metadata: object_meta(&name, Some(&ns)),
+        spec: Some(DaemonSetSpec {
+            selector: LabelSelector {
+                match_labels: Some(selector_labels),
+                ..Default::default()
+            },
+            update_strategy: Some(DaemonSetUpdateStrategy {
+                type_: Some("RollingUpdate".to_string()),
+                rolling_update: Some(RollingUpdateDaemonSet {
+                    max_unavailable: Some(IntOrString::String("10%".to_string())),
+                    ..Default::default()
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels.clone()),
+                    annotations: Some(pod_annotations),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    service_account_name: Some(name.clone()),
+                    affinity,
+                    tolerations: if spec.tolerations.is_empty() { None } else { Some(spec.tolerations.clone()) },
+                    priority_class_name: spec.priority_class_name.clone(),
+                    containers: vec![container],
+                    security_context: Some(PodSecurityContext {
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".to_string(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    termination_grace_period_seconds: Some(30),
+                    volumes: Some(vec![
+                        Volume {
+                            name: "config".to_string(),
+                            config_map: Some(ConfigMapVolumeSource {
+                                name: name.clone(),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        },
+                        host_path("varlogpods", "/var/log/pods", "Directory"),
+                        // Docker's json-file logs, which /var/log/pods links to on docker nodes.
+                        host_path("dockercontainers", "/var/lib/docker/containers", "DirectoryOrCreate"),
+                        host_path(
+                            "checkpoints",
+                            &format!("{CHECKPOINT_ROOT}/{}", meta::shorten(&class_name, 63)),
+                            "DirectoryOrCreate",
+                        ),
+                    ]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    vec![
+        Desired::new(&sa),
+        Desired::new(&binding),
+        Desired::new(&config_map),
+        Desired::new(&daemon_set),
+    ]
+}
+
+/// Liveness/readiness through the health_check extension.
+pub fn health_probe() -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some("/".to_string()),
+            port: IntOrString::Int(i32::from(HEALTH_PORT)),
+            ..Default::default()
+        }),
+        period_seconds: Some(10),
+        failure_threshold: Some(3),
+        ..Default::default()
+    }
+}

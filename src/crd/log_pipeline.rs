@@ -1,0 +1,388 @@
+use super::CommonStatus;
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::core::Duration;
+use kube::{CustomResource, KubeSchema};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What to collect, how to parse it, which table each log goes to, and the gateways that insert
+/// it into every region's ClickHouse.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "otelhouse.dev",
+    version = "v1alpha1",
+    kind = "LogPipeline",
+    namespaced,
+    status = "LogPipelineStatus",
+    shortname = "lp",
+    category = "otelhouse",
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Gateways","type":"integer","jsonPath":".status.gateways.planned"}"#,
+    printcolumn = r#"{"name":"Gateways-Ready","type":"integer","jsonPath":".status.gateways.ready"}"#,
+    printcolumn = r#"{"name":"Capped","type":"boolean","jsonPath":".status.gateways.capped"}"#,
+    printcolumn = r#"{"name":"Tables","type":"integer","jsonPath":".status.tables","priority":1}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[x_kube(validation = Rule::new("self.routes.all(r, self.tables.exists(t, t.name == r.table))").message("every route names a table of spec.tables"))]
+#[x_kube(validation = Rule::new("!has(self.defaultTable) || self.tables.exists(t, t.name == self.defaultTable)").message("defaultTable must name a table of spec.tables"))]
+#[x_kube(validation = Rule::new("self.tables.all(t, self.tables.exists_one(u, u.name == t.name))").message("table names must be unique"))]
+#[serde(rename_all = "camelCase")]
+pub struct LogPipelineSpec {
+    /// The ClickHouseStores (one per region) whose ClickHouse receives this pipeline's tables.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("at least one store is required"))]
+    #[schemars(length(max = 32))]
+    pub stores: Vec<String>,
+    /// What to collect. Without namespaces or a namespaceSelector, the pipeline's own namespace.
+    #[serde(default)]
+    pub sources: Sources,
+    /// How bodies are parsed (on the gateways).
+    #[serde(default)]
+    pub parse: Parse,
+    /// The tables logs land in.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("at least one table is required"))]
+    #[schemars(length(max = 64))]
+    pub tables: Vec<TableSpec>,
+    /// Which logs go to which table, first match wins.
+    #[serde(default)]
+    #[schemars(length(max = 64))]
+    pub routes: Vec<Route>,
+    /// Where logs that match no route go. Without it they are dropped (and counted by the
+    /// gateway's metrics). A pipeline with one table and no routes sends everything there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_table: Option<String>,
+    /// Gateway sizing and batching.
+    pub gateway: GatewaySpec,
+}
+
+/// Which pods' logs a pipeline collects.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Sources {
+    /// Namespace names. Only a pipeline in a trusted namespace may name another namespace.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256))]
+    pub namespaces: Vec<String>,
+    /// Namespaces by label (trusted namespaces only): collection across the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Pods by label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+    /// Container names; empty means every container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub containers: Vec<String>,
+    /// What to leave out even when selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude: Option<Excludes>,
+}
+
+/// Excluded namespaces and containers.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Excludes {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<String>,
+}
+
+/// Body parsing, done on the gateways so agents stay light.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Parse {
+    /// Bodies that are JSON objects are merged into LogAttributes.
+    #[serde(default)]
+    pub json: bool,
+    /// A regular expression (RE2) whose named groups become LogAttributes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
+    pub regex: Option<String>,
+    /// Take the event time from a parsed attribute instead of the container runtime's timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<TimestampParse>,
+}
+
+/// An event time taken from a parsed attribute.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimestampParse {
+    /// The LogAttributes key holding the time.
+    pub attribute: String,
+    /// Its layout in strptime notation, e.g. `%Y-%m-%d %H:%M:%S.%f`.
+    pub layout: String,
+}
+
+/// One table: the MergeTree target, fed by a Null ingest table through a materialized view.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TableSpec {
+    /// The target table's name; the ingest table and view are named after it.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z_][a-z0-9_]{0,47}$')").message("table name must be lowercase letters, digits and underscores (at most 48), not starting with a digit"))]
+    pub name: String,
+    /// Days rows are kept (whole parts are dropped: ttl_only_drop_parts).
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 3650").message("retentionDays must be between 1 and 3650"))]
+    pub retention_days: u32,
+    /// ORDER BY: column names, or a column wrapped in one allowed function
+    /// (e.g. `toStartOfHour(Timestamp)`). Default: `[Namespace, PodName, Timestamp]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub order_by: Vec<String>,
+    /// PARTITION BY, same grammar. Default: `EventDate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition_by: Option<String>,
+    /// Columns extracted from the attribute maps. Default: Namespace, PodName, ContainerName.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 128))]
+    pub columns: Vec<ColumnSpec>,
+    /// Skip indexes. Default: bloom filters on TraceId and the maps, tokenbf on Body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indexes: Option<Vec<IndexSpec>>,
+}
+
+/// A column extracted from an attribute map.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ColumnSpec {
+    /// Column name (an identifier).
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]{0,62}$')").message("column name must be letters, digits and underscores, not starting with a digit"))]
+    pub name: String,
+    /// The map it comes from.
+    pub from: AttributeMap,
+    /// The attribute key, e.g. `k8s.pod.name`.
+    #[schemars(length(min = 1, max = 256))]
+    pub key: String,
+    /// The column type.
+    #[serde(default, rename = "type")]
+    pub type_: ColumnType,
+    /// `LowCardinality(String)`: for string columns with under ~10k distinct values.
+    #[serde(default)]
+    pub low_cardinality: bool,
+}
+
+/// An OTLP attribute map.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum AttributeMap {
+    ResourceAttributes,
+    LogAttributes,
+    ScopeAttributes,
+}
+
+/// Types an extracted column may have.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum ColumnType {
+    #[default]
+    String,
+    Int64,
+    UInt64,
+    Float64,
+    Bool,
+}
+
+/// A skip index.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.type == 'bloom_filter' || !has(self.falsePositive)").message("falsePositive applies to bloom_filter only"))]
+#[x_kube(validation = Rule::new("self.type == 'tokenbf_v1' || self.type == 'ngrambf_v1' || (!has(self.sizeBytes) && !has(self.hashes))").message("sizeBytes and hashes apply to tokenbf_v1 and ngrambf_v1 only"))]
+pub struct IndexSpec {
+    /// Index name; default derived from the expression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]{0,62}$')").message("index name must be an identifier"))]
+    pub name: Option<String>,
+    /// A column, or `mapKeys(Map)` / `mapValues(Map)` / `lower(Column)`.
+    #[schemars(length(min = 1, max = 128))]
+    pub expression: String,
+    #[serde(rename = "type")]
+    pub type_: IndexType,
+    /// bloom_filter false-positive rate, in (0, 1). Default 0.01.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub false_positive: Option<f64>,
+    /// tokenbf_v1 / ngrambf_v1 filter size in bytes. Default 32768.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u32>,
+    /// tokenbf_v1 / ngrambf_v1 hash functions. Default 3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<u32>,
+    /// ngram size for ngrambf_v1. Default 4.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ngram: Option<u32>,
+    /// GRANULARITY. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<u32>,
+}
+
+/// Skip index types.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+#[allow(non_camel_case_types)]
+pub enum IndexType {
+    bloom_filter,
+    tokenbf_v1,
+    ngrambf_v1,
+    /// The full-text index (ClickHouse 26.2+).
+    text,
+    minmax,
+    set,
+}
+
+/// A route: logs matching every given field go to `table`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    pub table: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub containers: Vec<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_labels: BTreeMap<String, String>,
+}
+
+/// Gateway sizing, buffering and batching.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.maxReplicas) || self.maxReplicas >= self.minReplicasPerZone").message("maxReplicas must be at least minReplicasPerZone"))]
+pub struct GatewaySpec {
+    /// Expected peak events/s across the region.
+    #[x_kube(validation = Rule::new("self > 0").message("expectedEventsPerSecond must be positive"))]
+    pub expected_events_per_second: u64,
+    /// Events/s one replica handles (LogHouse: 60k at 3 CPU / 11 GiB).
+    #[serde(default = "default_capacity")]
+    #[x_kube(validation = Rule::new("self > 0").message("capacityPerReplica must be positive"))]
+    pub capacity_per_replica: u64,
+    /// The gateway container's resources. Default 3 CPU / 11Gi.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// In-memory buffering for ClickHouse outages.
+    #[serde(default)]
+    pub buffer: BufferSpec,
+    /// Replicas every zone always has.
+    #[serde(default = "one")]
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 100").message("minReplicasPerZone must be between 1 and 100"))]
+    pub min_replicas_per_zone: u32,
+    /// The most replicas the plan may use in a region (the zone minimum still wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
+    /// Insert batches.
+    #[serde(default)]
+    pub batch: BatchSpec,
+    /// Overrides the collector-contrib image the operator pins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+fn default_capacity() -> u64 {
+    60_000
+}
+fn one() -> u32 {
+    1
+}
+
+/// How long the gateways must be able to hold a region's logs while ClickHouse is away.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BufferSpec {
+    /// Default 2h.
+    #[serde(default = "default_buffer_duration")]
+    pub duration: Duration,
+    /// Memory one buffered event costs. The default, 20 bytes, is what LogHouse's published
+    /// sizing implies (16 x 11 GiB holding 2 h of 1.1M lines/s); measure yours.
+    #[serde(default = "default_event_bytes")]
+    #[x_kube(validation = Rule::new("self > 0").message("bytesPerEvent must be positive"))]
+    pub bytes_per_event: u32,
+}
+
+impl Default for BufferSpec {
+    fn default() -> Self {
+        Self {
+            duration: default_buffer_duration(),
+            bytes_per_event: default_event_bytes(),
+        }
+    }
+}
+
+fn default_buffer_duration() -> Duration {
+    Duration::from(std::time::Duration::from_secs(2 * 3600))
+}
+fn default_event_bytes() -> u32 {
+    20
+}
+
+/// Batching towards ClickHouse (LogHouse: 15,000 rows or 5 s).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchSpec {
+    #[serde(default = "default_rows")]
+    #[x_kube(validation = Rule::new("self >= 1000 && self <= 1000000").message("batch rows must be between 1,000 and 1,000,000: smaller batches make too many parts"))]
+    pub rows: u32,
+    #[serde(default = "default_timeout")]
+    pub timeout: Duration,
+}
+
+impl Default for BatchSpec {
+    fn default() -> Self {
+        Self {
+            rows: default_rows(),
+            timeout: default_timeout(),
+        }
+    }
+}
+
+fn default_rows() -> u32 {
+    15_000
+}
+fn default_timeout() -> Duration {
+    Duration::from(std::time::Duration::from_secs(5))
+}
+
+/// What the controller observed of a pipeline.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogPipelineStatus {
+    #[serde(flatten)]
+    pub common: CommonStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateways: Option<GatewayStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<u32>,
+    /// Each store's schema state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stores: Vec<StoreSchemaStatus>,
+}
+
+/// Planned and ready gateways.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayStatus {
+    pub planned: u32,
+    #[serde(default)]
+    pub ready: u32,
+    /// The plan wanted more than maxReplicas.
+    #[serde(default)]
+    pub capped: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub zones: Vec<ZoneGatewayStatus>,
+}
+
+/// One zone's gateways.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneGatewayStatus {
+    pub zone: String,
+    pub planned: u32,
+    #[serde(default)]
+    pub ready: u32,
+}
+
+/// The schema state of one store for this pipeline.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreSchemaStatus {
+    pub store: String,
+    /// Applied, Pending, Refused or Unreachable.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied_generation: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}

@@ -1,0 +1,408 @@
+//! Gateways: per pipeline, one Deployment per zone (with its HPA and PDB), a config per region,
+//! and one topology-aware Service in front of them all.
+//!
+//! One Deployment per zone (not one with spread constraints) because it is the only way to
+//! *guarantee* a zone's floor: an HPA or a rollout of a single Deployment may leave a zone
+//! empty, a per-zone Deployment with a per-zone HPA floor cannot. It also lets each zone's
+//! gateways carry its region's store and lets zones be sized by their own nodes' log rate.
+
+pub mod plan;
+
+use crate::collector::gateway::{self as gateway_config, ExporterTarget, GatewayInput, GatewayTable, PASSWORD_ENV, USERNAME_ENV};
+use crate::collector::{CONFIG_DIR, METRICS_PORT, OTLP_GRPC_PORT};
+use crate::crd::ClickHouseStore;
+use crate::inventory::{Settings, ZONE_LABEL};
+use crate::meta::{self, Desired};
+use crate::quantity::parse_quantity;
+use crate::validate::{ValidPipeline, Zone};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
+    ResourceMetricSource,
+};
+use k8s_openapi::api::core::v1::{
+    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
+    NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodSecurityContext, PodSpec,
+    PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
+    ServicePort, ServiceSpec, TopologySpreadConstraint, Volume, VolumeMount,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use plan::{Plan, PlanInput};
+use std::collections::BTreeMap;
+
+/// LogHouse's gateway: 3 cores, 11 GiB.
+pub const DEFAULT_CPU: &str = "3";
+pub const DEFAULT_MEMORY: &str = "11Gi";
+pub const DEFAULT_MEMORY_BYTES: u64 = 11 * 1024 * 1024 * 1024;
+
+/// The pipeline's gateway base name, `otelhouse-gw-<namespace>-<name>`, short enough for a
+/// Service (a DNS label) and for `-<zone>` suffixes.
+pub fn base_name(p: &ValidPipeline<'_>) -> String {
+    meta::shorten(&format!("otelhouse-gw-{}-{}", p.namespace, p.name), 40)
+}
+
+/// The Service agents send to.
+pub fn service_name(p: &ValidPipeline<'_>) -> String {
+    base_name(p)
+}
+
+/// The labels every gateway object of a pipeline carries.
+fn pipeline_labels(p: &ValidPipeline<'_>) -> BTreeMap<String, String> {
+    let mut l = meta::labels("otelhouse-gateway", "gateway", &meta::shorten(&p.id, 63));
+    l.insert(meta::LABEL_PIPELINE_NAMESPACE.into(), p.namespace.clone());
+    l.insert(meta::LABEL_PIPELINE_NAME.into(), meta::shorten(&p.name, 63));
+    l
+}
+
+/// The gateways' resources: given, or 3 CPU / 11Gi.
+pub fn resources(p: &ValidPipeline<'_>) -> ResourceRequirements {
+    p.pipeline.spec.gateway.resources.clone().unwrap_or_else(|| {
+        let q = |cpu: &str, mem: &str| {
+            BTreeMap::from([("cpu".to_string(), Quantity(cpu.into())), ("memory".to_string(), Quantity(mem.into()))])
+        };
+        ResourceRequirements {
+            requests: Some(q(DEFAULT_CPU, DEFAULT_MEMORY)),
+            limits: Some(BTreeMap::from([("memory".to_string(), Quantity(DEFAULT_MEMORY.into()))])),
+            ..Default::default()
+        }
+    })
+}
+
+/// The plan of one region of a pipeline.
+pub fn region_plan(p: &ValidPipeline<'_>, zones: &[Zone]) -> Plan {
+    let g = &p.pipeline.spec.gateway;
+    plan::plan(&PlanInput {
+        events_per_second: g.expected_events_per_second,
+        capacity_per_replica: g.capacity_per_replica,
+        buffer_seconds: std::time::Duration::from(g.buffer.duration).as_secs(),
+        bytes_per_event: g.buffer.bytes_per_event,
+        memory_limit_bytes: p.gateway_memory_limit_bytes,
+        min_per_zone: g.min_replicas_per_zone,
+        max_replicas: g.max_replicas,
+        zones: zones.iter().map(|z| (z.name.clone(), z.lines_per_second)).collect(),
+    })
+}
+
+/// The exporter endpoint of a store (validated `scheme://host:port`).
+fn exporter_target(store: &ClickHouseStore) -> ExporterTarget {
+    let endpoint = store.spec.exporter_endpoint.trim_end_matches('/').to_string();
+    let endpoint = if store.spec.tls.enabled && endpoint.starts_with("tcp://") {
+        format!("{endpoint}?secure=true")
+    } else {
+        endpoint
+    };
+    ExporterTarget {
+        endpoint,
+        database: store.spec.database.clone(),
+        insecure_skip_verify: store.spec.tls.insecure_skip_verify,
+    }
+}
+
+/// The gateway config of one region.
+pub fn region_config(p: &ValidPipeline<'_>, store: &ClickHouseStore, plan: &Plan) -> String {
+    let spec = &p.pipeline.spec;
+    gateway_config::config(&GatewayInput {
+        memory_limit_bytes: p.gateway_memory_limit_bytes,
+        parse: &spec.parse,
+        tables: spec
+            .tables
+            .iter()
+            .map(|t| GatewayTable {
+                name: t.name.clone(),
+                ingest_table: crate::schema::ingest_table_name(&t.name),
+            })
+            .collect(),
+        routes: &spec.routes,
+        default_table: spec.default_table.as_deref(),
+        target: exporter_target(store),
+        batch_rows: spec.gateway.batch.rows,
+        batch_timeout: format!("{}ms", std::time::Duration::from(spec.gateway.batch.timeout).as_millis()),
+        queue_events: plan.queue_events_per_replica,
+    })
+    .to_yaml()
+}
+
+/// Everything one pipeline's gateways are, in every region with nodes in this cluster.
+pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(String, Plan)>) {
+    let ns = settings.namespace.clone();
+    let base = base_name(p);
+    let labels = pipeline_labels(p);
+    let selector: BTreeMap<String, String> = labels
+        .iter()
+        .filter(|(k, _)| k.as_str() == "app.kubernetes.io/name" || k.as_str() == "app.kubernetes.io/instance")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let meta_with = |name: &str, extra: &[(&str, &str)], annotations: Option<BTreeMap<String, String>>| {
+        let mut l = labels.clone();
+        l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(ns.clone()),
+            labels: Some(l),
+            annotations,
+            ..Default::default()
+        }
+    };
+    let mut out = Vec::new();
+    let mut plans = Vec::new();
+    if p.regions.is_empty() {
+        return (out, plans);
+    }
+    out.push(Desired::new(&Service {
+        metadata: meta_with(
+            &base,
+            &[],
+            // Clusters older than 1.31 ignore trafficDistribution; they read the annotation.
+            Some(BTreeMap::from([("service.kubernetes.io/topology-mode".to_string(), "Auto".to_string())])),
+        ),
+        spec: Some(ServiceSpec {
+            selector: Some(selector.clone()),
+            ports: Some(vec![ServicePort {
+                name: Some("otlp-grpc".to_string()),
+                port: i32::from(OTLP_GRPC_PORT),
+                target_port: Some(IntOrString::String("otlp-grpc".to_string())),
+                app_protocol: Some("grpc".to_string()),
+                ..Default::default()
+            }]),
+            traffic_distribution: Some("PreferClose".to_string()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    let resources = resources(p);
+    for (region, (store, zones)) in &p.regions {
+        let plan = region_plan(p, zones);
+        let cm_name = meta::shorten(&format!("{base}-{region}"), 63);
+        let config = region_config(p, store, &plan);
+        let hash = meta::config_hash(&config);
+        out.push(Desired::new(&ConfigMap {
+            metadata: meta_with(&cm_name, &[(meta::LABEL_REGION, region)], None),
+            data: Some(BTreeMap::from([("config.yaml".to_string(), config)])),
+            ..Default::default()
+        }));
+        for zp in &plan.zones {
+            let name = meta::shorten(&format!("{base}-{}", zp.zone), 52);
+            let zone_label = meta::shorten(&zp.zone, 63);
+            let extra = [(meta::LABEL_REGION, region.as_str()), (meta::LABEL_ZONE, zone_label.as_str())];
+            let mut pod_selector = selector.clone();
+            pod_selector.insert(meta::LABEL_ZONE.to_string(), zone_label.clone());
+            let mut pod_labels = labels.clone();
+            pod_labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            out.push(Desired::new(&deployment(
+                meta_with(&name, &extra, None),
+                zp.replicas,
+                &zp.zone,
+                pod_selector.clone(),
+                pod_labels,
+                &hash,
+                &cm_name,
+                store,
+                &resources,
+                p.pipeline.spec.gateway.image.as_deref().unwrap_or(&settings.collector_image),
+            )));
+            out.push(Desired::new(&HorizontalPodAutoscaler {
+                metadata: meta_with(&name, &extra, None),
+                spec: Some(HorizontalPodAutoscalerSpec {
+                    scale_target_ref: CrossVersionObjectReference {
+                        api_version: Some("apps/v1".to_string()),
+                        kind: "Deployment".to_string(),
+                        name: name.clone(),
+                    },
+                    // The floor is the plan: the autoscaler may add, never go below it.
+                    min_replicas: Some(zp.replicas as i32),
+                    max_replicas: zp.max_replicas as i32,
+                    metrics: Some(vec![MetricSpec {
+                        type_: "Resource".to_string(),
+                        resource: Some(ResourceMetricSource {
+                            name: "cpu".to_string(),
+                            target: MetricTarget {
+                                type_: "Utilization".to_string(),
+                                average_utilization: Some(70),
+                                ..Default::default()
+                            },
+                        }),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }));
+            out.push(Desired::new(&PodDisruptionBudget {
+                metadata: meta_with(&name, &extra, None),
+                spec: Some(PodDisruptionBudgetSpec {
+                    // One at a time per zone: a drain never takes a zone's gateways at once.
+                    max_unavailable: Some(IntOrString::Int(1)),
+                    selector: Some(LabelSelector {
+                        match_labels: Some(pod_selector),
+                        ..Default::default()
+                    }),
+                    unhealthy_pod_eviction_policy: Some("AlwaysAllow".to_string()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }));
+        }
+        plans.push((region.clone(), plan));
+    }
+    (out, plans)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deployment(
+    metadata: ObjectMeta,
+    replicas: u32,
+    zone: &str,
+    selector: BTreeMap<String, String>,
+    pod_labels: BTreeMap<String, String>,
+    config_hash: &str,
+    config_map: &str,
+    store: &ClickHouseStore,
+    resources: &ResourceRequirements,
+    image: &str,
+) -> Deployment {
+    let creds = &store.spec.credentials;
+    let secret_env = |env: &str, key: &str| EnvVar {
+        name: env.to_string(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: creds.secret_name.clone(),
+                key: key.to_string(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let memory = resources
+        .limits
+        .as_ref()
+        .and_then(|l| l.get("memory"))
+        .and_then(|q| parse_quantity(&q.0).ok())
+        .unwrap_or(DEFAULT_MEMORY_BYTES);
+    let container = Container {
+        name: "collector".to_string(),
+        image: Some(image.to_string()),
+        args: Some(vec![format!("--config={CONFIG_DIR}/config.yaml")]),
+        env: Some(vec![
+            secret_env(USERNAME_ENV, &creds.username_key),
+            secret_env(PASSWORD_ENV, &creds.password_key),
+            EnvVar {
+                name: "GOMEMLIMIT".to_string(),
+                value: Some(format!("{}MiB", memory / (1024 * 1024) * 9 / 10)),
+                ..Default::default()
+            },
+        ]),
+        ports: Some(vec![
+            ContainerPort {
+                name: Some("otlp-grpc".to_string()),
+                container_port: i32::from(OTLP_GRPC_PORT),
+                ..Default::default()
+            },
+            ContainerPort {
+                name: Some("metrics".to_string()),
+                container_port: i32::from(METRICS_PORT),
+                ..Default::default()
+            },
+        ]),
+        resources: Some(resources.clone()),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "config".to_string(),
+            mount_path: CONFIG_DIR.to_string(),
+            read_only: Some(true),
+            ..Default::default()
+        }]),
+        liveness_probe: Some(crate::agents::health_probe()),
+        readiness_probe: Some(crate::agents::health_probe()),
+        security_context: Some(SecurityContext {
+            run_as_non_root: Some(true),
+            run_as_user: Some(10001),
+            read_only_root_filesystem: Some(true),
+            allow_privilege_escalation: Some(false),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_string()]),
+                add: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let pinned_to_zone = !zone.is_empty();
+    Deployment {
+        metadata,
+        spec: Some(DeploymentSpec {
+            replicas: Some(replicas as i32),
+            selector: LabelSelector {
+                match_labels: Some(selector.clone()),
+                ..Default::default()
+            },
+            // Surge first: a rollout never takes the zone below its planned count.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_string()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(IntOrString::Int(0)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(pod_labels),
+                    annotations: Some(BTreeMap::from([(meta::CONFIG_HASH_ANNOTATION.to_string(), config_hash.to_string())])),
+                    ..Default::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    affinity: pinned_to_zone.then(|| Affinity {
+                        node_affinity: Some(NodeAffinity {
+                            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                                node_selector_terms: vec![NodeSelectorTerm {
+                                    match_expressions: Some(vec![NodeSelectorRequirement {
+                                        key: ZONE_LABEL.to_string(),
+                                        operator: "In".to_string(),
+                                        values: Some(vec![zone.to_string()]),
+                                    }]),
+                                    match_fields: None,
+                                }],
+                            }),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    // Spread a zone's replicas over its nodes.
+                    topology_spread_constraints: Some(vec![TopologySpreadConstraint {
+                        max_skew: 1,
+                        topology_key: "kubernetes.io/hostname".to_string(),
+                        when_unsatisfiable: "ScheduleAnyway".to_string(),
+                        label_selector: Some(LabelSelector {
+                            match_labels: Some(selector),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }]),
+                    containers: vec![container],
+                    security_context: Some(PodSecurityContext {
+                        seccomp_profile: Some(SeccompProfile {
+                            type_: "RuntimeDefault".to_string(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    termination_grace_period_seconds: Some(60),
+                    volumes: Some(vec![Volume {
+                        name: "config".to_string(),
+                        config_map: Some(ConfigMapVolumeSource {
+                            name: config_map.to_string(),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }]),
+                    ..Default::default()
+                }),
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,17 @@
+//! otelhouse: a Kubernetes operator for an OpenTelemetry-to-ClickHouse log platform.
+//!
+//! Reconcile is a short pipeline: read facts ([`inventory`]) -> validate ([`validate`], pure)
+//! -> build ([`agents`], [`gateway`], [`collector`], pure) -> apply -> status. `render` runs
+//! the first three offline.
+
+pub mod agents;
+pub mod collector;
+pub mod crd;
+pub mod gateway;
+pub mod ident;
+pub mod inventory;
+pub mod meta;
+pub mod quantity;
+pub mod render;
+pub mod schema;
+pub mod validate;

@@ -1,0 +1,230 @@
+//! `otelhouse render`: read custom resources and a node inventory, validate, and build every
+//! object the operator would apply, with the same builders the controller uses.
+
+use crate::crd::{AgentClass, ClickHouseStore, LogPipeline};
+use crate::inventory::{Inputs, NodeFacts, Settings};
+use crate::meta::Desired;
+use crate::validate::{self, Problem, Validated};
+use crate::{agents, gateway};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Why `render` refused its input.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("{path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{}", .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
+}
+
+/// Everything `render` produces.
+#[derive(Debug)]
+pub struct Rendered {
+    pub objects: Vec<Desired>,
+    pub warnings: Vec<Problem>,
+    /// Per pipeline id and region: the gateway plan.
+    pub plans: BTreeMap<String, Vec<(String, gateway::plan::Plan)>>,
+}
+
+/// The YAML files under a path (a file, or a directory's `*.yaml`/`*.yml`, sorted).
+fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, RenderError> {
+    let read_err = |e: std::io::Error| RenderError::Read {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(read_err)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .collect();
+        files.sort();
+        Ok(files)
+    } else if path.exists() {
+        Ok(vec![path.to_path_buf()])
+    } else {
+        Err(RenderError::Read {
+            path: path.display().to_string(),
+            message: "no such file or directory".to_string(),
+        })
+    }
+}
+
+/// Parse multi-document YAML into JSON values (a `List` is flattened into its items).
+pub fn documents(text: &str, origin: &str) -> Result<Vec<Value>, RenderError> {
+    let mut out = Vec::new();
+    for (i, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let v = Value::deserialize(doc).map_err(|e| RenderError::Read {
+            path: origin.to_string(),
+            message: format!("document {}: {e}", i + 1),
+        })?;
+        match v {
+            Value::Null => {}
+            // `kubectl get nodes -o yaml` prints a v1 List.
+            Value::Object(ref m)
+                if m.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"))
+                    && m.contains_key("items") =>
+            {
+                out.extend(m.get("items").and_then(Value::as_array).cloned().unwrap_or_default());
+            }
+            v => out.push(v),
+        }
+    }
+    Ok(out)
+}
+
+fn describe(v: &Value) -> String {
+    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("<no kind>");
+    let name = v.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("<no name>");
+    match v.pointer("/metadata/namespace").and_then(Value::as_str) {
+        Some(ns) => format!("{kind} {ns}/{name}"),
+        None => format!("{kind} {name}"),
+    }
+}
+
+/// Sort documents into inputs; unknown kinds are errors (a typo must not pass silently).
+pub fn add_documents(inputs: &mut Inputs, docs: Vec<Value>, origin: &str, problems: &mut Vec<Problem>) {
+    for doc in docs {
+        let api = doc.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+        let kind = doc.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+        let what = describe(&doc);
+        let bad = |e: serde_json::Error| Problem {
+            resource: what.clone(),
+            field: String::new(),
+            message: format!("in {origin}: {e}"),
+        };
+        match (api.as_str(), kind.as_str()) {
+            (crate::crd::API_VERSION, "AgentClass") => match serde_json::from_value::<AgentClass>(doc) {
+                Ok(c) => inputs.classes.push(c),
+                Err(e) => problems.push(bad(e)),
+            },
+            (crate::crd::API_VERSION, "LogPipeline") => match serde_json::from_value::<LogPipeline>(doc) {
+                Ok(p) => inputs.pipelines.push(p),
+                Err(e) => problems.push(bad(e)),
+            },
+            (crate::crd::API_VERSION, "ClickHouseStore") => match serde_json::from_value::<ClickHouseStore>(doc) {
+                Ok(s) => inputs.stores.push(s),
+                Err(e) => problems.push(bad(e)),
+            },
+            ("v1", "Node") => match node_facts(&doc) {
+                Some(n) => inputs.nodes.push(n),
+                None => problems.push(Problem {
+                    resource: what,
+                    field: "metadata.name".to_string(),
+                    message: format!("in {origin}: a Node needs a name"),
+                }),
+            },
+            _ => problems.push(Problem {
+                resource: what,
+                field: "apiVersion/kind".to_string(),
+                message: format!(
+                    "in {origin}: {api} {kind} is not an input of otelhouse (AgentClass, LogPipeline, ClickHouseStore of {}, or v1 Node)",
+                    crate::crd::API_VERSION
+                ),
+            }),
+        }
+    }
+}
+
+/// Name and labels of a Node object.
+pub fn node_facts(doc: &Value) -> Option<NodeFacts> {
+    let name = doc.pointer("/metadata/name")?.as_str()?.to_string();
+    let labels = doc
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Some(NodeFacts::new(name, labels))
+}
+
+/// Read custom resources and nodes from paths.
+pub fn load(resources: &[PathBuf], nodes: &[PathBuf]) -> Result<Inputs, RenderError> {
+    let mut inputs = Inputs::default();
+    let mut problems = Vec::new();
+    for path in resources.iter().chain(nodes) {
+        for file in yaml_files(path)? {
+            let text = std::fs::read_to_string(&file).map_err(|e| RenderError::Read {
+                path: file.display().to_string(),
+                message: e.to_string(),
+            })?;
+            let origin = file.display().to_string();
+            let docs = documents(&text, &origin)?;
+            add_documents(&mut inputs, docs, &origin, &mut problems);
+        }
+    }
+    if problems.is_empty() {
+        Ok(inputs)
+    } else {
+        Err(RenderError::Invalid(problems))
+    }
+}
+
+/// Validate and build everything, in apply order.
+pub fn render(inputs: &Inputs, settings: &Settings) -> Result<Rendered, RenderError> {
+    let validated = validate::validate(inputs, settings).map_err(RenderError::Invalid)?;
+    Ok(build_all(&validated, settings))
+}
+
+/// The builders over a validated model (the controller calls the same).
+pub fn build_all(v: &Validated<'_>, settings: &Settings) -> Rendered {
+    let mut objects = Vec::new();
+    let mut warnings = v.warnings.clone();
+    if !v.classes.is_empty() {
+        objects.push(agents::cluster_role());
+    }
+    let (routes, keys) = agents::routes(v, settings);
+    for class in &v.classes {
+        objects.extend(agents::build(class, settings, &routes, &keys));
+    }
+    let mut plans = BTreeMap::new();
+    for p in &v.pipelines {
+        let (objs, plan) = gateway::build(p, settings);
+        for (region, pl) in &plan {
+            if pl.capped {
+                warnings.push(Problem {
+                    resource: validate::resource_ref(p.pipeline),
+                    field: "spec.gateway.maxReplicas".to_string(),
+                    message: format!(
+                        "region {region}: the plan wants {} replicas (throughput {}, buffer {}) but maxReplicas caps it at {}",
+                        pl.by_throughput.max(pl.by_buffer),
+                        pl.by_throughput,
+                        pl.by_buffer,
+                        pl.total
+                    ),
+                });
+            }
+        }
+        if p.regions.is_empty() {
+            warnings.push(Problem {
+                resource: validate::resource_ref(p.pipeline),
+                field: "spec.stores".to_string(),
+                message: "no node of this cluster is in a region of the pipeline's stores: no gateways here".to_string(),
+            });
+        }
+        objects.extend(objs);
+        plans.insert(p.id.clone(), plan);
+    }
+    objects.sort_by_key(Desired::sort_key);
+    Rendered {
+        objects,
+        warnings,
+        plans,
+    }
+}
+
+/// The objects as one multi-document YAML stream.
+pub fn to_yaml(objects: &[Desired]) -> String {
+    let mut out = String::new();
+    for o in objects {
+        out.push_str("---\n");
+        out.push_str(&serde_norway::to_string(&o.object).unwrap_or_default());
+    }
+    out
+}
