@@ -4,6 +4,10 @@
 //! -> build ([`agents`], [`gateway`], [`collector`], pure) -> apply -> status. `render` runs
 //! the first three offline.
 
+/// The oldest Kubernetes the rendered objects are validated against (trafficDistribution is GA
+/// in 1.33).
+pub const MIN_KUBERNETES_VERSION: &str = "1.33.0";
+
 pub mod agents;
 pub mod collector;
 pub mod crd;

@@ -45,6 +45,16 @@ pub fn routes(v: &Validated<'_>, settings: &Settings) -> (Vec<AgentRoute>, Label
             for r in &p.pipeline.spec.routes {
                 keys.pod.extend(r.pod_labels.keys().cloned());
             }
+            // Columns may extract pod or namespace labels: the agents must attach them.
+            for t in &p.pipeline.spec.tables {
+                for c in crate::schema::columns_of(t) {
+                    if let Some(k) = c.key.strip_prefix(agent_config::POD_LABEL_PREFIX) {
+                        keys.pod.insert(k.to_string());
+                    } else if let Some(k) = c.key.strip_prefix(agent_config::NAMESPACE_LABEL_PREFIX) {
+                        keys.namespace.insert(k.to_string());
+                    }
+                }
+            }
             AgentRoute {
                 id: p.id.clone(),
                 keep: agent_config::sources_condition(&p.namespace, sources),

@@ -174,7 +174,7 @@ pub fn config(
             Processor::Filter(Filter {
                 error_mode: "ignore".to_string(),
                 logs: FilterLogs {
-                    log_record: vec![escape_collector_value(&format!("not {}", route.keep))],
+                    log_record: vec![escape_collector_value(&format!("not ({})", route.keep))],
                 },
             }),
         );
@@ -257,7 +257,7 @@ pub fn sources_condition(own_namespace: &str, sources: &Sources) -> String {
                 .map(|c| ottl_attr_eq("k8s.container.name", c)),
         );
         if !none.is_empty() {
-            all.push(format!("not {}", ottl_any(none)));
+            all.push(format!("not ({})", ottl_any(none)));
         }
     }
     ottl_all(all)
@@ -283,7 +283,7 @@ pub fn selector_condition(prefix: &str, sel: &LabelSelector) -> String {
         let eq = |v: &String| format!("{a} == {}", crate::ident::quote_ottl_string(v));
         all.push(match e.operator.as_str() {
             "In" => ottl_any(values.iter().map(eq).collect()),
-            "NotIn" => format!("not {}", ottl_any(values.iter().map(eq).collect())),
+            "NotIn" => format!("not ({})", ottl_any(values.iter().map(eq).collect())),
             "Exists" => format!("{a} != nil"),
             // DoesNotExist (validated: no other operator reaches here).
             _ => format!("{a} == nil"),

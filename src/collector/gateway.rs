@@ -28,6 +28,8 @@ pub struct ExporterTarget {
     pub endpoint: String,
     pub database: String,
     pub insecure_skip_verify: bool,
+    /// The store's region, stamped on logs as `cloud.region` when they lack it.
+    pub region: String,
 }
 
 /// Everything one region's gateway config is made of.
@@ -78,7 +80,7 @@ pub fn config(input: &GatewayInput<'_>) -> Config {
             error_mode: "ignore".to_string(),
             log_statements: vec![ContextStatements {
                 context: "log".to_string(),
-                statements: parse_statements(input.parse),
+                statements: parse_statements(input.parse, &input.target.region),
             }],
         }),
     );
@@ -159,6 +161,10 @@ fn clickhouse_exporter(input: &GatewayInput<'_>, table: &GatewayTable) -> ClickH
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
+        tls: input.target.insecure_skip_verify.then_some(ClientTls {
+            insecure: false,
+            insecure_skip_verify: true,
+        }),
         timeout: "30s".to_string(),
         sending_queue: SendingQueue {
             enabled: true,
@@ -193,7 +199,7 @@ fn route_condition(r: &Route) -> String {
 }
 
 /// OTTL statements (log context) for the pipeline's parsing, each value quoted and escaped.
-fn parse_statements(parse: &Parse) -> Vec<String> {
+fn parse_statements(parse: &Parse, region: &str) -> Vec<String> {
     let mut out = Vec::new();
     if parse.json {
         out.push(
@@ -219,5 +225,9 @@ fn parse_statements(parse: &Parse) -> Vec<String> {
         r#"set(resource.attributes["service.name"], resource.attributes["k8s.container.name"]) where resource.attributes["service.name"] == nil"#
             .to_string(),
     );
+    out.push(format!(
+        r#"set(resource.attributes["cloud.region"], {}) where resource.attributes["cloud.region"] == nil"#,
+        quote_ottl_string(region)
+    ));
     out.into_iter().map(|s| escape_collector_value(&s)).collect()
 }

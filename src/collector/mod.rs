@@ -352,6 +352,9 @@ pub struct ClickHouseExporter {
     pub async_insert: bool,
     pub compress: String,
     pub connection_params: BTreeMap<String, String>,
+    /// configtls.ClientConfig, only to skip verification (test setups).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ClientTls>,
     pub timeout: String,
     pub sending_queue: SendingQueue,
     pub retry_on_failure: Retry,

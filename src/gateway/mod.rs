@@ -98,6 +98,7 @@ fn exporter_target(store: &ClickHouseStore) -> ExporterTarget {
         endpoint,
         database: store.spec.database.clone(),
         insecure_skip_verify: store.spec.tls.insecure_skip_verify,
+        region: store.spec.region.clone(),
     }
 }
 

@@ -121,7 +121,8 @@ class ClickHouseError(Exception):
         else:
             text = f"Code: 1001. DB::Exception: {text}. (STD_EXCEPTION)"
         super().__init__(text.strip())
-        self.code = int(re.match(r"Code: (\d+)", text).group(1))
+        code = re.match(r"Code: (\d+)", text)
+        self.code = int(code.group(1)) if code else 1001
         names = re.findall(r"\(([A-Z][A-Z0-9_]+)\)", text)
         self.status = STATUS_BY_ERROR.get(names[-1] if names else "", 500)
 

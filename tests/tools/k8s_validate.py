@@ -117,14 +117,12 @@ def structural_to_jsonschema(node, structural=True):
     if structural and is_object and not preserve and "additionalProperties" not in node:
         node["additionalProperties"] = False
 
-    if nullable:
-        if isinstance(node.get("type"), str):
-            node["type"] = [node["type"], "null"]
-        elif isinstance(node.get("type"), list):
-            node["type"] = node["type"] + ["null"]
-        else:
-            node = {"anyOf": [{"type": "null"}, node]}
-        if "enum" in node:
+    if nullable:  # null skips every other check, as in the API server
+        if "type" not in node or any(k in node for k in ("anyOf", "oneOf", "allOf", "not")):
+            return {"anyOf": [{"type": "null"}, node]}
+        types = node["type"] if isinstance(node["type"], list) else [node["type"]]
+        node["type"] = types + ["null"]
+        if "enum" in node and None not in node["enum"]:
             node["enum"] = node["enum"] + [None]
     return node
 
