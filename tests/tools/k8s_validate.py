@@ -28,7 +28,6 @@ usage or setup error.
 """
 
 import argparse
-import copy
 import functools
 import re
 import sys
@@ -165,10 +164,10 @@ class CustomResources:
         path, spec = self.crds[(group, kind)]
         for entry in spec.get("versions") or []:
             if entry.get("name") == version and entry.get("served", True):
-                schema = ((entry.get("schema") or {}).get("openAPIV3Schema"))
+                schema = (entry.get("schema") or {}).get("openAPIV3Schema")
                 if not isinstance(schema, dict):
                     raise SetupError(f"{path}: version {version} has no schema.openAPIV3Schema")
-                schema = structural_to_jsonschema(copy.deepcopy(schema))
+                schema = structural_to_jsonschema(schema)  # builds new dicts
                 schema.setdefault("properties", {}).update(ROOT_FIELDS)
                 try:
                     jsonschema.Draft202012Validator.check_schema(schema)

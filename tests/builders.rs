@@ -1,0 +1,163 @@
+//! Builders from YAML fixtures: what a given class or pipeline turns into.
+
+mod common;
+
+use otelhouse::collector::keys::unknown_keys;
+use otelhouse::render::{Rendered, render};
+use serde_json::Value;
+
+fn render_fixture(name: &str) -> Rendered {
+    let text = std::fs::read_to_string(common::root().join("tests/fixtures").join(name)).unwrap();
+    render(&common::inputs_from(&text), &common::settings()).unwrap()
+}
+
+fn find<'a>(r: &'a Rendered, kind: &str, name: &str) -> &'a Value {
+    &r.objects
+        .iter()
+        .find(|o| o.kind == kind && o.name == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", r.objects.iter().map(|o| (&o.kind, &o.name)).collect::<Vec<_>>()))
+        .object
+}
+
+fn config_of(cm: &Value) -> Value {
+    let text = cm["data"]["config.yaml"].as_str().unwrap();
+    serde_norway::from_str(text).unwrap()
+}
+
+#[test]
+fn every_collector_config_uses_only_keys_of_the_pinned_version() {
+    for fixture in ["tenant.yaml", "hostile.yaml"] {
+        let r = render_fixture(fixture);
+        let samples = render(&common::sample_inputs(), &common::settings()).unwrap();
+        for o in r.objects.iter().chain(&samples.objects).filter(|o| o.kind == "ConfigMap") {
+            let unknown = unknown_keys(&config_of(&o.object));
+            assert!(unknown.is_empty(), "{}: {unknown:?}", o.name);
+        }
+    }
+}
+
+#[test]
+fn agent_daemonset_is_locked_down_and_rolls_on_config_change() {
+    let r = render_fixture("tenant.yaml");
+    let ds = find(&r, "DaemonSet", "otelhouse-agent-all");
+    let pod = &ds["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+    // Log directories read-only; only the checkpoint directory is writable.
+    for m in c["volumeMounts"].as_array().unwrap() {
+        let writable = m["readOnly"] == false;
+        assert_eq!(writable, m["name"] == "checkpoints", "{m}");
+    }
+    let hash = ds["spec"]["template"]["metadata"]["annotations"]["otelhouse.dev/config-hash"]
+        .as_str()
+        .unwrap();
+    let cm = find(&r, "ConfigMap", "otelhouse-agent-all");
+    assert_eq!(hash, otelhouse::meta::config_hash(cm["data"]["config.yaml"].as_str().unwrap()));
+    // memory_limiter from the 256Mi limit: 80% and 20% of that.
+    let cfg = config_of(cm);
+    assert_eq!(cfg["processors"]["memory_limiter"]["limit_mib"], 204);
+    assert_eq!(cfg["processors"]["memory_limiter"]["spike_limit_mib"], 40);
+    // Checkpoints, CRI/docker parsing, this node's pods only.
+    assert_eq!(cfg["receivers"]["filelog"]["storage"], "file_storage");
+    assert_eq!(cfg["receivers"]["filelog"]["operators"][0]["type"], "container");
+    assert_eq!(cfg["processors"]["k8sattributes"]["filter"]["node_from_env_var"], "K8S_NODE_NAME");
+}
+
+#[test]
+fn tenant_pipeline_collects_its_own_namespace_only() {
+    let r = render_fixture("tenant.yaml");
+    let cfg = config_of(find(&r, "ConfigMap", "otelhouse-agent-all"));
+    let cond = cfg["processors"]["filter/team-a.app"]["logs"]["log_record"][0].as_str().unwrap();
+    assert_eq!(cond, r#"not (resource.attributes["k8s.namespace.name"] == "team-a")"#);
+    assert_eq!(
+        cfg["exporters"]["otlp_grpc/team-a.app"]["endpoint"],
+        "otelhouse-gw-team-a-app.otelhouse-system.svc:4317"
+    );
+}
+
+#[test]
+fn gateways_one_deployment_per_zone_with_credentials_from_the_secret() {
+    let r = render_fixture("tenant.yaml");
+    let deployments: Vec<&Value> = r.objects.iter().filter(|o| o.kind == "Deployment").map(|o| &o.object).collect();
+    assert_eq!(deployments.len(), 2, "two zones");
+    for d in &deployments {
+        assert_eq!(d["metadata"]["namespace"], "otelhouse-system", "gateways run in the operator's namespace");
+        let env = d["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
+        let pw = env.iter().find(|e| e["name"] == "CLICKHOUSE_PASSWORD").unwrap();
+        assert_eq!(pw["valueFrom"]["secretKeyRef"]["name"], "ch-us");
+        assert_eq!(pw["valueFrom"]["secretKeyRef"]["key"], "pw");
+        let zone = d["metadata"]["labels"]["otelhouse.dev/zone"].as_str().unwrap();
+        let term = &d["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+            ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"][0];
+        assert_eq!(term["key"], "topology.kubernetes.io/zone");
+        assert_eq!(term["values"][0], zone);
+        assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    }
+    let svc = find(&r, "Service", "otelhouse-gw-team-a-app");
+    assert_eq!(svc["spec"]["trafficDistribution"], "PreferClose");
+    assert_eq!(svc["metadata"]["annotations"]["service.kubernetes.io/topology-mode"], "Auto");
+    let cm = find(&r, "ConfigMap", "otelhouse-gw-team-a-app-us-east-1");
+    let text = cm["data"]["config.yaml"].as_str().unwrap();
+    assert!(!text.contains("secretKeyRef") && text.contains("${env:CLICKHOUSE_PASSWORD}"));
+    let cfg = config_of(cm);
+    let ch = &cfg["exporters"]["clickhouse/app_logs"];
+    assert_eq!(ch["password"], "${env:CLICKHOUSE_PASSWORD}");
+    assert_eq!(ch["create_schema"], false);
+    assert_eq!(ch["async_insert"], true);
+    assert_eq!(ch["compress"], "lz4");
+    assert_eq!(ch["logs_table_name"], "app_logs_ingest");
+    assert_eq!(ch["sending_queue"]["batch"]["min_size"], 15000);
+    assert_eq!(ch["sending_queue"]["batch"]["flush_timeout"], "5000ms");
+    assert_eq!(
+        cfg["receivers"]["otlp"]["protocols"]["grpc"]["keepalive"]["server_parameters"]["max_connection_age"],
+        "60s"
+    );
+    // HPA floor is the plan.
+    let hpa = r.objects.iter().find(|o| o.kind == "HorizontalPodAutoscaler").unwrap();
+    assert_eq!(hpa.object["spec"]["minReplicas"], 1);
+}
+
+/// Values from a custom resource can inject neither collector `${...}` expansions nor OTTL.
+#[test]
+fn hostile_values_are_escaped_in_collector_configs() {
+    let r = render_fixture("hostile.yaml");
+    let cm = find(&r, "ConfigMap", "otelhouse-gw-team-a-app-us-east-1");
+    let cfg = config_of(cm);
+    let statements = cfg["processors"]["transform/parse"]["log_statements"][0]["statements"].to_string();
+    // The regex's `${env:CLICKHOUSE_PASSWORD}` stays literal ($$ is the collector's escape),
+    // its quote stays inside the OTTL string.
+    assert!(statements.contains("$${env:CLICKHOUSE_PASSWORD}"), "{statements}");
+    assert!(!statements.contains("(?P<a>x\")"), "{statements}");
+    assert!(statements.contains(r#"(?P<a>x\\\")"#), "{statements}");
+}
+
+#[test]
+fn overlapping_classes_on_nodes_are_reported_even_without_shared_instance_types() {
+    let text = std::fs::read_to_string(common::root().join("tests/fixtures/tenant.yaml")).unwrap()
+        + r#"
+---
+apiVersion: otelhouse.dev/v1alpha1
+kind: AgentClass
+metadata: {name: by-pool}
+spec:
+  nodeSelectorTerms: [{matchExpressions: [{key: pool, operator: In, values: [logs]}]}]
+  expectedLinesPerSecond: 1
+  resources: {limits: {memory: 128Mi}}
+---
+apiVersion: otelhouse.dev/v1alpha1
+kind: AgentClass
+metadata: {name: by-type}
+spec:
+  instanceTypes: [m5d.large]
+  expectedLinesPerSecond: 1
+  resources: {limits: {memory: 128Mi}}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: both, labels: {pool: logs, node.kubernetes.io/instance-type: m5d.large}}
+"#;
+    let err = render(&common::inputs_from(&text), &common::settings()).unwrap_err();
+    assert!(err.to_string().contains("node both is selected by by-pool and by-type"), "{err}");
+}
