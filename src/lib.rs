@@ -4,6 +4,11 @@
 //! -> build ([`agents`], [`gateway`], [`collector`], pure) -> apply -> status. `render` runs
 //! the first three offline.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 /// The oldest Kubernetes the rendered objects are validated against (trafficDistribution is GA
 /// in 1.33).
 pub const MIN_KUBERNETES_VERSION: &str = "1.33.0";
@@ -15,6 +20,7 @@ pub mod gateway;
 pub mod ident;
 pub mod inventory;
 pub mod meta;
+pub mod par;
 pub mod quantity;
 pub mod render;
 pub mod schema;

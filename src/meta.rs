@@ -81,7 +81,10 @@ impl Desired {
         let mut object = serde_json::to_value(obj).unwrap_or(Value::Null);
         if let Some(map) = object.as_object_mut() {
             // Typed k8s-openapi objects do not carry apiVersion/kind in their fields.
-            map.insert("apiVersion".into(), Value::String(K::api_version(&()).into()));
+            map.insert(
+                "apiVersion".into(),
+                Value::String(K::api_version(&()).into()),
+            );
             map.insert("kind".into(), Value::String(K::kind(&()).into()));
         }
         Self {
@@ -129,7 +132,7 @@ mod tests {
         let long = "otelhouse-gw-a-very-long-namespace-name-and-a-long-pipeline-name-too";
         let s = shorten(long, 40);
         assert_eq!(s.len(), 40);
-        assert!(s.starts_with("otelhouse-gw-a-very-long-namespace"));
+        assert!(s.starts_with("otelhouse-gw-a-very-long-names"));
         assert_ne!(s, shorten(&format!("{long}2"), 40));
     }
 }

@@ -2,9 +2,7 @@
 //! anything is built. The result is the validated model the builders take.
 
 use crate::agents::coverage::{self, Coverage, Selection};
-use crate::crd::{
-    AgentClass, ClickHouseStore, ColumnType, IndexType, LogPipeline, TableSpec,
-};
+use crate::crd::{AgentClass, ClickHouseStore, ColumnType, IndexType, LogPipeline, TableSpec};
 use crate::ident::{
     ColumnExpr, INDEX_FUNCTIONS, KEY_FUNCTIONS, is_attribute_key, is_dns_label, is_identifier,
     is_label_key, is_label_value,
@@ -112,7 +110,9 @@ pub struct Validated<'a> {
 }
 
 /// The CEL rules of each CRD, compiled once.
-fn compiled<K: CustomResourceExt>(cell: &'static OnceLock<CompiledSchema>) -> &'static CompiledSchema {
+fn compiled<K: CustomResourceExt>(
+    cell: &'static OnceLock<CompiledSchema>,
+) -> &'static CompiledSchema {
     cell.get_or_init(|| {
         let crd = K::crd();
         let schema = crd
@@ -127,23 +127,30 @@ fn compiled<K: CustomResourceExt>(cell: &'static OnceLock<CompiledSchema>) -> &'
     })
 }
 
-fn cel_problems<K>(obj: &K, cell: &'static OnceLock<CompiledSchema>, out: &mut Vec<Problem>)
+/// The CEL rule violations of each object (in parallel: evaluation is the costly part of
+/// validating many pipelines).
+fn cel_problems<K>(objs: &[K], cell: &'static OnceLock<CompiledSchema>) -> Vec<Vec<Problem>>
 where
-    K: CustomResourceExt + Resource<DynamicType = ()> + serde::Serialize,
+    K: CustomResourceExt + Resource<DynamicType = ()> + serde::Serialize + Sync,
 {
     let schema = compiled::<K>(cell);
-    let Ok(value) = serde_json::to_value(obj) else {
-        return;
-    };
-    if let Err(errors) = Validator::new().validate_compiled(schema, &value, None) {
-        for e in errors.into_vec() {
-            out.push(Problem {
-                resource: resource_ref(obj),
-                field: e.field_path.clone(),
-                message: e.message.clone(),
-            });
+    crate::par::map(objs, |obj| {
+        let Ok(value) = serde_json::to_value(obj) else {
+            return Vec::new();
+        };
+        match Validator::new().validate_compiled(schema, &value, None) {
+            Ok(()) => Vec::new(),
+            Err(errors) => errors
+                .into_vec()
+                .into_iter()
+                .map(|e| Problem {
+                    resource: resource_ref(obj),
+                    field: e.field_path.clone(),
+                    message: e.message.clone(),
+                })
+                .collect(),
         }
-    }
+    })
 }
 
 static CLASS_SCHEMA: OnceLock<CompiledSchema> = OnceLock::new();
@@ -152,7 +159,10 @@ static PIPELINE_SCHEMA: OnceLock<CompiledSchema> = OnceLock::new();
 
 /// Validate all inputs. Errors are sorted and deduplicated; nothing is built unless there are
 /// none.
-pub fn validate<'a>(inputs: &'a Inputs, settings: &Settings) -> Result<Validated<'a>, Vec<Problem>> {
+pub fn validate<'a>(
+    inputs: &'a Inputs,
+    settings: &Settings,
+) -> Result<Validated<'a>, Vec<Problem>> {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
 
@@ -187,12 +197,21 @@ pub fn validate<'a>(inputs: &'a Inputs, settings: &Settings) -> Result<Validated
     }
     let zones = zones(&inputs.nodes, &classes, &coverage, &mut warnings);
 
-    for store in &inputs.stores {
-        cel_problems(store, &STORE_SCHEMA, &mut errors);
-    }
+    errors.extend(
+        cel_problems(&inputs.stores, &STORE_SCHEMA)
+            .into_iter()
+            .flatten(),
+    );
     let mut pipelines = Vec::new();
-    for p in &inputs.pipelines {
-        if let Some(v) = validate_pipeline(p, inputs, settings, &zones, &mut errors) {
+    let cel = cel_problems(&inputs.pipelines, &PIPELINE_SCHEMA);
+    // Many pipelines share a parse regex; compile each once.
+    let mut regexes = RegexCache::new();
+    for (p, cel) in inputs.pipelines.iter().zip(cel) {
+        let has_cel_problems = !cel.is_empty();
+        errors.extend(cel);
+        if let Some(v) = validate_pipeline(p, inputs, settings, &zones, &mut regexes, &mut errors)
+            && !has_cel_problems
+        {
             pipelines.push(v);
         }
     }
@@ -230,11 +249,14 @@ fn preview(items: &[String]) -> String {
     s
 }
 
-fn validate_classes<'a>(classes: &'a [AgentClass], errors: &mut Vec<Problem>) -> Vec<ValidClass<'a>> {
+fn validate_classes<'a>(
+    classes: &'a [AgentClass],
+    errors: &mut Vec<Problem>,
+) -> Vec<ValidClass<'a>> {
     let mut names = BTreeSet::new();
     let before = errors.len();
+    errors.extend(cel_problems(classes, &CLASS_SCHEMA).into_iter().flatten());
     for class in classes {
-        cel_problems(class, &CLASS_SCHEMA, errors);
         if !names.insert(class.name_any()) {
             errors.push(Problem {
                 resource: resource_ref(class),
@@ -281,7 +303,10 @@ fn validate_classes<'a>(classes: &'a [AgentClass], errors: &mut Vec<Problem>) ->
             errors.push(Problem {
                 resource: format!("AgentClass {}", owners.join(", ")),
                 field: "spec.instanceTypes".to_string(),
-                message: format!("classes overlap: instance type {t} is in {}", owners.join(" and ")),
+                message: format!(
+                    "classes overlap: instance type {t} is in {}",
+                    owners.join(" and ")
+                ),
             });
         }
     }
@@ -376,7 +401,12 @@ fn zones(
 ) -> Vec<Zone> {
     let rate: BTreeMap<String, f64> = classes
         .iter()
-        .map(|c| (c.class.name_any(), f64::from(c.class.spec.expected_lines_per_second)))
+        .map(|c| {
+            (
+                c.class.name_any(),
+                f64::from(c.class.spec.expected_lines_per_second),
+            )
+        })
         .collect();
     let mut node_rate: BTreeMap<&str, f64> = BTreeMap::new();
     for (class, names) in &coverage.by_class {
@@ -412,11 +442,15 @@ fn zones(
     zones.into_values().collect()
 }
 
+/// Pattern -> its capture group names, or why it does not compile.
+type RegexCache = BTreeMap<String, Result<Vec<String>, String>>;
+
 fn validate_pipeline<'a>(
     p: &'a LogPipeline,
     inputs: &'a Inputs,
     settings: &Settings,
     zones: &[Zone],
+    regexes: &mut RegexCache,
     errors: &mut Vec<Problem>,
 ) -> Option<ValidPipeline<'a>> {
     let before = errors.len();
@@ -431,7 +465,10 @@ fn validate_pipeline<'a>(
     let namespace = p.namespace().unwrap_or_default();
     let name = p.name_any();
     if namespace.is_empty() {
-        err("metadata.namespace".into(), "a LogPipeline is namespaced: set metadata.namespace".into());
+        err(
+            "metadata.namespace".into(),
+            "a LogPipeline is namespaced: set metadata.namespace".into(),
+        );
     }
     let trusted = settings.is_trusted(&namespace);
     let spec = &p.spec;
@@ -440,7 +477,10 @@ fn validate_pipeline<'a>(
     let src = &spec.sources;
     for (i, n) in src.namespaces.iter().enumerate() {
         if !is_dns_label(n) {
-            err(format!("spec.sources.namespaces[{i}]"), format!("{n:?} is not a namespace name"));
+            err(
+                format!("spec.sources.namespaces[{i}]"),
+                format!("{n:?} is not a namespace name"),
+            );
         } else if !trusted && *n != namespace {
             err(
                 format!("spec.sources.namespaces[{i}]"),
@@ -468,34 +508,53 @@ fn validate_pipeline<'a>(
     }
     for (i, c) in src.containers.iter().enumerate() {
         if !is_dns_label(c) {
-            err(format!("spec.sources.containers[{i}]"), format!("{c:?} is not a container name"));
+            err(
+                format!("spec.sources.containers[{i}]"),
+                format!("{c:?} is not a container name"),
+            );
         }
     }
     if let Some(ex) = &src.exclude {
         for (i, n) in ex.namespaces.iter().enumerate() {
             if !is_dns_label(n) {
-                err(format!("spec.sources.exclude.namespaces[{i}]"), format!("{n:?} is not a namespace name"));
+                err(
+                    format!("spec.sources.exclude.namespaces[{i}]"),
+                    format!("{n:?} is not a namespace name"),
+                );
             }
         }
         for (i, c) in ex.containers.iter().enumerate() {
             if !is_dns_label(c) {
-                err(format!("spec.sources.exclude.containers[{i}]"), format!("{c:?} is not a container name"));
+                err(
+                    format!("spec.sources.exclude.containers[{i}]"),
+                    format!("{c:?} is not a container name"),
+                );
             }
         }
     }
 
     // Parsing.
     if let Some(re) = &spec.parse.regex {
-        match regex::Regex::new(re) {
+        let compiled = regexes.entry(re.clone()).or_insert_with(|| {
+            regex::Regex::new(re)
+                .map(|r| r.capture_names().flatten().map(String::from).collect())
+                .map_err(|e| e.to_string())
+        });
+        match compiled {
             Err(e) => err("spec.parse.regex".into(), format!("does not compile: {e}")),
-            Ok(r) => {
-                let names: Vec<&str> = r.capture_names().flatten().collect();
+            Ok(names) => {
                 if names.is_empty() {
-                    err("spec.parse.regex".into(), "has no named group (?P<name>...): nothing would be extracted".into());
+                    err(
+                        "spec.parse.regex".into(),
+                        "has no named group (?P<name>...): nothing would be extracted".into(),
+                    );
                 }
-                for n in names {
+                for n in names.iter() {
                     if !is_attribute_key(n) {
-                        err("spec.parse.regex".into(), format!("group name {n:?} is not a valid attribute key"));
+                        err(
+                            "spec.parse.regex".into(),
+                            format!("group name {n:?} is not a valid attribute key"),
+                        );
                     }
                 }
             }
@@ -503,7 +562,10 @@ fn validate_pipeline<'a>(
     }
     if let Some(ts) = &spec.parse.timestamp {
         if !is_attribute_key(&ts.attribute) {
-            err("spec.parse.timestamp.attribute".into(), format!("{:?} is not a valid attribute key", ts.attribute));
+            err(
+                "spec.parse.timestamp.attribute".into(),
+                format!("{:?} is not a valid attribute key", ts.attribute),
+            );
         }
         if ts.layout.is_empty()
             || ts.layout.len() > 64
@@ -514,7 +576,10 @@ fn validate_pipeline<'a>(
         {
             err(
                 "spec.parse.timestamp.layout".into(),
-                format!("{:?} is not a strptime layout (letters, digits, % and - : . , / + _ space)", ts.layout),
+                format!(
+                    "{:?} is not a strptime layout (letters, digits, % and - : . , / + _ space)",
+                    ts.layout
+                ),
             );
         }
     }
@@ -527,28 +592,43 @@ fn validate_pipeline<'a>(
     for (i, r) in spec.routes.iter().enumerate() {
         let f = format!("spec.routes[{i}]");
         if !table_names.contains(r.table.as_str()) {
-            err(format!("{f}.table"), format!("names no table of spec.tables: {:?}", r.table));
+            err(
+                format!("{f}.table"),
+                format!("names no table of spec.tables: {:?}", r.table),
+            );
         }
         for (j, n) in r.namespaces.iter().enumerate() {
             if !is_dns_label(n) {
-                err(format!("{f}.namespaces[{j}]"), format!("{n:?} is not a namespace name"));
+                err(
+                    format!("{f}.namespaces[{j}]"),
+                    format!("{n:?} is not a namespace name"),
+                );
             }
         }
         for (j, c) in r.containers.iter().enumerate() {
             if !is_dns_label(c) {
-                err(format!("{f}.containers[{j}]"), format!("{c:?} is not a container name"));
+                err(
+                    format!("{f}.containers[{j}]"),
+                    format!("{c:?} is not a container name"),
+                );
             }
         }
         for (k, v) in &r.pod_labels {
             if !is_label_key(k) || !is_label_value(v) {
-                err(format!("{f}.podLabels"), format!("{k:?}: {v:?} is not a valid label"));
+                err(
+                    format!("{f}.podLabels"),
+                    format!("{k:?}: {v:?} is not a valid label"),
+                );
             }
         }
     }
     if let Some(d) = &spec.default_table
         && !table_names.contains(d.as_str())
     {
-        err("spec.defaultTable".into(), format!("names no table of spec.tables: {d:?}"));
+        err(
+            "spec.defaultTable".into(),
+            format!("names no table of spec.tables: {d:?}"),
+        );
     }
     if spec.tables.len() > 1 && spec.routes.is_empty() && spec.default_table.is_none() {
         err(
@@ -563,7 +643,12 @@ fn validate_pipeline<'a>(
         None => crate::gateway::DEFAULT_MEMORY_BYTES,
         Some(r) => {
             check_quantities(p, r, "spec.gateway.resources", errors);
-            match r.limits.as_ref().and_then(|l| l.get("memory")).map(|q| parse_quantity(&q.0)) {
+            match r
+                .limits
+                .as_ref()
+                .and_then(|l| l.get("memory"))
+                .map(|q| parse_quantity(&q.0))
+            {
                 Some(Ok(b)) => b,
                 _ => {
                     errors.push(Problem {
@@ -584,11 +669,22 @@ fn validate_pipeline<'a>(
         })
     };
     let timeout = std::time::Duration::from(g.batch.timeout);
-    if g.batch.timeout.is_negative() || timeout.is_zero() || timeout > std::time::Duration::from_secs(60) {
-        err("spec.gateway.batch.timeout".into(), "must be between 1ms and 60s: data must be queryable within 2 minutes".into());
+    if g.batch.timeout.is_negative()
+        || timeout.is_zero()
+        || timeout > std::time::Duration::from_secs(60)
+    {
+        err(
+            "spec.gateway.batch.timeout".into(),
+            "must be between 1ms and 60s: data must be queryable within 2 minutes".into(),
+        );
     }
-    if g.buffer.duration.is_negative() || std::time::Duration::from(g.buffer.duration) > std::time::Duration::from_secs(24 * 3600) {
-        err("spec.gateway.buffer.duration".into(), "must be between 0 and 24h".into());
+    if g.buffer.duration.is_negative()
+        || std::time::Duration::from(g.buffer.duration) > std::time::Duration::from_secs(24 * 3600)
+    {
+        err(
+            "spec.gateway.buffer.duration".into(),
+            "must be between 0 and 24h".into(),
+        );
     }
 
     // Stores: exist, granted, one per region.
@@ -596,7 +692,10 @@ fn validate_pipeline<'a>(
     let mut regions_seen: BTreeMap<&str, &str> = BTreeMap::new();
     for (i, s) in spec.stores.iter().enumerate() {
         let Some(store) = inputs.stores.iter().find(|st| st.name_any() == *s) else {
-            err(format!("spec.stores[{i}]"), format!("ClickHouseStore {s:?} does not exist"));
+            err(
+                format!("spec.stores[{i}]"),
+                format!("ClickHouseStore {s:?} does not exist"),
+            );
             continue;
         };
         let granted = trusted
@@ -608,14 +707,19 @@ fn validate_pipeline<'a>(
         if !granted {
             err(
                 format!("spec.stores[{i}]"),
-                format!("ClickHouseStore {s} is not granted to namespace {namespace} (its spec.allowedNamespaces)"),
+                format!(
+                    "ClickHouseStore {s} is not granted to namespace {namespace} (its spec.allowedNamespaces)"
+                ),
             );
             continue;
         }
         if let Some(other) = regions_seen.insert(store.spec.region.as_str(), s.as_str()) {
             err(
                 format!("spec.stores[{i}]"),
-                format!("stores {other} and {s} are both in region {}: one store per region", store.spec.region),
+                format!(
+                    "stores {other} and {s} are both in region {}: one store per region",
+                    store.spec.region
+                ),
             );
             continue;
         }
@@ -633,14 +737,24 @@ fn validate_pipeline<'a>(
             None => None,
         };
         match store {
-            Some(s) => regions.entry(s.spec.region.clone()).or_insert((s, Vec::new())).1.push(zone.clone()),
+            Some(s) => regions
+                .entry(s.spec.region.clone())
+                .or_insert((s, Vec::new()))
+                .1
+                .push(zone.clone()),
             None => homeless.push(zone),
         }
     }
     if !homeless.is_empty() && !stores.is_empty() {
         let z: Vec<String> = homeless
             .iter()
-            .map(|z| format!("{} (region {})", z.name, z.region.as_deref().unwrap_or("unlabelled")))
+            .map(|z| {
+                format!(
+                    "{} (region {})",
+                    z.name,
+                    z.region.as_deref().unwrap_or("unlabelled")
+                )
+            })
             .collect();
         err(
             "spec.stores".into(),
@@ -651,7 +765,6 @@ fn validate_pipeline<'a>(
         );
     }
 
-    cel_problems(p, &PIPELINE_SCHEMA, errors);
     if errors.len() > before {
         return None;
     }
@@ -669,49 +782,97 @@ fn validate_pipeline<'a>(
 fn check_selector(sel: &LabelSelector, field: &str, err: &mut impl FnMut(String, String)) {
     for (k, v) in sel.match_labels.iter().flatten() {
         if !is_label_key(k) || !is_label_value(v) {
-            err(format!("{field}.matchLabels"), format!("{k:?}: {v:?} is not a valid label"));
+            err(
+                format!("{field}.matchLabels"),
+                format!("{k:?}: {v:?} is not a valid label"),
+            );
         }
     }
     for (i, e) in sel.match_expressions.iter().flatten().enumerate() {
         let f = format!("{field}.matchExpressions[{i}]");
         if !is_label_key(&e.key) {
-            err(format!("{f}.key"), format!("{:?} is not a valid label key", e.key));
+            err(
+                format!("{f}.key"),
+                format!("{:?} is not a valid label key", e.key),
+            );
         }
         let values = e.values.as_deref().unwrap_or_default();
         match e.operator.as_str() {
-            "In" | "NotIn" if values.is_empty() => err(format!("{f}.values"), format!("{} needs at least one value", e.operator)),
-            "Exists" | "DoesNotExist" if !values.is_empty() => err(format!("{f}.values"), format!("{} takes no values", e.operator)),
+            "In" | "NotIn" if values.is_empty() => err(
+                format!("{f}.values"),
+                format!("{} needs at least one value", e.operator),
+            ),
+            "Exists" | "DoesNotExist" if !values.is_empty() => err(
+                format!("{f}.values"),
+                format!("{} takes no values", e.operator),
+            ),
             "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
-            other => err(format!("{f}.operator"), format!("{other:?} is not one of In, NotIn, Exists, DoesNotExist")),
+            other => err(
+                format!("{f}.operator"),
+                format!("{other:?} is not one of In, NotIn, Exists, DoesNotExist"),
+            ),
         }
         for v in values {
             if !is_label_value(v) {
-                err(format!("{f}.values"), format!("{v:?} is not a valid label value"));
+                err(
+                    format!("{f}.values"),
+                    format!("{v:?} is not a valid label value"),
+                );
             }
         }
     }
 }
 
 fn check_table(t: &TableSpec, field: &str, err: &mut impl FnMut(String, String)) {
-    if !is_identifier(&t.name) || t.name.len() > 48 || t.name.chars().any(|c| c.is_ascii_uppercase()) {
-        err(format!("{field}.name"), format!("{:?} is not a safe table name (lowercase letters, digits, underscore; at most 48)", t.name));
+    if !is_identifier(&t.name)
+        || t.name.len() > 48
+        || t.name.chars().any(|c| c.is_ascii_uppercase())
+    {
+        err(
+            format!("{field}.name"),
+            format!(
+                "{:?} is not a safe table name (lowercase letters, digits, underscore; at most 48)",
+                t.name
+            ),
+        );
     }
     if !(1..=3650).contains(&t.retention_days) {
-        err(format!("{field}.retentionDays"), format!("{} is not between 1 and 3650", t.retention_days));
+        err(
+            format!("{field}.retentionDays"),
+            format!("{} is not between 1 and 3650", t.retention_days),
+        );
     }
     let mut known: BTreeSet<String> = BASE_COLUMNS.iter().map(|s| s.to_string()).collect();
     for (i, c) in crate::schema::columns_of(t).iter().enumerate() {
         let f = format!("{field}.columns[{i}]");
         if !is_identifier(&c.name) {
-            err(format!("{f}.name"), format!("{:?} is not a safe column name", c.name));
+            err(
+                format!("{f}.name"),
+                format!("{:?} is not a safe column name", c.name),
+            );
         } else if !known.insert(c.name.clone()) {
-            err(format!("{f}.name"), format!("column {} is defined twice or shadows a built-in column", c.name));
+            err(
+                format!("{f}.name"),
+                format!(
+                    "column {} is defined twice or shadows a built-in column",
+                    c.name
+                ),
+            );
         }
         if !is_attribute_key(&c.key) {
-            err(format!("{f}.key"), format!("{:?} is not a valid attribute key (letters, digits, _ . - / : @)", c.key));
+            err(
+                format!("{f}.key"),
+                format!(
+                    "{:?} is not a valid attribute key (letters, digits, _ . - / : @)",
+                    c.key
+                ),
+            );
         }
         if c.low_cardinality && c.type_ != ColumnType::String {
-            err(format!("{f}.lowCardinality"), "applies to String columns only".into());
+            err(
+                format!("{f}.lowCardinality"),
+                "applies to String columns only".into(),
+            );
         }
     }
     let expr_ok = |s: &str, allowed: &[&'static str]| -> Result<ColumnExpr, String> {
@@ -737,32 +898,58 @@ fn check_table(t: &TableSpec, field: &str, err: &mut impl FnMut(String, String))
             Ok(e) => {
                 let is_map = MAP_COLUMNS.contains(&e.column.as_str());
                 match e.function {
-                    Some("mapKeys" | "mapValues") if !is_map => err(format!("{f}.expression"), format!("{} applies to the map columns only", e.function.unwrap_or_default())),
-                    None if is_map => err(format!("{f}.expression"), "index a map's mapKeys(...) or mapValues(...)".into()),
+                    Some("mapKeys" | "mapValues") if !is_map => err(
+                        format!("{f}.expression"),
+                        format!(
+                            "{} applies to the map columns only",
+                            e.function.unwrap_or_default()
+                        ),
+                    ),
+                    None if is_map => err(
+                        format!("{f}.expression"),
+                        "index a map's mapKeys(...) or mapValues(...)".into(),
+                    ),
                     _ => {}
                 }
                 let name = crate::schema::index_name(ix, &e);
                 if !is_identifier(&name) || !index_names.insert(name.clone()) {
-                    err(format!("{f}.name"), format!("index name {name:?} is not an identifier or is used twice"));
+                    err(
+                        format!("{f}.name"),
+                        format!("index name {name:?} is not an identifier or is used twice"),
+                    );
                 }
             }
         }
         if let Some(fp) = ix.false_positive
             && !(fp > 0.0 && fp < 1.0)
         {
-            err(format!("{f}.falsePositive"), format!("{fp} is not in (0, 1)"));
+            err(
+                format!("{f}.falsePositive"),
+                format!("{fp} is not in (0, 1)"),
+            );
         }
         if ix.size_bytes.is_some_and(|s| !(256..=1 << 24).contains(&s)) {
-            err(format!("{f}.sizeBytes"), "must be between 256 and 16777216".into());
+            err(
+                format!("{f}.sizeBytes"),
+                "must be between 256 and 16777216".into(),
+            );
         }
         if ix.hashes.is_some_and(|h| !(1..=16).contains(&h)) {
             err(format!("{f}.hashes"), "must be between 1 and 16".into());
         }
-        if ix.ngram.is_some_and(|n| !(1..=16).contains(&n)) || (ix.ngram.is_some() && ix.type_ != IndexType::ngrambf_v1) {
-            err(format!("{f}.ngram"), "applies to ngrambf_v1 only, between 1 and 16".into());
+        if ix.ngram.is_some_and(|n| !(1..=16).contains(&n))
+            || (ix.ngram.is_some() && ix.type_ != IndexType::ngrambf_v1)
+        {
+            err(
+                format!("{f}.ngram"),
+                "applies to ngrambf_v1 only, between 1 and 16".into(),
+            );
         }
         if ix.granularity.is_some_and(|g| !(1..=1000).contains(&g)) {
-            err(format!("{f}.granularity"), "must be between 1 and 1000".into());
+            err(
+                format!("{f}.granularity"),
+                "must be between 1 and 1000".into(),
+            );
         }
     }
 }

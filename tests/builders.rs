@@ -2,7 +2,7 @@
 
 mod common;
 
-use otelhouse::collector::keys::unknown_keys;
+use otelhouse::collector::keys::{merge, unknown_keys};
 use otelhouse::render::{Rendered, render};
 use serde_json::Value;
 
@@ -15,13 +15,36 @@ fn find<'a>(r: &'a Rendered, kind: &str, name: &str) -> &'a Value {
     &r.objects
         .iter()
         .find(|o| o.kind == kind && o.name == name)
-        .unwrap_or_else(|| panic!("no {kind} {name} in {:?}", r.objects.iter().map(|o| (&o.kind, &o.name)).collect::<Vec<_>>()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no {kind} {name} in {:?}",
+                r.objects
+                    .iter()
+                    .map(|o| (&o.kind, &o.name))
+                    .collect::<Vec<_>>()
+            )
+        })
         .object
 }
 
 fn config_of(cm: &Value) -> Value {
-    let text = cm["data"]["config.yaml"].as_str().unwrap();
-    serde_norway::from_str(text).unwrap()
+    let data = cm["data"].as_object().unwrap();
+    let (_, text) = data.iter().next().unwrap();
+    serde_norway::from_str(text.as_str().unwrap()).unwrap()
+}
+
+/// What an agent of a class runs: the shared pipelines merged with the class's overlay.
+fn agent_config_of(r: &Rendered, class: &str) -> Value {
+    let mut cfg = config_of(find(
+        r,
+        "ConfigMap",
+        otelhouse::agents::PIPELINES_CONFIG_MAP,
+    ));
+    merge(
+        &mut cfg,
+        &config_of(find(r, "ConfigMap", &format!("otelhouse-agent-{class}"))),
+    );
+    cfg
 }
 
 #[test]
@@ -29,9 +52,22 @@ fn every_collector_config_uses_only_keys_of_the_pinned_version() {
     for fixture in ["tenant.yaml", "hostile.yaml"] {
         let r = render_fixture(fixture);
         let samples = render(&common::sample_inputs(), &common::settings()).unwrap();
-        for o in r.objects.iter().chain(&samples.objects).filter(|o| o.kind == "ConfigMap") {
-            let unknown = unknown_keys(&config_of(&o.object));
-            assert!(unknown.is_empty(), "{}: {unknown:?}", o.name);
+        for rendered in [&r, &samples] {
+            let mut checked = 0;
+            for o in rendered.objects.iter().filter(|o| o.kind == "ConfigMap") {
+                let cfg =
+                    match o.object["metadata"]["labels"]["app.kubernetes.io/instance"].as_str() {
+                        Some("shared") => continue,
+                        _ if o.name.starts_with("otelhouse-agent-") => {
+                            agent_config_of(rendered, o.name.trim_start_matches("otelhouse-agent-"))
+                        }
+                        _ => config_of(&o.object),
+                    };
+                let unknown = unknown_keys(&cfg);
+                assert!(unknown.is_empty(), "{}: {unknown:?}", o.name);
+                checked += 1;
+            }
+            assert!(checked >= 2);
         }
     }
 }
@@ -53,24 +89,39 @@ fn agent_daemonset_is_locked_down_and_rolls_on_config_change() {
     let hash = ds["spec"]["template"]["metadata"]["annotations"]["otelhouse.dev/config-hash"]
         .as_str()
         .unwrap();
-    let cm = find(&r, "ConfigMap", "otelhouse-agent-all");
-    assert_eq!(hash, otelhouse::meta::config_hash(cm["data"]["config.yaml"].as_str().unwrap()));
+    assert_eq!(hash.len(), 64);
+    let args = c["args"].to_string();
+    assert!(
+        args.contains("pipelines.yaml") && args.contains("class.yaml"),
+        "{args}"
+    );
     // memory_limiter from the 256Mi limit: 80% and 20% of that.
-    let cfg = config_of(cm);
+    let cfg = agent_config_of(&r, "all");
     assert_eq!(cfg["processors"]["memory_limiter"]["limit_mib"], 204);
     assert_eq!(cfg["processors"]["memory_limiter"]["spike_limit_mib"], 40);
     // Checkpoints, CRI/docker parsing, this node's pods only.
     assert_eq!(cfg["receivers"]["filelog"]["storage"], "file_storage");
-    assert_eq!(cfg["receivers"]["filelog"]["operators"][0]["type"], "container");
-    assert_eq!(cfg["processors"]["k8sattributes"]["filter"]["node_from_env_var"], "K8S_NODE_NAME");
+    assert_eq!(
+        cfg["receivers"]["filelog"]["operators"][0]["type"],
+        "container"
+    );
+    assert_eq!(
+        cfg["processors"]["k8sattributes"]["filter"]["node_from_env_var"],
+        "K8S_NODE_NAME"
+    );
 }
 
 #[test]
 fn tenant_pipeline_collects_its_own_namespace_only() {
     let r = render_fixture("tenant.yaml");
-    let cfg = config_of(find(&r, "ConfigMap", "otelhouse-agent-all"));
-    let cond = cfg["processors"]["filter/team-a.app"]["logs"]["log_record"][0].as_str().unwrap();
-    assert_eq!(cond, r#"not (resource.attributes["k8s.namespace.name"] == "team-a")"#);
+    let cfg = agent_config_of(&r, "all");
+    let cond = cfg["processors"]["filter/team-a.app"]["logs"]["log_record"][0]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        cond,
+        r#"not (resource.attributes["k8s.namespace.name"] == "team-a")"#
+    );
     assert_eq!(
         cfg["exporters"]["otlp_grpc/team-a.app"]["endpoint"],
         "otelhouse-gw-team-a-app.otelhouse-system.svc:4317"
@@ -80,24 +131,42 @@ fn tenant_pipeline_collects_its_own_namespace_only() {
 #[test]
 fn gateways_one_deployment_per_zone_with_credentials_from_the_secret() {
     let r = render_fixture("tenant.yaml");
-    let deployments: Vec<&Value> = r.objects.iter().filter(|o| o.kind == "Deployment").map(|o| &o.object).collect();
+    let deployments: Vec<&Value> = r
+        .objects
+        .iter()
+        .filter(|o| o.kind == "Deployment")
+        .map(|o| &o.object)
+        .collect();
     assert_eq!(deployments.len(), 2, "two zones");
     for d in &deployments {
-        assert_eq!(d["metadata"]["namespace"], "otelhouse-system", "gateways run in the operator's namespace");
-        let env = d["spec"]["template"]["spec"]["containers"][0]["env"].as_array().unwrap();
-        let pw = env.iter().find(|e| e["name"] == "CLICKHOUSE_PASSWORD").unwrap();
+        assert_eq!(
+            d["metadata"]["namespace"], "otelhouse-system",
+            "gateways run in the operator's namespace"
+        );
+        let env = d["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap();
+        let pw = env
+            .iter()
+            .find(|e| e["name"] == "CLICKHOUSE_PASSWORD")
+            .unwrap();
         assert_eq!(pw["valueFrom"]["secretKeyRef"]["name"], "ch-us");
         assert_eq!(pw["valueFrom"]["secretKeyRef"]["key"], "pw");
-        let zone = d["metadata"]["labels"]["otelhouse.dev/zone"].as_str().unwrap();
-        let term = &d["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
-            ["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"][0];
+        let zone = d["metadata"]["labels"]["otelhouse.dev/zone"]
+            .as_str()
+            .unwrap();
+        let term = &d["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+            ["nodeSelectorTerms"][0]["matchExpressions"][0];
         assert_eq!(term["key"], "topology.kubernetes.io/zone");
         assert_eq!(term["values"][0], zone);
         assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
     }
     let svc = find(&r, "Service", "otelhouse-gw-team-a-app");
     assert_eq!(svc["spec"]["trafficDistribution"], "PreferClose");
-    assert_eq!(svc["metadata"]["annotations"]["service.kubernetes.io/topology-mode"], "Auto");
+    assert_eq!(
+        svc["metadata"]["annotations"]["service.kubernetes.io/topology-mode"],
+        "Auto"
+    );
     let cm = find(&r, "ConfigMap", "otelhouse-gw-team-a-app-us-east-1");
     let text = cm["data"]["config.yaml"].as_str().unwrap();
     assert!(!text.contains("secretKeyRef") && text.contains("${env:CLICKHOUSE_PASSWORD}"));
@@ -115,7 +184,11 @@ fn gateways_one_deployment_per_zone_with_credentials_from_the_secret() {
         "60s"
     );
     // HPA floor is the plan.
-    let hpa = r.objects.iter().find(|o| o.kind == "HorizontalPodAutoscaler").unwrap();
+    let hpa = r
+        .objects
+        .iter()
+        .find(|o| o.kind == "HorizontalPodAutoscaler")
+        .unwrap();
     assert_eq!(hpa.object["spec"]["minReplicas"], 1);
 }
 
@@ -125,10 +198,14 @@ fn hostile_values_are_escaped_in_collector_configs() {
     let r = render_fixture("hostile.yaml");
     let cm = find(&r, "ConfigMap", "otelhouse-gw-team-a-app-us-east-1");
     let cfg = config_of(cm);
-    let statements = cfg["processors"]["transform/parse"]["log_statements"][0]["statements"].to_string();
+    let statements =
+        cfg["processors"]["transform/parse"]["log_statements"][0]["statements"].to_string();
     // The regex's `${env:CLICKHOUSE_PASSWORD}` stays literal ($$ is the collector's escape),
     // its quote stays inside the OTTL string.
-    assert!(statements.contains("$${env:CLICKHOUSE_PASSWORD}"), "{statements}");
+    assert!(
+        statements.contains("$${env:CLICKHOUSE_PASSWORD}"),
+        "{statements}"
+    );
     assert!(!statements.contains("(?P<a>x\")"), "{statements}");
     assert!(statements.contains(r#"(?P<a>x\\\")"#), "{statements}");
 }
@@ -159,5 +236,30 @@ kind: Node
 metadata: {name: both, labels: {pool: logs, node.kubernetes.io/instance-type: m5d.large}}
 "#;
     let err = render(&common::inputs_from(&text), &common::settings()).unwrap_err();
-    assert!(err.to_string().contains("node both is selected by by-pool and by-type"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("node both is selected by by-pool and by-type"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_pipeline_change_rolls_the_agents() {
+    let hash = |r: &Rendered| {
+        find(r, "DaemonSet", "otelhouse-agent-all")["spec"]["template"]["metadata"]["annotations"]
+        ["otelhouse.dev/config-hash"]
+        .clone()
+    };
+    let base = std::fs::read_to_string(common::root().join("tests/fixtures/tenant.yaml")).unwrap();
+    let a = render(&common::inputs_from(&base), &common::settings()).unwrap();
+    let changed = base.replace("containers: []", "").replace(
+        "tables: [{name: app_logs",
+        "sources: {containers: [web]}\n  tables: [{name: app_logs",
+    );
+    let b = render(&common::inputs_from(&changed), &common::settings()).unwrap();
+    assert_ne!(hash(&a), hash(&b));
+    assert_eq!(
+        hash(&a),
+        hash(&render(&common::inputs_from(&base), &common::settings()).unwrap())
+    );
 }

@@ -24,8 +24,12 @@ fn affinity_matches(sel: Option<&NodeSelector>, labels: &BTreeMap<String, String
                 "NotIn" => !v.is_some_and(|v| vals.contains(v)),
                 "Exists" => v.is_some(),
                 "DoesNotExist" => v.is_none(),
-                "Gt" => matches!((v.and_then(|v| num(v)), num(&vals[0])), (Some(a), Some(b)) if a > b),
-                "Lt" => matches!((v.and_then(|v| num(v)), num(&vals[0])), (Some(a), Some(b)) if a < b),
+                "Gt" => {
+                    matches!((v.and_then(|v| num(v)), num(&vals[0])), (Some(a), Some(b)) if a > b)
+                }
+                "Lt" => {
+                    matches!((v.and_then(|v| num(v)), num(&vals[0])), (Some(a), Some(b)) if a < b)
+                }
                 other => panic!("operator {other}"),
             }
         })
@@ -37,17 +41,32 @@ const VALUES: &[&str] = &["a", "b", "c", "1", "5"];
 const TYPES: &[&str] = &["m5d.2xlarge", "m5d.8xlarge", "m5d.16xlarge", "c5.large"];
 
 fn expr() -> impl Strategy<Value = NodeSelectorRequirement> {
-    (0..KEYS.len(), 0..6usize, proptest::collection::btree_set(0..VALUES.len(), 1..3)).prop_map(|(k, op, vals)| {
-        let (operator, values) = match op {
-            0 => ("In", Some(vals.iter().map(|i| VALUES[*i].to_string()).collect())),
-            1 => ("NotIn", Some(vals.iter().map(|i| VALUES[*i].to_string()).collect())),
-            2 => ("Exists", None),
-            3 => ("DoesNotExist", None),
-            4 => ("Gt", Some(vec!["2".to_string()])),
-            _ => ("Lt", Some(vec!["3".to_string()])),
-        };
-        NodeSelectorRequirement { key: KEYS[k].to_string(), operator: operator.to_string(), values }
-    })
+    (
+        0..KEYS.len(),
+        0..6usize,
+        proptest::collection::btree_set(0..VALUES.len(), 1..3),
+    )
+        .prop_map(|(k, op, vals)| {
+            let (operator, values) = match op {
+                0 => (
+                    "In",
+                    Some(vals.iter().map(|i| VALUES[*i].to_string()).collect()),
+                ),
+                1 => (
+                    "NotIn",
+                    Some(vals.iter().map(|i| VALUES[*i].to_string()).collect()),
+                ),
+                2 => ("Exists", None),
+                3 => ("DoesNotExist", None),
+                4 => ("Gt", Some(vec!["2".to_string()])),
+                _ => ("Lt", Some(vec!["3".to_string()])),
+            };
+            NodeSelectorRequirement {
+                key: KEYS[k].to_string(),
+                operator: operator.to_string(),
+                values,
+            }
+        })
 }
 
 fn class(name: String, default: bool) -> impl Strategy<Value = AgentClass> {
@@ -55,21 +74,34 @@ fn class(name: String, default: bool) -> impl Strategy<Value = AgentClass> {
         proptest::collection::btree_set(0..TYPES.len(), 0..2),
         proptest::collection::vec(proptest::collection::vec(expr(), 1..3), 0..2),
     )
-        .prop_filter("a non-default class selects something", move |(t, terms)| default || !t.is_empty() || !terms.is_empty())
+        .prop_filter(
+            "a non-default class selects something",
+            move |(t, terms)| default || !t.is_empty() || !terms.is_empty(),
+        )
         .prop_map(move |(types, terms)| {
             let spec = AgentClassSpec {
                 default,
-                instance_types: if default { vec![] } else { types.iter().map(|i| TYPES[*i].to_string()).collect() },
+                instance_types: if default {
+                    vec![]
+                } else {
+                    types.iter().map(|i| TYPES[*i].to_string()).collect()
+                },
                 node_selector_terms: if default {
                     vec![]
                 } else {
                     terms
                         .into_iter()
-                        .map(|e| NodeSelectorTerm { match_expressions: Some(e), match_fields: None })
+                        .map(|e| NodeSelectorTerm {
+                            match_expressions: Some(e),
+                            match_fields: None,
+                        })
                         .collect()
                 },
                 resources: k8s_openapi::api::core::v1::ResourceRequirements {
-                    limits: Some(BTreeMap::from([("memory".to_string(), Quantity("128Mi".into()))])),
+                    limits: Some(BTreeMap::from([(
+                        "memory".to_string(),
+                        Quantity("128Mi".into()),
+                    )])),
                     ..Default::default()
                 },
                 expected_lines_per_second: 1,
@@ -83,7 +115,9 @@ fn class(name: String, default: bool) -> impl Strategy<Value = AgentClass> {
 
 fn classes() -> impl Strategy<Value = Vec<AgentClass>> {
     (0..4usize, any::<bool>()).prop_flat_map(|(n, with_default)| {
-        let mut v: Vec<BoxedStrategy<AgentClass>> = (0..n).map(|i| class(format!("c{i}"), false).boxed()).collect();
+        let mut v: Vec<BoxedStrategy<AgentClass>> = (0..n)
+            .map(|i| class(format!("c{i}"), false).boxed())
+            .collect();
         if with_default || n == 0 {
             v.push(class("catch-all".to_string(), true).boxed());
         }
@@ -106,10 +140,18 @@ fn nodes() -> impl Strategy<Value = Vec<NodeFacts>> {
                 let mut l: BTreeMap<String, String> = labels
                     .into_iter()
                     // VALUES.len() stands for a non-numeric value that Gt/Lt cannot compare.
-                    .map(|(k, v)| (KEYS[k].to_string(), VALUES.get(v).copied().unwrap_or("x").to_string()))
+                    .map(|(k, v)| {
+                        (
+                            KEYS[k].to_string(),
+                            VALUES.get(v).copied().unwrap_or("x").to_string(),
+                        )
+                    })
                     .collect();
                 if let Some(t) = t {
-                    l.insert("node.kubernetes.io/instance-type".to_string(), TYPES[t].to_string());
+                    l.insert(
+                        "node.kubernetes.io/instance-type".to_string(),
+                        TYPES[t].to_string(),
+                    );
                 }
                 NodeFacts::new(format!("n{i}"), l)
             })

@@ -26,7 +26,11 @@ fn crd_files_do_not_drift() {
         );
     }
     let files = std::fs::read_dir(&dir).unwrap().count();
-    assert_eq!(files, otelhouse::crd::all_crds().len(), "stray files in crds/");
+    assert_eq!(
+        files,
+        otelhouse::crd::all_crds().len(),
+        "stray files in crds/"
+    );
 }
 
 fn rules(crd: &Value) -> Vec<String> {
@@ -35,7 +39,10 @@ fn rules(crd: &Value) -> Vec<String> {
         match v {
             Value::Object(m) => {
                 if let Some(Value::Array(rs)) = m.get("x-kubernetes-validations") {
-                    out.extend(rs.iter().filter_map(|r| r["rule"].as_str().map(String::from)));
+                    out.extend(
+                        rs.iter()
+                            .filter_map(|r| r["rule"].as_str().map(String::from)),
+                    );
                 }
                 m.values().for_each(|c| walk(c, out));
             }
@@ -75,9 +82,15 @@ fn cel_rules_we_rely_on_are_generated() {
 fn every_cel_rule_compiles_and_fits_the_cost_budget() {
     for crd in otelhouse::crd::all_crds() {
         let v = &crd.spec.versions[0];
-        let schema =
-            serde_json::to_value(v.schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap())
-                .unwrap();
+        let schema = serde_json::to_value(
+            v.schema
+                .as_ref()
+                .unwrap()
+                .open_api_v3_schema
+                .as_ref()
+                .unwrap(),
+        )
+        .unwrap();
         let compiled = compile_schema(&schema);
         assert!(
             !compiled.has_errors(),
@@ -88,7 +101,11 @@ fn every_cel_rule_compiles_and_fits_the_cost_budget() {
         fn check(s: &kube::core::cel::CompiledSchema, kind: &str) {
             for r in s.validations.iter().flatten() {
                 let warnings = estimate_rule_cost(&r.rule.rule, s);
-                assert!(warnings.is_empty(), "{kind}: {:?}: {warnings:?}", r.rule.rule);
+                assert!(
+                    warnings.is_empty(),
+                    "{kind}: {:?}: {warnings:?}",
+                    r.rule.rule
+                );
             }
             s.properties.values().for_each(|c| check(c, kind));
             if let Some(i) = &s.items {
@@ -106,10 +123,24 @@ fn every_cel_rule_compiles_and_fits_the_cost_budget() {
 fn crds_have_status_printer_columns_and_short_names() {
     for crd in otelhouse::crd::all_crds() {
         let v = &crd.spec.versions[0];
-        assert!(v.subresources.as_ref().and_then(|s| s.status.as_ref()).is_some());
+        assert!(
+            v.subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some()
+        );
         let cols = v.additional_printer_columns.as_ref().unwrap();
         assert!(cols.iter().any(|c| c.name == "Ready" || c.name == "Region"));
-        assert!(crd.spec.names.short_names.as_ref().is_some_and(|s| !s.is_empty()));
-        assert_eq!(crd.spec.names.categories.as_deref(), Some(&["otelhouse".to_string()][..]));
+        assert!(
+            crd.spec
+                .names
+                .short_names
+                .as_ref()
+                .is_some_and(|s| !s.is_empty())
+        );
+        assert_eq!(
+            crd.spec.names.categories.as_deref(),
+            Some(&["otelhouse".to_string()][..])
+        );
     }
 }

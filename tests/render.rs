@@ -16,7 +16,11 @@ fn render_samples() -> String {
         .arg("render")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -47,7 +51,10 @@ fn default_render_equals_explicit_samples() {
         .output()
         .unwrap();
     assert!(explicit.status.success());
-    assert_eq!(String::from_utf8(explicit.stdout).unwrap(), render_samples());
+    assert_eq!(
+        String::from_utf8(explicit.stdout).unwrap(),
+        render_samples()
+    );
 }
 
 /// Each file in tests/bad starts with `# expect: <text>`: render must exit 1, print nothing on
@@ -109,7 +116,10 @@ fn rendered_objects_and_samples_are_valid_kubernetes() {
     args.push(crds.display().to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (ok, text) = common::run_tool("k8s_validate.py", &args, None);
-    assert!(ok, "{text}\n(install the tools: pip install -r tests/tools/requirements.txt)");
+    assert!(
+        ok,
+        "{text}\n(install the tools: pip install -r tests/tools/requirements.txt)"
+    );
     assert!(text.contains(" 0 failed"), "{text}");
 }
 

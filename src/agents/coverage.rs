@@ -77,11 +77,17 @@ impl Req {
             Op::NotIn => value.is_none_or(|v| !self.values.contains(v)),
             Op::Exists => value.is_some(),
             Op::DoesNotExist => value.is_none(),
-            Op::Gt => match (value.and_then(|v| int(v)), self.values.first().and_then(|v| int(v))) {
+            Op::Gt => match (
+                value.and_then(|v| int(v)),
+                self.values.first().and_then(|v| int(v)),
+            ) {
                 (Some(v), Some(n)) => v > n,
                 _ => false,
             },
-            Op::Lt => match (value.and_then(|v| int(v)), self.values.first().and_then(|v| int(v))) {
+            Op::Lt => match (
+                value.and_then(|v| int(v)),
+                self.values.first().and_then(|v| int(v)),
+            ) {
                 (Some(v), Some(n)) => v < n,
                 _ => false,
             },
@@ -382,5 +388,9 @@ pub fn selections(
             Err(e) => errors.push((default.name_any(), e)),
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }

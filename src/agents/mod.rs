@@ -2,16 +2,22 @@
 
 pub mod coverage;
 
-use crate::collector::agent::{self as agent_config, AgentRoute, LabelKeys, CHECKPOINT_MOUNT, CHECKPOINT_ROOT, NODE_NAME_ENV};
+use crate::collector::agent::{
+    self as agent_config, AgentRoute, CHECKPOINT_MOUNT, CHECKPOINT_ROOT, ClassOverlay, LabelKeys,
+    NODE_NAME_ENV,
+};
 use crate::collector::{CONFIG_DIR, HEALTH_PORT, METRICS_PORT};
 use crate::inventory::Settings;
 use crate::meta::{self, Desired};
 use crate::validate::{ValidClass, Validated};
-use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet};
+use k8s_openapi::api::apps::v1::{
+    DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet,
+};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar,
-    EnvVarSource, HTTPGetAction, HostPathVolumeSource, NodeAffinity, ObjectFieldSelector, PodSecurityContext,
-    PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext, ServiceAccount, Volume, VolumeMount,
+    Affinity, Capabilities, ConfigMap, ConfigMapProjection, Container, ContainerPort, EnvVar,
+    EnvVarSource, HTTPGetAction, HostPathVolumeSource, NodeAffinity, ObjectFieldSelector,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, SeccompProfile,
+    SecurityContext, ServiceAccount, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -50,7 +56,8 @@ pub fn routes(v: &Validated<'_>, settings: &Settings) -> (Vec<AgentRoute>, Label
                 for c in crate::schema::columns_of(t) {
                     if let Some(k) = c.key.strip_prefix(agent_config::POD_LABEL_PREFIX) {
                         keys.pod.insert(k.to_string());
-                    } else if let Some(k) = c.key.strip_prefix(agent_config::NAMESPACE_LABEL_PREFIX) {
+                    } else if let Some(k) = c.key.strip_prefix(agent_config::NAMESPACE_LABEL_PREFIX)
+                    {
                         keys.namespace.insert(k.to_string());
                     }
                 }
@@ -93,18 +100,44 @@ pub fn cluster_role() -> Desired {
     })
 }
 
-/// Everything one class turns into.
-pub fn build(
-    class: &ValidClass<'_>,
+/// The ConfigMap every agent reads its pipelines from (the union of all LogPipelines, the same
+/// for every class: one copy, not one per class).
+pub const PIPELINES_CONFIG_MAP: &str = "otelhouse-agent-pipelines";
+
+/// The shared pipelines ConfigMap and the text it holds.
+pub fn build_shared(
     settings: &Settings,
     routes: &[AgentRoute],
     keys: &LabelKeys,
-) -> Vec<Desired> {
+) -> (Desired, String) {
+    let config = agent_config::pipelines_config(&settings.namespace, routes, keys).to_yaml();
+    let cm = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(PIPELINES_CONFIG_MAP.to_string()),
+            namespace: Some(settings.namespace.clone()),
+            labels: Some(meta::labels("otelhouse-agent", "agent", "shared")),
+            ..Default::default()
+        },
+        data: Some(BTreeMap::from([(
+            "pipelines.yaml".to_string(),
+            config.clone(),
+        )])),
+        ..Default::default()
+    };
+    (Desired::new(&cm), config)
+}
+
+/// Everything one class turns into; `pipelines_config` is the shared config's text (its hash
+/// goes into the pod template so a pipeline change rolls the agents).
+pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str) -> Vec<Desired> {
     let class_name = class.class.name_any();
     let name = agent_name(&class_name);
     let ns = settings.namespace.clone();
     let mut labels = meta::labels("otelhouse-agent", "agent", &class_name);
-    labels.insert(meta::LABEL_CLASS.to_string(), meta::shorten(&class_name, 63));
+    labels.insert(
+        meta::LABEL_CLASS.to_string(),
+        meta::shorten(&class_name, 63),
+    );
     let owner = meta::owner_ref(class.class).map(|o| vec![o]);
     let object_meta = |name: &str, namespace: Option<&str>| ObjectMeta {
         name: Some(name.to_string()),
@@ -114,11 +147,11 @@ pub fn build(
         ..Default::default()
     };
 
-    let config = agent_config::config(class.memory_limit_bytes, &ns, routes, keys).to_yaml();
-    let hash = meta::config_hash(&config);
+    let config = ClassOverlay::for_memory_limit(class.memory_limit_bytes).to_yaml();
+    let hash = meta::config_hash(&format!("{pipelines_config}\n---\n{config}"));
     let config_map = ConfigMap {
         metadata: object_meta(&name, Some(&ns)),
-        data: Some(BTreeMap::from([("config.yaml".to_string(), config)])),
+        data: Some(BTreeMap::from([("class.yaml".to_string(), config)])),
         ..Default::default()
     };
     let sa = ServiceAccount {
@@ -142,7 +175,9 @@ pub fn build(
 
     let selector_labels: BTreeMap<String, String> = labels
         .iter()
-        .filter(|(k, _)| k.as_str() == "app.kubernetes.io/name" || k.as_str() == "app.kubernetes.io/instance")
+        .filter(|(k, _)| {
+            k.as_str() == "app.kubernetes.io/name" || k.as_str() == "app.kubernetes.io/instance"
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let host_path = |name: &str, path: &str, ty: &str| Volume {
@@ -169,24 +204,38 @@ pub fn build(
     });
     let container = Container {
         name: "collector".to_string(),
-        image: Some(spec.image.clone().unwrap_or_else(|| settings.collector_image.clone())),
-        args: Some(vec![format!("--config={CONFIG_DIR}/config.yaml")]),
-        env: Some(vec![EnvVar {
-            name: NODE_NAME_ENV.to_string(),
-            value_from: Some(EnvVarSource {
-                field_ref: Some(ObjectFieldSelector {
-                    field_path: "spec.nodeName".to_string(),
+        image: Some(
+            spec.image
+                .clone()
+                .unwrap_or_else(|| settings.collector_image.clone()),
+        ),
+        // The collector merges the two: shared pipelines, then this class's memory_limiter.
+        args: Some(vec![
+            format!("--config={CONFIG_DIR}/pipelines.yaml"),
+            format!("--config={CONFIG_DIR}/class.yaml"),
+        ]),
+        env: Some(vec![
+            EnvVar {
+                name: NODE_NAME_ENV.to_string(),
+                value_from: Some(EnvVarSource {
+                    field_ref: Some(ObjectFieldSelector {
+                        field_path: "spec.nodeName".to_string(),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 }),
                 ..Default::default()
-            }),
-            ..Default::default()
-        }, EnvVar {
-            // The Go runtime collects before the kernel's OOM killer would act.
-            name: "GOMEMLIMIT".to_string(),
-            value: Some(format!("{}MiB", class.memory_limit_bytes / (1024 * 1024) * 9 / 10)),
-            ..Default::default()
-        }]),
+            },
+            EnvVar {
+                // The Go runtime collects before the kernel's OOM killer would act.
+                name: "GOMEMLIMIT".to_string(),
+                value: Some(format!(
+                    "{}MiB",
+                    class.memory_limit_bytes / (1024 * 1024) * 9 / 10
+                )),
+                ..Default::default()
+            },
+        ]),
         ports: Some(vec![ContainerPort {
             name: Some("metrics".to_string()),
             container_port: i32::from(METRICS_PORT),
@@ -243,7 +292,11 @@ pub fn build(
                 spec: Some(PodSpec {
                     service_account_name: Some(name.clone()),
                     affinity,
-                    tolerations: if spec.tolerations.is_empty() { None } else { Some(spec.tolerations.clone()) },
+                    tolerations: if spec.tolerations.is_empty() {
+                        None
+                    } else {
+                        Some(spec.tolerations.clone())
+                    },
                     priority_class_name: spec.priority_class_name.clone(),
                     containers: vec![container],
                     security_context: Some(PodSecurityContext {
@@ -257,15 +310,34 @@ pub fn build(
                     volumes: Some(vec![
                         Volume {
                             name: "config".to_string(),
-                            config_map: Some(ConfigMapVolumeSource {
-                                name: name.clone(),
+                            projected: Some(ProjectedVolumeSource {
+                                sources: Some(vec![
+                                    VolumeProjection {
+                                        config_map: Some(ConfigMapProjection {
+                                            name: PIPELINES_CONFIG_MAP.to_string(),
+                                            ..Default::default()
+                                        }),
+                                        ..Default::default()
+                                    },
+                                    VolumeProjection {
+                                        config_map: Some(ConfigMapProjection {
+                                            name: name.clone(),
+                                            ..Default::default()
+                                        }),
+                                        ..Default::default()
+                                    },
+                                ]),
                                 ..Default::default()
                             }),
                             ..Default::default()
                         },
                         host_path("varlogpods", "/var/log/pods", "Directory"),
                         // Docker's json-file logs, which /var/log/pods links to on docker nodes.
-                        host_path("dockercontainers", "/var/lib/docker/containers", "DirectoryOrCreate"),
+                        host_path(
+                            "dockercontainers",
+                            "/var/lib/docker/containers",
+                            "DirectoryOrCreate",
+                        ),
                         host_path(
                             "checkpoints",
                             &format!("{CHECKPOINT_ROOT}/{}", meta::shorten(&class_name, 63)),

@@ -5,7 +5,8 @@ use super::*;
 use crate::crd::Sources;
 use crate::ident::escape_collector_value;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
-use std::collections::BTreeSet;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Where the agent keeps its file offsets on the node (a hostPath, one directory per class so a
 /// class change on a node never shares a checkpoint database).
@@ -37,9 +38,31 @@ pub struct LabelKeys {
     pub namespace: BTreeSet<String>,
 }
 
-/// The agent config for one class (only the memory limit differs between classes).
-pub fn config(
-    memory_limit_bytes: u64,
+/// The part of the agent config that differs per class: the memory_limiter, derived from the
+/// class's memory limit. The collector merges it over [`pipelines_config`] (two `--config`s).
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct ClassOverlay {
+    pub processors: BTreeMap<String, Processor>,
+}
+
+impl ClassOverlay {
+    pub fn for_memory_limit(memory_limit_bytes: u64) -> Self {
+        Self {
+            processors: BTreeMap::from([(
+                "memory_limiter".to_string(),
+                Processor::MemoryLimiter(MemoryLimiter::for_memory_limit(memory_limit_bytes)),
+            )]),
+        }
+    }
+
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The agent config every class shares: the union of all pipelines. It names `memory_limiter`,
+/// which each class's [`ClassOverlay`] defines.
+pub fn pipelines_config(
     operator_namespace: &str,
     routes: &[AgentRoute],
     labels: &LabelKeys,
@@ -107,10 +130,6 @@ pub fn config(
                 add_metadata_from_filepath: true,
             }],
         }),
-    );
-    cfg.processors.insert(
-        "memory_limiter".to_string(),
-        Processor::MemoryLimiter(MemoryLimiter::for_memory_limit(memory_limit_bytes)),
     );
     let mut extract_labels: Vec<K8sLabel> = labels
         .pod
@@ -295,5 +314,10 @@ pub fn selector_condition(prefix: &str, sel: &LabelSelector) -> String {
 /// The label keys a set of selectors reads.
 pub fn selector_keys(sel: &LabelSelector, into: &mut BTreeSet<String>) {
     into.extend(sel.match_labels.iter().flatten().map(|(k, _)| k.clone()));
-    into.extend(sel.match_expressions.iter().flatten().map(|e| e.key.clone()));
+    into.extend(
+        sel.match_expressions
+            .iter()
+            .flatten()
+            .map(|e| e.key.clone()),
+    );
 }

@@ -185,10 +185,26 @@ fn clickhouse_exporter(input: &GatewayInput<'_>, table: &GatewayTable) -> ClickH
 
 /// The route's OTTL condition in the resource context.
 fn route_condition(r: &Route) -> String {
-    let attr_eq = |k: &str, v: &str| format!("attributes[{}] == {}", quote_ottl_string(k), quote_ottl_string(v));
+    let attr_eq = |k: &str, v: &str| {
+        format!(
+            "attributes[{}] == {}",
+            quote_ottl_string(k),
+            quote_ottl_string(v)
+        )
+    };
     let mut all = vec![
-        ottl_any(r.namespaces.iter().map(|n| attr_eq("k8s.namespace.name", n)).collect()),
-        ottl_any(r.containers.iter().map(|c| attr_eq("k8s.container.name", c)).collect()),
+        ottl_any(
+            r.namespaces
+                .iter()
+                .map(|n| attr_eq("k8s.namespace.name", n))
+                .collect(),
+        ),
+        ottl_any(
+            r.containers
+                .iter()
+                .map(|c| attr_eq("k8s.container.name", c))
+                .collect(),
+        ),
     ];
     all.extend(
         r.pod_labels
@@ -229,5 +245,7 @@ fn parse_statements(parse: &Parse, region: &str) -> Vec<String> {
         r#"set(resource.attributes["cloud.region"], {}) where resource.attributes["cloud.region"] == nil"#,
         quote_ottl_string(region)
     ));
-    out.into_iter().map(|s| escape_collector_value(&s)).collect()
+    out.into_iter()
+        .map(|s| escape_collector_value(&s))
+        .collect()
 }

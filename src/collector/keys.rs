@@ -276,7 +276,9 @@ pub fn unknown_keys(config: &Value) -> Vec<String> {
                     .iter()
                     .any(|s| config.get(*s).and_then(|m| m.get(id)).is_some())
                 {
-                    out.push(format!("service.pipelines.{name}.{role}: {id} is not defined"));
+                    out.push(format!(
+                        "service.pipelines.{name}.{role}: {id} is not defined"
+                    ));
                 }
             }
         }
@@ -320,4 +322,22 @@ fn walk(v: &Value, prefix: &str, out: &mut Vec<String>) {
     }
     out.sort();
     out.dedup();
+}
+
+/// Merge collector configs as the collector merges several `--config` files: maps merge key by
+/// key, anything else (lists, scalars) is replaced by the later file.
+pub fn merge(base: &mut Value, overlay: &Value) {
+    match (base, overlay) {
+        (Value::Object(b), Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o.clone(),
+    }
 }

@@ -43,7 +43,7 @@ impl Config {
     /// The YAML the collector reads.
     pub fn to_yaml(&self) -> String {
         // Serializing plain structs of strings, numbers and maps cannot fail.
-        serde_norway::to_string(self).unwrap_or_default()
+        serde_saphyr::to_string(self).unwrap_or_default()
     }
 }
 

@@ -59,7 +59,9 @@ fn default_database() -> String {
 }
 
 /// The table engine family.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum TableEngine {
     #[default]
     MergeTree,

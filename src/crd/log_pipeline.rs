@@ -170,7 +170,9 @@ pub enum AttributeMap {
 }
 
 /// Types an extracted column may have.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
 pub enum ColumnType {
     #[default]
     String,

@@ -38,7 +38,11 @@ pub struct CommonStatus {
 
 /// All CRDs, in a stable order (the order of `crds/` and of `otelhouse crd`).
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![AgentClass::crd(), ClickHouseStore::crd(), LogPipeline::crd()]
+    vec![
+        AgentClass::crd(),
+        ClickHouseStore::crd(),
+        LogPipeline::crd(),
+    ]
 }
 
 /// A CRD's file name under `crds/`.

@@ -8,23 +8,28 @@
 
 pub mod plan;
 
-use crate::collector::gateway::{self as gateway_config, ExporterTarget, GatewayInput, GatewayTable, PASSWORD_ENV, USERNAME_ENV};
+use crate::collector::gateway::{
+    self as gateway_config, ExporterTarget, GatewayInput, GatewayTable, PASSWORD_ENV, USERNAME_ENV,
+};
 use crate::collector::{CONFIG_DIR, METRICS_PORT, OTLP_GRPC_PORT};
 use crate::crd::ClickHouseStore;
 use crate::inventory::{Settings, ZONE_LABEL};
 use crate::meta::{self, Desired};
 use crate::quantity::parse_quantity;
 use crate::validate::{ValidPipeline, Zone};
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
 use k8s_openapi::api::autoscaling::v2::{
-    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
-    ResourceMetricSource,
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
+    MetricTarget, ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar, EnvVarSource,
-    NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, PodSecurityContext, PodSpec,
-    PodTemplateSpec, ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
-    ServicePort, ServiceSpec, TopologySpreadConstraint, Volume, VolumeMount,
+    Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar,
+    EnvVarSource, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
+    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
+    SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -59,16 +64,27 @@ fn pipeline_labels(p: &ValidPipeline<'_>) -> BTreeMap<String, String> {
 
 /// The gateways' resources: given, or 3 CPU / 11Gi.
 pub fn resources(p: &ValidPipeline<'_>) -> ResourceRequirements {
-    p.pipeline.spec.gateway.resources.clone().unwrap_or_else(|| {
-        let q = |cpu: &str, mem: &str| {
-            BTreeMap::from([("cpu".to_string(), Quantity(cpu.into())), ("memory".to_string(), Quantity(mem.into()))])
-        };
-        ResourceRequirements {
-            requests: Some(q(DEFAULT_CPU, DEFAULT_MEMORY)),
-            limits: Some(BTreeMap::from([("memory".to_string(), Quantity(DEFAULT_MEMORY.into()))])),
-            ..Default::default()
-        }
-    })
+    p.pipeline
+        .spec
+        .gateway
+        .resources
+        .clone()
+        .unwrap_or_else(|| {
+            let q = |cpu: &str, mem: &str| {
+                BTreeMap::from([
+                    ("cpu".to_string(), Quantity(cpu.into())),
+                    ("memory".to_string(), Quantity(mem.into())),
+                ])
+            };
+            ResourceRequirements {
+                requests: Some(q(DEFAULT_CPU, DEFAULT_MEMORY)),
+                limits: Some(BTreeMap::from([(
+                    "memory".to_string(),
+                    Quantity(DEFAULT_MEMORY.into()),
+                )])),
+                ..Default::default()
+            }
+        })
 }
 
 /// The plan of one region of a pipeline.
@@ -82,13 +98,20 @@ pub fn region_plan(p: &ValidPipeline<'_>, zones: &[Zone]) -> Plan {
         memory_limit_bytes: p.gateway_memory_limit_bytes,
         min_per_zone: g.min_replicas_per_zone,
         max_replicas: g.max_replicas,
-        zones: zones.iter().map(|z| (z.name.clone(), z.lines_per_second)).collect(),
+        zones: zones
+            .iter()
+            .map(|z| (z.name.clone(), z.lines_per_second))
+            .collect(),
     })
 }
 
 /// The exporter endpoint of a store (validated `scheme://host:port`).
 fn exporter_target(store: &ClickHouseStore) -> ExporterTarget {
-    let endpoint = store.spec.exporter_endpoint.trim_end_matches('/').to_string();
+    let endpoint = store
+        .spec
+        .exporter_endpoint
+        .trim_end_matches('/')
+        .to_string();
     let endpoint = if store.spec.tls.enabled && endpoint.starts_with("tcp://") {
         format!("{endpoint}?secure=true")
     } else {
@@ -120,7 +143,10 @@ pub fn region_config(p: &ValidPipeline<'_>, store: &ClickHouseStore, plan: &Plan
         default_table: spec.default_table.as_deref(),
         target: exporter_target(store),
         batch_rows: spec.gateway.batch.rows,
-        batch_timeout: format!("{}ms", std::time::Duration::from(spec.gateway.batch.timeout).as_millis()),
+        batch_timeout: format!(
+            "{}ms",
+            std::time::Duration::from(spec.gateway.batch.timeout).as_millis()
+        ),
         queue_events: plan.queue_events_per_replica,
     })
     .to_yaml()
@@ -133,20 +159,23 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
     let labels = pipeline_labels(p);
     let selector: BTreeMap<String, String> = labels
         .iter()
-        .filter(|(k, _)| k.as_str() == "app.kubernetes.io/name" || k.as_str() == "app.kubernetes.io/instance")
+        .filter(|(k, _)| {
+            k.as_str() == "app.kubernetes.io/name" || k.as_str() == "app.kubernetes.io/instance"
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let meta_with = |name: &str, extra: &[(&str, &str)], annotations: Option<BTreeMap<String, String>>| {
-        let mut l = labels.clone();
-        l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        ObjectMeta {
-            name: Some(name.to_string()),
-            namespace: Some(ns.clone()),
-            labels: Some(l),
-            annotations,
-            ..Default::default()
-        }
-    };
+    let meta_with =
+        |name: &str, extra: &[(&str, &str)], annotations: Option<BTreeMap<String, String>>| {
+            let mut l = labels.clone();
+            l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            ObjectMeta {
+                name: Some(name.to_string()),
+                namespace: Some(ns.clone()),
+                labels: Some(l),
+                annotations,
+                ..Default::default()
+            }
+        };
     let mut out = Vec::new();
     let mut plans = Vec::new();
     if p.regions.is_empty() {
@@ -157,7 +186,10 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
             &base,
             &[],
             // Clusters older than 1.31 ignore trafficDistribution; they read the annotation.
-            Some(BTreeMap::from([("service.kubernetes.io/topology-mode".to_string(), "Auto".to_string())])),
+            Some(BTreeMap::from([(
+                "service.kubernetes.io/topology-mode".to_string(),
+                "Auto".to_string(),
+            )])),
         ),
         spec: Some(ServiceSpec {
             selector: Some(selector.clone()),
@@ -187,7 +219,10 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
         for zp in &plan.zones {
             let name = meta::shorten(&format!("{base}-{}", zp.zone), 52);
             let zone_label = meta::shorten(&zp.zone, 63);
-            let extra = [(meta::LABEL_REGION, region.as_str()), (meta::LABEL_ZONE, zone_label.as_str())];
+            let extra = [
+                (meta::LABEL_REGION, region.as_str()),
+                (meta::LABEL_ZONE, zone_label.as_str()),
+            ];
             let mut pod_selector = selector.clone();
             pod_selector.insert(meta::LABEL_ZONE.to_string(), zone_label.clone());
             let mut pod_labels = labels.clone();
@@ -202,7 +237,12 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
                 &cm_name,
                 store,
                 &resources,
-                p.pipeline.spec.gateway.image.as_deref().unwrap_or(&settings.collector_image),
+                p.pipeline
+                    .spec
+                    .gateway
+                    .image
+                    .as_deref()
+                    .unwrap_or(&settings.collector_image),
             )));
             out.push(Desired::new(&HorizontalPodAutoscaler {
                 metadata: meta_with(&name, &extra, None),
@@ -350,23 +390,28 @@ fn deployment(
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
-                    annotations: Some(BTreeMap::from([(meta::CONFIG_HASH_ANNOTATION.to_string(), config_hash.to_string())])),
+                    annotations: Some(BTreeMap::from([(
+                        meta::CONFIG_HASH_ANNOTATION.to_string(),
+                        config_hash.to_string(),
+                    )])),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
                     automount_service_account_token: Some(false),
                     affinity: pinned_to_zone.then(|| Affinity {
                         node_affinity: Some(NodeAffinity {
-                            required_during_scheduling_ignored_during_execution: Some(NodeSelector {
-                                node_selector_terms: vec![NodeSelectorTerm {
-                                    match_expressions: Some(vec![NodeSelectorRequirement {
-                                        key: ZONE_LABEL.to_string(),
-                                        operator: "In".to_string(),
-                                        values: Some(vec![zone.to_string()]),
-                                    }]),
-                                    match_fields: None,
-                                }],
-                            }),
+                            required_during_scheduling_ignored_during_execution: Some(
+                                NodeSelector {
+                                    node_selector_terms: vec![NodeSelectorTerm {
+                                        match_expressions: Some(vec![NodeSelectorRequirement {
+                                            key: ZONE_LABEL.to_string(),
+                                            operator: "In".to_string(),
+                                            values: Some(vec![zone.to_string()]),
+                                        }]),
+                                        match_fields: None,
+                                    }],
+                                },
+                            ),
                             ..Default::default()
                         }),
                         ..Default::default()

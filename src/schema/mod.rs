@@ -24,14 +24,24 @@ pub fn columns_of(t: &TableSpec) -> Vec<ColumnSpec> {
     .collect()
 }
 
-/// ORDER BY, or the default.
+/// ORDER BY, or the default: the table's Namespace and PodName columns where it has them (the
+/// typical query is a time range within a namespace's or a pod's logs), then Timestamp; a table
+/// with neither orders by (ServiceName, Timestamp).
 pub fn order_by_of(t: &TableSpec) -> Vec<String> {
     if !t.order_by.is_empty() {
         return t.order_by.clone();
     }
-    ["Namespace", "PodName", "Timestamp"]
+    let columns = columns_of(t);
+    let mut key: Vec<String> = ["Namespace", "PodName"]
+        .into_iter()
+        .filter(|k| columns.iter().any(|c| c.name == *k))
         .map(String::from)
-        .to_vec()
+        .collect();
+    if key.is_empty() {
+        key.push("ServiceName".to_string());
+    }
+    key.push("Timestamp".to_string());
+    key
 }
 
 /// PARTITION BY, or the default.
