@@ -1,4 +1,13 @@
-//! The ClickHouse layout of each pipeline table: defaults shared by validation and DDL.
+//! The ClickHouse layout of each pipeline table: defaults shared by validation and DDL, the
+//! DDL ([`ddl`]), the live schema ([`live`]), the migration planner ([`migrate`]) and applying a
+//! plan ([`apply`]).
+
+pub mod apply;
+pub mod ddl;
+pub mod live;
+pub mod migrate;
+
+use crate::crd::ClickHouseStore;
 
 use crate::crd::{AttributeMap, ColumnSpec, ColumnType, IndexSpec, IndexType, TableSpec};
 use crate::ident::ColumnExpr;
@@ -104,4 +113,19 @@ pub fn ingest_table_name(table: &str) -> String {
 /// The materialized view from the ingest table to the target.
 pub fn view_name(table: &str) -> String {
     format!("{table}_mv")
+}
+
+/// The layouts of a pipeline's tables in one store.
+pub fn layouts(spec: &crate::crd::LogPipelineSpec, store: &ClickHouseStore) -> Vec<ddl::TableLayout> {
+    spec.tables
+        .iter()
+        .map(|t| {
+            ddl::layout(
+                t,
+                &store.spec.database,
+                store.spec.cluster.as_deref(),
+                store.spec.engine,
+            )
+        })
+        .collect()
 }

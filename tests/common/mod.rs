@@ -52,3 +52,48 @@ pub fn run_tool(tool: &str, args: &[&str], stdin: Option<&Path>) -> (bool, Strin
     );
     (out.status.success(), text)
 }
+
+/// A ClickHouse to test against: `CLICKHOUSE_URL` when set (a real server), else the in-process
+/// engine (chdb) behind tests/tools/chdb_http.py, started once per test binary.
+pub fn clickhouse_url() -> String {
+    static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    URL.get_or_init(|| {
+        if let Ok(url) = std::env::var("CLICKHOUSE_URL") {
+            return url;
+        }
+        let dir = tempfile::tempdir().expect("tempdir").keep();
+        let port_file = dir.join("port");
+        let mut cmd = python();
+        cmd.arg(root().join("tests/tools/chdb_http.py"))
+            .arg("--path")
+            .arg(dir.join("data"))
+            .arg("--port-file")
+            .arg(&port_file)
+            .arg("--exit-with-parent")
+            .stdout(std::process::Stdio::null());
+        let mut child = cmd.spawn().expect("python3 starts chdb_http.py");
+        let start = std::time::Instant::now();
+        loop {
+            if let Ok(p) = std::fs::read_to_string(&port_file) {
+                return format!("http://127.0.0.1:{}", p.trim());
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("chdb_http.py exited ({status}): pip install -r tests/tools/requirements.txt");
+            }
+            assert!(start.elapsed().as_secs() < 60, "chdb_http.py did not start in 60 s");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    })
+    .clone()
+}
+
+/// A database name no other test uses (tests share one server).
+pub fn unique_database(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}

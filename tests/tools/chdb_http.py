@@ -43,6 +43,7 @@ import json
 import os
 import re
 import signal
+import time
 import struct
 import sys
 import threading
@@ -359,6 +360,8 @@ def main():
     parser.add_argument("--path", required=True, help="chdb data directory (created if missing)")
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1; 0 picks a free one")
     parser.add_argument("--port-file", help="write the bound port here once listening")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="exit when the process that started this one exits (test runs)")
     args = parser.parse_args()
 
     Handler.engine = Engine(args.path)
@@ -378,6 +381,16 @@ def main():
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if args.exit_with_parent:
+        parent = os.getppid()
+
+        def watch():
+            # A test binary that exits never stops its server: notice and stop with it.
+            while os.getppid() == parent:
+                time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        threading.Thread(target=watch, daemon=True).start()
     try:
         server.serve_forever()
     finally:

@@ -1,0 +1,381 @@
+//! DDL generation (pure): a pipeline table's layout in one store, and the statements that create
+//! it. Every identifier is validated before it gets here and quoted here; attribute keys are
+//! string literals.
+
+use crate::crd::{ColumnType, IndexSpec, IndexType, TableEngine, TableSpec};
+use crate::ident::{ColumnExpr, INDEX_FUNCTIONS, KEY_FUNCTIONS, quote_ident, quote_sql_string};
+use sha2::{Digest, Sha256};
+
+/// The columns the pinned exporter (v0.150.0) inserts, in its INSERT's order, with the types of
+/// its own logs table. `EventName` is inserted only when the table has it; ours does.
+pub const INGEST_COLUMNS: &[(&str, &str)] = &[
+    ("Timestamp", "DateTime64(9)"),
+    ("TraceId", "String"),
+    ("SpanId", "String"),
+    ("TraceFlags", "UInt8"),
+    ("SeverityText", "LowCardinality(String)"),
+    ("SeverityNumber", "UInt8"),
+    ("ServiceName", "LowCardinality(String)"),
+    ("Body", "String"),
+    ("ResourceSchemaUrl", "LowCardinality(String)"),
+    ("ResourceAttributes", "Map(LowCardinality(String), String)"),
+    ("ScopeSchemaUrl", "LowCardinality(String)"),
+    ("ScopeName", "String"),
+    ("ScopeVersion", "LowCardinality(String)"),
+    ("ScopeAttributes", "Map(LowCardinality(String), String)"),
+    ("LogAttributes", "Map(LowCardinality(String), String)"),
+    ("EventName", "String"),
+];
+
+/// The history table every store keeps: what ran where.
+pub const HISTORY_TABLE: &str = "otelhouse_schema_history";
+
+/// One column of the target table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    pub sql_type: String,
+    pub codec: String,
+    /// Its expression in the view's SELECT.
+    pub select: String,
+}
+
+/// One skip index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Index {
+    pub name: String,
+    /// The indexed expression, SQL.
+    pub expr: String,
+    /// `bloom_filter(0.001)` etc.
+    pub type_sql: String,
+    pub granularity: u32,
+}
+
+/// A pipeline table as it must be in one store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableLayout {
+    pub database: String,
+    pub cluster: Option<String>,
+    pub engine: TableEngine,
+    pub table: String,
+    pub ingest: String,
+    pub view: String,
+    pub columns: Vec<Column>,
+    pub indexes: Vec<Index>,
+    /// SQL expressions.
+    pub order_by: Vec<String>,
+    pub partition_by: String,
+    pub ttl_days: u32,
+}
+
+/// The layout of a validated table in a store.
+pub fn layout(
+    t: &TableSpec,
+    database: &str,
+    cluster: Option<&str>,
+    engine: TableEngine,
+) -> TableLayout {
+    let mut columns: Vec<Column> = Vec::new();
+    let base = |name: &str, sql_type: &str, codec: &str, select: &str| Column {
+        name: name.to_string(),
+        sql_type: sql_type.to_string(),
+        codec: codec.to_string(),
+        select: select.to_string(),
+    };
+    for (name, ty) in INGEST_COLUMNS {
+        let codec = if *name == "Timestamp" {
+            "Delta(8), ZSTD(1)"
+        } else {
+            "ZSTD(1)"
+        };
+        columns.push(base(name, ty, codec, &quote_ident(name)));
+        if *name == "Timestamp" {
+            columns.push(base("EventDate", "Date", "Delta(2), ZSTD(1)", "toDate(`Timestamp`)"));
+            columns.push(base("EventTime", "DateTime", "Delta(4), ZSTD(1)", "toDateTime(`Timestamp`)"));
+        }
+    }
+    for c in super::columns_of(t) {
+        let value = format!("{}[{}]", quote_ident(map_name(c.from)), quote_sql_string(&c.key));
+        let (sql_type, select) = match c.type_ {
+            ColumnType::String if c.low_cardinality => ("LowCardinality(String)", value),
+            ColumnType::String => ("String", value),
+            ColumnType::Int64 => ("Int64", format!("toInt64OrZero({value})")),
+            ColumnType::UInt64 => ("UInt64", format!("toUInt64OrZero({value})")),
+            ColumnType::Float64 => ("Float64", format!("toFloat64OrZero({value})")),
+            ColumnType::Bool => ("Bool", format!("lower({value}) IN ('true', '1', 'yes')")),
+        };
+        columns.push(base(&c.name, sql_type, "ZSTD(1)", &select));
+    }
+    let indexes = super::indexes_of(t)
+        .iter()
+        .filter_map(|ix| index(ix))
+        .collect();
+    let key = |s: &str| {
+        ColumnExpr::parse(s, KEY_FUNCTIONS)
+            .map(|e| e.to_sql())
+            .unwrap_or_default()
+    };
+    TableLayout {
+        database: database.to_string(),
+        cluster: cluster.map(str::to_string),
+        engine,
+        table: t.name.clone(),
+        ingest: super::ingest_table_name(&t.name),
+        view: super::view_name(&t.name),
+        columns,
+        indexes,
+        order_by: super::order_by_of(t).iter().map(|s| key(s)).collect(),
+        partition_by: key(&super::partition_by_of(t)),
+        ttl_days: t.retention_days,
+    }
+}
+
+fn map_name(m: crate::crd::AttributeMap) -> &'static str {
+    match m {
+        crate::crd::AttributeMap::ResourceAttributes => "ResourceAttributes",
+        crate::crd::AttributeMap::LogAttributes => "LogAttributes",
+        crate::crd::AttributeMap::ScopeAttributes => "ScopeAttributes",
+    }
+}
+
+fn index(ix: &IndexSpec) -> Option<Index> {
+    let expr = ColumnExpr::parse(&ix.expression, INDEX_FUNCTIONS).ok()?;
+    let type_sql = match ix.type_ {
+        IndexType::bloom_filter => format!("bloom_filter({})", ix.false_positive.unwrap_or(0.01)),
+        IndexType::tokenbf_v1 => format!(
+            "tokenbf_v1({}, {}, 0)",
+            ix.size_bytes.unwrap_or(32768),
+            ix.hashes.unwrap_or(3)
+        ),
+        IndexType::ngrambf_v1 => format!(
+            "ngrambf_v1({}, {}, {}, 0)",
+            ix.ngram.unwrap_or(4),
+            ix.size_bytes.unwrap_or(32768),
+            ix.hashes.unwrap_or(3)
+        ),
+        IndexType::text => "text(tokenizer = splitByNonAlpha)".to_string(),
+        IndexType::minmax => "minmax".to_string(),
+        IndexType::set => "set(100)".to_string(),
+    };
+    Some(Index {
+        name: super::index_name(ix, &expr),
+        expr: expr.to_sql(),
+        type_sql,
+        granularity: ix.granularity.unwrap_or(1),
+    })
+}
+
+impl TableLayout {
+    fn q(&self, name: &str) -> String {
+        format!("{}.{}", quote_ident(&self.database), quote_ident(name))
+    }
+
+    /// ` ON CLUSTER `c`` or nothing.
+    pub fn on_cluster(&self) -> String {
+        self.cluster
+            .as_deref()
+            .map(|c| format!(" ON CLUSTER {}", quote_ident(c)))
+            .unwrap_or_default()
+    }
+
+    /// `ENGINE = ...` of the target (and the history table).
+    pub fn engine_sql(&self) -> String {
+        match self.engine {
+            TableEngine::MergeTree => "MergeTree".to_string(),
+            TableEngine::ReplicatedMergeTree => {
+                "ReplicatedMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"
+                    .to_string()
+            }
+            TableEngine::SharedMergeTree => "SharedMergeTree".to_string(),
+        }
+    }
+
+    pub fn column_sql(c: &Column) -> String {
+        format!("{} {} CODEC({})", quote_ident(&c.name), c.sql_type, c.codec)
+    }
+
+    pub fn index_sql(i: &Index) -> String {
+        format!(
+            "INDEX {} {} TYPE {} GRANULARITY {}",
+            quote_ident(&i.name),
+            i.expr,
+            i.type_sql,
+            i.granularity
+        )
+    }
+
+    pub fn ttl_sql(&self) -> String {
+        format!("`EventTime` + toIntervalDay({})", self.ttl_days)
+    }
+
+    pub fn create_database(&self) -> String {
+        format!(
+            "CREATE DATABASE IF NOT EXISTS {}{}",
+            quote_ident(&self.database),
+            self.on_cluster()
+        )
+    }
+
+    /// The target table. Retried batches are deduplicated: the replicated engines do it by
+    /// default, plain MergeTree needs a window.
+    pub fn create_target(&self) -> String {
+        let mut parts: Vec<String> = self.columns.iter().map(Self::column_sql).collect();
+        parts.extend(self.indexes.iter().map(Self::index_sql));
+        let mut settings = vec!["index_granularity = 8192", "ttl_only_drop_parts = 1"];
+        if self.engine == TableEngine::MergeTree {
+            settings.push("non_replicated_deduplication_window = 1000");
+        }
+        format!(
+            "CREATE TABLE IF NOT EXISTS {}{}\n(\n    {}\n)\nENGINE = {}\nPARTITION BY {}\nORDER BY ({})\nTTL {}\nSETTINGS {}",
+            self.q(&self.table),
+            self.on_cluster(),
+            parts.join(",\n    "),
+            self.engine_sql(),
+            self.partition_by,
+            self.order_by.join(", "),
+            self.ttl_sql(),
+            settings.join(", ")
+        )
+    }
+
+    /// The Null table the exporter inserts into: exactly its INSERT's columns.
+    pub fn create_ingest(&self) -> String {
+        let cols: Vec<String> = INGEST_COLUMNS
+            .iter()
+            .map(|(n, t)| format!("{} {t}", quote_ident(n)))
+            .collect();
+        format!(
+            "CREATE TABLE IF NOT EXISTS {}{}\n(\n    {}\n)\nENGINE = Null",
+            self.q(&self.ingest),
+            self.on_cluster(),
+            cols.join(",\n    ")
+        )
+    }
+
+    /// The view's SELECT.
+    pub fn view_select(&self) -> String {
+        let cols: Vec<String> = self
+            .columns
+            .iter()
+            .map(|c| {
+                let name = quote_ident(&c.name);
+                if c.select == name {
+                    name
+                } else {
+                    format!("{} AS {name}", c.select)
+                }
+            })
+            .collect();
+        format!(
+            "SELECT\n    {}\nFROM {}",
+            cols.join(",\n    "),
+            self.q(&self.ingest)
+        )
+    }
+
+    /// A short hash of the view's SELECT, kept in the view's comment so the planner can tell
+    /// whether the live view is this one (ClickHouse reformats the stored query text).
+    pub fn view_fingerprint(&self) -> String {
+        let digest = Sha256::digest(self.view_select().as_bytes());
+        format!("otelhouse:{}", hex::encode(&digest[..8]))
+    }
+
+    pub fn create_view(&self) -> String {
+        format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {}{} TO {}\nAS {}\nCOMMENT {}",
+            self.q(&self.view),
+            self.on_cluster(),
+            self.q(&self.table),
+            self.view_select(),
+            quote_sql_string(&self.view_fingerprint())
+        )
+    }
+
+    /// Replace the view's query (after the target has the new columns).
+    pub fn modify_view(&self) -> Vec<String> {
+        vec![
+            format!(
+                "ALTER TABLE {}{} MODIFY QUERY {}",
+                self.q(&self.view),
+                self.on_cluster(),
+                self.view_select()
+            ),
+            format!(
+                "ALTER TABLE {}{} MODIFY COMMENT {}",
+                self.q(&self.view),
+                self.on_cluster(),
+                quote_sql_string(&self.view_fingerprint())
+            ),
+        ]
+    }
+
+    pub fn add_column(&self, table: &str, c: &Column) -> String {
+        format!(
+            "ALTER TABLE {}{} ADD COLUMN IF NOT EXISTS {}",
+            self.q(table),
+            self.on_cluster(),
+            Self::column_sql(c)
+        )
+    }
+
+    pub fn add_ingest_column(&self, name: &str, sql_type: &str) -> String {
+        format!(
+            "ALTER TABLE {}{} ADD COLUMN IF NOT EXISTS {} {sql_type}",
+            self.q(&self.ingest),
+            self.on_cluster(),
+            quote_ident(name)
+        )
+    }
+
+    pub fn add_index(&self, i: &Index) -> String {
+        format!(
+            "ALTER TABLE {}{} ADD {}",
+            self.q(&self.table),
+            self.on_cluster(),
+            Self::index_sql(i).replacen("INDEX", "INDEX IF NOT EXISTS", 1)
+        )
+    }
+
+    pub fn drop_index(&self, name: &str) -> String {
+        format!(
+            "ALTER TABLE {}{} DROP INDEX IF EXISTS {}",
+            self.q(&self.table),
+            self.on_cluster(),
+            quote_ident(name)
+        )
+    }
+
+    pub fn modify_ttl(&self) -> String {
+        format!(
+            "ALTER TABLE {}{} MODIFY TTL {}",
+            self.q(&self.table),
+            self.on_cluster(),
+            self.ttl_sql()
+        )
+    }
+
+    /// Every statement of a fresh install, in order: target first, then the ingest table, then
+    /// the view that connects them.
+    pub fn create_all(&self) -> Vec<String> {
+        vec![
+            self.create_database(),
+            self.create_target(),
+            self.create_ingest(),
+            self.create_view(),
+        ]
+    }
+
+    /// The history table of the store (same engine family as the targets).
+    pub fn create_history(&self) -> String {
+        let mut settings = String::new();
+        if self.engine == TableEngine::MergeTree {
+            settings = "\nSETTINGS non_replicated_deduplication_window = 0".to_string();
+        }
+        format!(
+            "CREATE TABLE IF NOT EXISTS {}{}\n(\n    `applied_at` DateTime64(3) DEFAULT now64(3),\n    `pipeline` String,\n    `table` String,\n    `generation` Int64,\n    `spec_hash` String,\n    `statements` Array(String),\n    `operator_version` String\n)\nENGINE = {}\nORDER BY (`pipeline`, `table`, `applied_at`){settings}",
+            self.q(HISTORY_TABLE),
+            self.on_cluster(),
+            self.engine_sql()
+        )
+    }
+}

@@ -1,0 +1,158 @@
+//! The live schema of a store, read from `system.tables`, `system.columns` and
+//! `system.data_skipping_indices`: the facts the migration planner compares with the layout.
+
+use clickhouse::Client;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A table as it is in the store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveTable {
+    pub engine: String,
+    pub sorting_key: String,
+    pub partition_key: String,
+    /// The TTL expression, from the stored CREATE statement.
+    pub ttl: Option<String>,
+    pub comment: String,
+    /// Column -> type.
+    pub columns: BTreeMap<String, String>,
+    /// Index name -> (expression, type, granularity).
+    pub indexes: BTreeMap<String, LiveIndex>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveIndex {
+    pub expr: String,
+    pub type_full: String,
+    pub granularity: u64,
+}
+
+/// The tables of one database that the planner looks at (by name).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LiveSchema {
+    pub database_exists: bool,
+    pub tables: BTreeMap<String, LiveTable>,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct TableRow {
+    name: String,
+    engine: String,
+    sorting_key: String,
+    partition_key: String,
+    comment: String,
+    create_table_query: String,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct ColumnRow {
+    table: String,
+    name: String,
+    #[serde(rename = "type")]
+    type_: String,
+}
+
+#[derive(clickhouse::Row, Deserialize)]
+struct IndexRow {
+    table: String,
+    name: String,
+    expr: String,
+    type_full: String,
+    granularity: u64,
+}
+
+/// Read the live schema of `database`.
+pub async fn read(client: &Client, database: &str) -> Result<LiveSchema, clickhouse::error::Error> {
+    let exists: u64 = client
+        .query("SELECT count() FROM system.databases WHERE name = ?")
+        .bind(database)
+        .fetch_one()
+        .await?;
+    if exists == 0 {
+        return Ok(LiveSchema::default());
+    }
+    let mut schema = LiveSchema {
+        database_exists: true,
+        tables: BTreeMap::new(),
+    };
+    let tables = client
+        .query(
+            "SELECT name, engine, sorting_key, partition_key, comment, create_table_query \
+             FROM system.tables WHERE database = ?",
+        )
+        .bind(database)
+        .fetch_all::<TableRow>()
+        .await?;
+    for t in tables {
+        schema.tables.insert(
+            t.name,
+            LiveTable {
+                engine: t.engine,
+                sorting_key: t.sorting_key,
+                partition_key: t.partition_key,
+                ttl: ttl_of(&t.create_table_query),
+                comment: t.comment,
+                ..Default::default()
+            },
+        );
+    }
+    let columns = client
+        .query("SELECT table, name, type FROM system.columns WHERE database = ?")
+        .bind(database)
+        .fetch_all::<ColumnRow>()
+        .await?;
+    for c in columns {
+        if let Some(t) = schema.tables.get_mut(&c.table) {
+            t.columns.insert(c.name, c.type_);
+        }
+    }
+    let indexes = client
+        .query(
+            "SELECT table, name, expr, type_full, granularity \
+             FROM system.data_skipping_indices WHERE database = ?",
+        )
+        .bind(database)
+        .fetch_all::<IndexRow>()
+        .await?;
+    for i in indexes {
+        if let Some(t) = schema.tables.get_mut(&i.table) {
+            t.indexes.insert(
+                i.name,
+                LiveIndex {
+                    expr: i.expr,
+                    type_full: i.type_full,
+                    granularity: i.granularity,
+                },
+            );
+        }
+    }
+    Ok(schema)
+}
+
+/// The table-level TTL of a stored CREATE statement (`TTL <expr>` up to `SETTINGS`).
+pub fn ttl_of(create: &str) -> Option<String> {
+    let start = create.find(" TTL ")? + " TTL ".len();
+    let rest = &create[start..];
+    let end = rest.find(" SETTINGS ").unwrap_or(rest.len());
+    Some(rest[..end].trim().to_string())
+}
+
+/// Compare SQL fragments the way ClickHouse reformats them: no backticks, no spaces.
+pub fn normalize(sql: &str) -> String {
+    sql.chars()
+        .filter(|c| !c.is_whitespace() && *c != '`')
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_is_read_from_the_create_statement() {
+        let q = "CREATE TABLE otel.t (`x` UInt8) ENGINE = MergeTree PARTITION BY EventDate ORDER BY (PodName, Timestamp) TTL EventTime + toIntervalDay(180) SETTINGS index_granularity = 8192";
+        assert_eq!(ttl_of(q).as_deref(), Some("EventTime + toIntervalDay(180)"));
+        assert_eq!(ttl_of("CREATE TABLE t (x UInt8) ENGINE = Null"), None);
+        assert_eq!(normalize("`a`, toStartOfHour(`b`)"), "a,toStartOfHour(b)");
+    }
+}
