@@ -59,3 +59,295 @@ async fn sample_schema_applies_and_a_second_apply_plans_nothing() {
         .unwrap();
     assert_eq!(history, 1, "one recorded run");
 }
+
+/// The exporter's INSERT column list, from the pinned version's template (the fixture).
+fn exporter_insert_columns() -> Vec<String> {
+    let sql = std::fs::read_to_string(common::root().join("tests/fixtures/exporter/logs_insert.sql")).unwrap();
+    let insert = &sql[sql.find("INSERT INTO").unwrap()..];
+    let body = insert.split_once('(').unwrap().1.split_once(')').unwrap().0;
+    body.split(|c: char| c == ',' || c.is_whitespace())
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty() && c != "%s")
+        .collect()
+}
+
+#[test]
+fn ingest_table_has_exactly_the_exporters_insert_columns() {
+    let cols = exporter_insert_columns();
+    assert_eq!(cols.len(), 15, "{cols:?}");
+    let ours: Vec<&str> = ddl::INGEST_COLUMNS.iter().map(|(n, _)| *n).collect();
+    // The exporter adds EventName when the table has it: ours has.
+    assert_eq!(&ours[..15], cols.iter().map(String::as_str).collect::<Vec<_>>().as_slice());
+    assert_eq!(ours[15], "EventName");
+}
+
+/// One row as the exporter appends it (v0.150.0, exporter_logs.go), in its INSERT's order; it
+/// adds EventName because our ingest table has that column.
+#[derive(clickhouse::Row, serde::Serialize)]
+struct ExporterRow {
+    #[serde(rename = "Timestamp")]
+    timestamp: i64,
+    #[serde(rename = "TraceId")]
+    trace_id: String,
+    #[serde(rename = "SpanId")]
+    span_id: String,
+    #[serde(rename = "TraceFlags")]
+    trace_flags: u8,
+    #[serde(rename = "SeverityText")]
+    severity_text: String,
+    #[serde(rename = "SeverityNumber")]
+    severity_number: u8,
+    #[serde(rename = "ServiceName")]
+    service_name: String,
+    #[serde(rename = "Body")]
+    body: String,
+    #[serde(rename = "ResourceSchemaUrl")]
+    resource_schema_url: String,
+    #[serde(rename = "ResourceAttributes")]
+    resource_attributes: Vec<(String, String)>,
+    #[serde(rename = "ScopeSchemaUrl")]
+    scope_schema_url: String,
+    #[serde(rename = "ScopeName")]
+    scope_name: String,
+    #[serde(rename = "ScopeVersion")]
+    scope_version: String,
+    #[serde(rename = "ScopeAttributes")]
+    scope_attributes: Vec<(String, String)>,
+    #[serde(rename = "LogAttributes")]
+    log_attributes: Vec<(String, String)>,
+    #[serde(rename = "EventName")]
+    event_name: String,
+}
+
+fn row(i: u64, pod: &str) -> ExporterRow {
+    let kv = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    ExporterRow {
+        timestamp: 1_790_000_000_000_000_000 + i as i64 * 1_000_000,
+        trace_id: if i % 5 == 0 { format!("{i:032x}") } else { String::new() },
+        span_id: String::new(),
+        trace_flags: 0,
+        severity_text: "INFO".into(),
+        severity_number: 9,
+        service_name: "clickhouse-server".into(),
+        body: format!("<Information> executeQuery: query {i} finished"),
+        resource_schema_url: String::new(),
+        resource_attributes: kv(&[
+            ("k8s.namespace.name", "ns-1"),
+            ("k8s.pod.name", pod),
+            ("k8s.container.name", "clickhouse-server"),
+            ("cloud.region", "us-east-1"),
+        ]),
+        scope_schema_url: String::new(),
+        scope_name: String::new(),
+        scope_version: String::new(),
+        scope_attributes: vec![],
+        log_attributes: kv(&[("thread_id", "42"), ("source_line", "1234"), ("level", "Information")]),
+        event_name: String::new(),
+    }
+}
+
+/// Insert rows as the exporter does: its columns, into the ingest table.
+async fn exporter_insert(c: &Client, db: &str, table: &str, rows: impl IntoIterator<Item = ExporterRow>) {
+    let c = c.clone().with_database(db);
+    let mut ins = c.insert::<ExporterRow>(&format!("{table}_ingest")).await.unwrap();
+    for r in rows {
+        ins.write(&r).await.unwrap();
+    }
+    ins.end().await.unwrap();
+}
+
+async fn count(c: &Client, sql: &str) -> u64 {
+    c.query(sql).fetch_one::<u64>().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_exporters_insert_lands_in_the_target_with_extracted_columns() {
+    let db = common::unique_database("insert");
+    let layouts = layouts_in(&sample_pipeline(), &db);
+    let c = client();
+    assert!(matches!(apply::apply(&c, &layouts, &record(), false).await, Outcome::Applied { .. }));
+    exporter_insert(&c, &db, "server_logs", (0..100).map(|i| row(i, "pod-a"))).await;
+    #[derive(clickhouse::Row, serde::Deserialize, Debug)]
+    struct Out {
+        n: u64,
+        pod: String,
+        ns: String,
+        thread: u64,
+        line: u64,
+        region: String,
+        date_ok: u8,
+    }
+    let out: Out = c
+        .query(&format!(
+            "SELECT count() AS n, any(PodName) AS pod, any(Namespace) AS ns, any(thread_id) AS thread, \
+             any(source_line) AS line, any(Region) AS region, min(EventDate = toDate(Timestamp)) AS date_ok \
+             FROM `{db}`.server_logs"
+        ))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(out.n, 100);
+    assert_eq!((out.pod.as_str(), out.ns.as_str(), out.region.as_str()), ("pod-a", "ns-1", "us-east-1"));
+    assert_eq!((out.thread, out.line, out.date_ok), (42, 1234, 1));
+    // The Null table keeps nothing.
+    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs_ingest")).await, 0);
+}
+
+#[tokio::test]
+async fn every_migration_kind() {
+    let db = common::unique_database("migrate");
+    let mut p = sample_pipeline();
+    p.spec.tables.truncate(1);
+    let c = client();
+    assert!(matches!(apply::apply(&c, &layouts_in(&p, &db), &record(), false).await, Outcome::Applied { .. }));
+
+    // Add a column, change the TTL, drop an index, add an index, add a table: in one plan.
+    let mut q = p.clone();
+    let t = &mut q.spec.tables[0];
+    t.columns.push(serde_json::from_str(r#"{"name": "query_kind", "from": "LogAttributes", "key": "query_kind", "lowCardinality": true}"#).unwrap());
+    t.retention_days = 90;
+    let ix = t.indexes.as_mut().unwrap();
+    ix.retain(|i| i.expression != "thread_name");
+    ix.push(serde_json::from_str(r#"{"expression": "query_id", "type": "bloom_filter", "falsePositive": 0.01}"#).unwrap());
+    q.spec.tables.push(serde_json::from_str(r#"{"name": "audit_logs", "retentionDays": 365}"#).unwrap());
+    let layouts = layouts_in(&q, &db);
+    let plan = apply::plan(&c, &layouts).await.unwrap();
+    assert!(plan.refused.is_empty(), "{:?}", plan.refused);
+    let sql = plan.statements();
+    let pos = |needle: &str| sql.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{needle} not in {sql:#?}"));
+    // The target changes first, then the view (LogHouse's procedure).
+    assert!(pos("ADD COLUMN IF NOT EXISTS `query_kind`") < pos("MODIFY QUERY"));
+    pos("MODIFY TTL `EventTime` + toIntervalDay(90)");
+    pos("DROP INDEX IF EXISTS `idx_thread_name`");
+    pos("ADD INDEX IF NOT EXISTS `idx_query_id`");
+    pos("CREATE TABLE IF NOT EXISTS `audit_logs`".replace("`audit_logs`", &format!("`{db}`.`audit_logs`")).as_str());
+    let out = apply::apply(&c, &layouts, &Record { generation: 2, ..record() }, false).await;
+    assert!(matches!(out, Outcome::Applied { .. }), "{out:?}");
+    assert!(apply::plan(&c, &layouts).await.unwrap().is_empty(), "idempotent");
+    // The new column is filled by the modified view.
+    let mut r = row(1, "pod-b");
+    r.log_attributes.push(("query_kind".into(), "Select".into()));
+    exporter_insert(&c, &db, "server_logs", [r]).await;
+    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs WHERE query_kind = 'Select'")).await, 1);
+
+    // What cannot change in place is refused, with the reason, and nothing runs.
+    let mut bad = q.clone();
+    bad.spec.tables[0].order_by = vec!["Timestamp".into()];
+    bad.spec.tables[0].columns.iter_mut().find(|c| c.name == "thread_id").unwrap().type_ = otelhouse::crd::ColumnType::Int64;
+    let out = apply::apply(&c, &layouts_in(&bad, &db), &record(), false).await;
+    let Outcome::Refused { reasons, applied } = out else { panic!("{out:?}") };
+    assert!(applied.is_empty());
+    assert!(reasons.iter().any(|r| r.contains("ORDER BY is (PodName, Timestamp), the spec wants (Timestamp)")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("column thread_id is UInt64, the spec wants Int64")), "{reasons:?}");
+
+    // A column removed from the spec is kept (never an implicit drop), and said.
+    let mut fewer = q.clone();
+    fewer.spec.tables[0].columns.retain(|c| c.name != "query_kind");
+    let plan = apply::plan(&c, &layouts_in(&fewer, &db)).await.unwrap();
+    assert!(plan.notes.iter().any(|n| n.contains("column query_kind is no longer in the spec; it is kept")), "{plan:?}");
+    assert!(!plan.statements().iter().any(|s| s.contains("DROP COLUMN")));
+    let history = count(&c, &format!("SELECT count() FROM `{db}`.otelhouse_schema_history")).await;
+    assert_eq!(history, 2);
+}
+
+/// Values that validation refuses still cannot inject SQL if they reach the DDL: identifiers
+/// are quoted and attribute keys are string literals.
+#[tokio::test]
+async fn hostile_keys_stay_literals() {
+    let db = common::unique_database("hostile");
+    let mut p = sample_pipeline();
+    p.spec.tables.truncate(1);
+    let hostile = "x'] , (SELECT 1) AS ['y\\";
+    p.spec.tables[0].columns = vec![serde_json::from_value(serde_json::json!({
+        "name": "evil", "from": "LogAttributes", "key": hostile
+    })).unwrap()];
+    p.spec.tables[0].order_by = vec!["Timestamp".into()];
+    p.spec.tables[0].indexes = Some(vec![]);
+    let c = client();
+    let out = apply::apply(&c, &layouts_in(&p, &db), &record(), false).await;
+    assert!(matches!(out, Outcome::Applied { .. }), "{out:?}");
+    let mut r = row(1, "p");
+    r.log_attributes = vec![(hostile.to_string(), "caught".into())];
+    exporter_insert(&c, &db, "server_logs", [r]).await;
+    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs WHERE evil = 'caught'")).await, 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_store_is_an_outcome_not_a_panic() {
+    let c = Connection { url: "http://127.0.0.1:9".into(), user: None, password: None }.client();
+    let out = apply::apply(&c, &layouts_in(&sample_pipeline(), "otel"), &record(), false).await;
+    let Outcome::Unreachable { error } = out else { panic!("{out:?}") };
+    assert!(error.contains("network error"), "{error}");
+}
+
+/// A batch a gateway retries after a timeout (the same rows again) is stored once: the target's
+/// deduplication window; without it, twice. Synchronous and async inserts.
+#[tokio::test]
+async fn a_retried_batch_is_stored_once() {
+    let db = common::unique_database("dedup");
+    let mut p = sample_pipeline();
+    p.spec.tables.truncate(1);
+    let c = client();
+    let layouts = layouts_in(&p, &db);
+    assert!(matches!(apply::apply(&c, &layouts, &record(), false).await, Outcome::Applied { .. }));
+    let batch = || (0..50).map(|i| row(i, "pod-r"));
+    exporter_insert(&c, &db, "server_logs", batch()).await;
+    exporter_insert(&c, &db, "server_logs", batch()).await;
+    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs")).await, 50);
+
+    // With async inserts (as the gateways send them), deduplicated too.
+    let asynchronous = c
+        .clone()
+        .with_setting("async_insert", "1")
+        .with_setting("wait_for_async_insert", "1")
+        .with_setting("async_insert_deduplicate", "1");
+    let other = || (100..130).map(|i| row(i, "pod-s"));
+    exporter_insert(&asynchronous, &db, "server_logs", other()).await;
+    exporter_insert(&asynchronous, &db, "server_logs", other()).await;
+    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs WHERE PodName = 'pod-s'")).await, 30);
+
+    // The control: a target without the window keeps both copies.
+    c.query(&format!("ALTER TABLE `{db}`.server_logs MODIFY SETTING non_replicated_deduplication_window = 0")).execute().await.unwrap();
+    let third = || (200..210).map(|i| row(i, "pod-t"));
+    exporter_insert(&c, &db, "server_logs", third()).await;
+    exporter_insert(&c, &db, "server_logs", third()).await;
+    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs WHERE PodName = 'pod-t'")).await, 20);
+}
+
+/// No row is lost or duplicated while a column is added (target, then view) under a steady
+/// stream of the exporter's inserts.
+#[tokio::test]
+async fn no_row_is_lost_or_duplicated_during_a_migration() {
+    let db = common::unique_database("datapath");
+    let mut p = sample_pipeline();
+    p.spec.tables.truncate(1);
+    let c = client();
+    assert!(matches!(apply::apply(&c, &layouts_in(&p, &db), &record(), false).await, Outcome::Applied { .. }));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (c, db, stop) = (c.clone(), db.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut sent = 0u64;
+            let mut batch = 0u64;
+            // Bounded: at most 400 batches, until told to stop.
+            while batch < 400 && (!stop.load(std::sync::atomic::Ordering::Relaxed) || batch < 20) {
+                exporter_insert(&c, &db, "server_logs", (0..100).map(|i| row(batch * 1000 + i, "pod-m"))).await;
+                sent += 100;
+                batch += 1;
+            }
+            sent
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut q = p.clone();
+    q.spec.tables[0].columns.push(serde_json::from_str(r#"{"name": "query_kind", "from": "LogAttributes", "key": "query_kind"}"#).unwrap());
+    let out = apply::apply(&c, &layouts_in(&q, &db), &Record { generation: 2, ..record() }, false).await;
+    assert!(matches!(out, Outcome::Applied { .. }), "{out:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let sent = writer.await.unwrap();
+    let stored = count(&c, &format!("SELECT count() FROM `{db}`.server_logs")).await;
+    let distinct = count(&c, &format!("SELECT uniqExact(Timestamp) FROM `{db}`.server_logs")).await;
+    assert_eq!(stored, sent, "every row stored once");
+    assert_eq!(distinct, sent, "no duplicates");
+}
