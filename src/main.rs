@@ -41,11 +41,53 @@ enum Command {
         /// Print the gateway plan per pipeline and region on stderr.
         #[arg(long)]
         explain: bool,
+        /// Leave out the pipelines' DDL (printed as YAML comments after the objects).
+        #[arg(long)]
+        no_ddl: bool,
     },
+    /// ClickHouse schemas: print, plan (dry run against the live schema) or apply.
+    Schema {
+        #[command(subcommand)]
+        action: SchemaAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaAction {
+    /// Print the statements that would run against the store (a dry run).
+    Plan(SchemaArgs),
+    /// Run them (idempotent; safe to re-run after a failure).
+    Apply(SchemaArgs),
+}
+
+#[derive(clap::Args)]
+struct SchemaArgs {
+    /// Files or directories with LogPipelines (other kinds are ignored).
+    #[arg(short = 'f', long = "filename", required = true)]
+    files: Vec<PathBuf>,
+    /// ClickHouse's HTTP interface, e.g. http://localhost:8123. User and password come from
+    /// CLICKHOUSE_USER and CLICKHOUSE_PASSWORD.
+    #[arg(long)]
+    store: String,
+    #[arg(long, default_value = "otel")]
+    database: String,
+    #[arg(long, value_enum, default_value = "merge-tree")]
+    engine: Engine,
+    /// Run DDL ON CLUSTER this cluster.
+    #[arg(long)]
+    cluster: Option<String>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Engine {
+    MergeTree,
+    ReplicatedMergeTree,
+    SharedMergeTree,
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
+        Command::Schema { action } => schema(action),
         Command::Crd => {
             let mut out = String::new();
             for crd in otelhouse::crd::all_crds() {
@@ -68,6 +110,7 @@ fn main() -> ExitCode {
             namespace,
             trusted_namespaces,
             explain,
+            no_ddl,
         } => {
             let files = if files.is_empty() && nodes.is_empty() {
                 vec![default_samples()]
@@ -109,7 +152,11 @@ fn main() -> ExitCode {
                             }
                         }
                     }
-                    print_all(&otelhouse::render::to_yaml(&r.objects))
+                    let mut out = otelhouse::render::to_yaml(&r.objects);
+                    if !no_ddl {
+                        out.push_str(&r.ddl);
+                    }
+                    print_all(&out)
                 }
                 Err(e) => {
                     for line in e.to_string().lines() {
@@ -120,6 +167,144 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// `otelhouse schema plan|apply`.
+fn schema(action: SchemaAction) -> ExitCode {
+    use otelhouse::crd::TableEngine;
+    use otelhouse::schema::apply::{self, Connection, Outcome, Record};
+    let (args, dry_run) = match action {
+        SchemaAction::Plan(a) => (a, true),
+        SchemaAction::Apply(a) => (a, false),
+    };
+    let inputs = match otelhouse::render::load(&args.files, &[]) {
+        Ok(i) => i,
+        // Other kinds (stores, classes, nodes) may sit beside the pipelines; only parse errors
+        // and broken pipelines matter here.
+        Err(e) => {
+            for line in e
+                .to_string()
+                .lines()
+                .filter(|l| !l.contains("is not an input"))
+            {
+                eprintln!("error: {line}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let problems: Vec<_> = inputs
+        .pipelines
+        .iter()
+        .flat_map(otelhouse::validate::table_problems)
+        .collect();
+    if !problems.is_empty() || inputs.pipelines.is_empty() {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        if inputs.pipelines.is_empty() {
+            eprintln!("error: no LogPipeline in the given files");
+        }
+        return ExitCode::FAILURE;
+    }
+    let for_ident = |what: &str, s: &str| {
+        if otelhouse::ident::is_identifier(s) {
+            Ok(())
+        } else {
+            Err(format!("--{what} {s:?} is not a plain identifier"))
+        }
+    };
+    if let Err(e) = for_ident("database", &args.database).and_then(|_| {
+        args.cluster
+            .as_deref()
+            .map_or(Ok(()), |c| for_ident("cluster", c))
+    }) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
+    let engine = match args.engine {
+        Engine::MergeTree => TableEngine::MergeTree,
+        Engine::ReplicatedMergeTree => TableEngine::ReplicatedMergeTree,
+        Engine::SharedMergeTree => TableEngine::SharedMergeTree,
+    };
+    let client = Connection {
+        url: args.store.clone(),
+        user: std::env::var("CLICKHOUSE_USER").ok(),
+        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
+    }
+    .client();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut failed = false;
+    let mut out = String::new();
+    for p in &inputs.pipelines {
+        let id = format!(
+            "{}/{}",
+            p.metadata.namespace.as_deref().unwrap_or_default(),
+            p.metadata.name.as_deref().unwrap_or_default()
+        );
+        let layouts: Vec<_> = p
+            .spec
+            .tables
+            .iter()
+            .map(|t| {
+                otelhouse::schema::ddl::layout(t, &args.database, args.cluster.as_deref(), engine)
+            })
+            .collect();
+        let record = Record {
+            pipeline: id.clone(),
+            generation: p.metadata.generation.unwrap_or(0),
+            spec_hash: otelhouse::meta::short_hash(
+                &serde_json::to_string(&p.spec).unwrap_or_default(),
+            ),
+        };
+        let outcome = runtime.block_on(apply::apply(&client, &layouts, &record, dry_run));
+        out.push_str(&format!(
+            "-- LogPipeline {id} on {}: {}\n",
+            args.store,
+            outcome.state()
+        ));
+        match outcome {
+            Outcome::UpToDate => out.push_str("-- nothing to do\n"),
+            Outcome::Pending { statements } | Outcome::Applied { statements } => {
+                for s in statements {
+                    out.push_str(&s);
+                    out.push_str(";\n\n");
+                }
+            }
+            Outcome::Refused { reasons, applied } => {
+                for s in applied {
+                    out.push_str(&s);
+                    out.push_str(";\n\n");
+                }
+                for r in reasons {
+                    eprintln!("error: LogPipeline {id}: refused: {r}");
+                }
+                failed = true;
+            }
+            Outcome::Unreachable { error } => {
+                eprintln!("error: {}: unreachable: {error}", args.store);
+                failed = true;
+            }
+            Outcome::Failed { error, applied } => {
+                for s in applied {
+                    out.push_str(&s);
+                    out.push_str(";\n\n");
+                }
+                eprintln!("error: LogPipeline {id}: {error}");
+                failed = true;
+            }
+        }
+    }
+    let printed = print_all(&out);
+    if failed { ExitCode::FAILURE } else { printed }
 }
 
 /// `config/samples` of the working directory, else of the source tree.

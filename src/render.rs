@@ -27,6 +27,8 @@ pub struct Rendered {
     pub warnings: Vec<Problem>,
     /// Per pipeline id and region: the gateway plan.
     pub plans: BTreeMap<String, Vec<(String, gateway::plan::Plan)>>,
+    /// Every pipeline's DDL per store, as YAML comments.
+    pub ddl: String,
 }
 
 /// The YAML files under a path (a file, or a directory's `*.yaml`/`*.yml`, sorted).
@@ -248,7 +250,43 @@ pub fn build_all(v: &Validated<'_>, settings: &Settings) -> Rendered {
         objects,
         warnings,
         plans,
+        ddl: ddl_comments(v),
     }
+}
+
+/// Each pipeline's fresh-install DDL in every store it targets, as YAML comments (so the stream
+/// still applies with kubectl), in the order of the pipelines and their stores.
+pub fn ddl_comments(v: &Validated<'_>) -> String {
+    let mut out = String::new();
+    for p in &v.pipelines {
+        for store in &p.stores {
+            out.push_str(&format!(
+                "# --- ClickHouse DDL: LogPipeline {}/{} in ClickHouseStore {} (region {}) ---\n",
+                p.namespace,
+                p.name,
+                kube::ResourceExt::name_any(*store),
+                store.spec.region
+            ));
+            let layouts = crate::schema::layouts(&p.pipeline.spec, store);
+            let mut statements = Vec::new();
+            if let Some(first) = layouts.first() {
+                statements.push(first.create_database());
+                statements.push(first.create_history());
+            }
+            for l in &layouts {
+                statements.extend(l.create_all().into_iter().skip(1));
+            }
+            for sql in statements {
+                for line in sql.lines() {
+                    out.push_str("# ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+                out.push_str("# ;\n");
+            }
+        }
+    }
+    out
 }
 
 /// The objects as one multi-document YAML stream.

@@ -779,6 +779,27 @@ fn validate_pipeline<'a>(
     })
 }
 
+/// The checks of a pipeline's tables alone (its CEL rules and every table's names, keys and
+/// expressions), for the schema CLI, which works on pipelines without their cluster.
+pub fn table_problems(p: &LogPipeline) -> Vec<Problem> {
+    let mut out: Vec<Problem> = cel_problems(std::slice::from_ref(p), &PIPELINE_SCHEMA)
+        .into_iter()
+        .flatten()
+        .collect();
+    for (i, t) in p.spec.tables.iter().enumerate() {
+        check_table(t, &format!("spec.tables[{i}]"), &mut |field, message| {
+            out.push(Problem {
+                resource: resource_ref(p),
+                field,
+                message,
+            })
+        });
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
 fn check_selector(sel: &LabelSelector, field: &str, err: &mut impl FnMut(String, String)) {
     for (k, v) in sel.match_labels.iter().flatten() {
         if !is_label_key(k) || !is_label_value(v) {

@@ -46,14 +46,21 @@ async fn sample_schema_applies_and_a_second_apply_plans_nothing() {
     let layouts = layouts_in(&sample_pipeline(), &db);
     let c = client();
     let out = apply::apply(&c, &layouts, &record(), false).await;
-    let Outcome::Applied { statements } = &out else { panic!("{out:?}") };
+    let Outcome::Applied { statements } = &out else {
+        panic!("{out:?}")
+    };
     // database, history, and target + ingest + view per table.
     assert_eq!(statements.len(), 2 + 3 * layouts.len(), "{statements:#?}");
     let again = apply::plan(&c, &layouts).await.unwrap();
     assert!(again.is_empty(), "second plan: {again:#?}");
-    assert_eq!(apply::apply(&c, &layouts, &record(), false).await, Outcome::UpToDate);
+    assert_eq!(
+        apply::apply(&c, &layouts, &record(), false).await,
+        Outcome::UpToDate
+    );
     let history: u64 = c
-        .query(&format!("SELECT count() FROM `{db}`.otelhouse_schema_history"))
+        .query(&format!(
+            "SELECT count() FROM `{db}`.otelhouse_schema_history"
+        ))
         .fetch_one()
         .await
         .unwrap();
@@ -62,7 +69,9 @@ async fn sample_schema_applies_and_a_second_apply_plans_nothing() {
 
 /// The exporter's INSERT column list, from the pinned version's template (the fixture).
 fn exporter_insert_columns() -> Vec<String> {
-    let sql = std::fs::read_to_string(common::root().join("tests/fixtures/exporter/logs_insert.sql")).unwrap();
+    let sql =
+        std::fs::read_to_string(common::root().join("tests/fixtures/exporter/logs_insert.sql"))
+            .unwrap();
     let insert = &sql[sql.find("INSERT INTO").unwrap()..];
     let body = insert.split_once('(').unwrap().1.split_once(')').unwrap().0;
     body.split(|c: char| c == ',' || c.is_whitespace())
@@ -77,7 +86,13 @@ fn ingest_table_has_exactly_the_exporters_insert_columns() {
     assert_eq!(cols.len(), 15, "{cols:?}");
     let ours: Vec<&str> = ddl::INGEST_COLUMNS.iter().map(|(n, _)| *n).collect();
     // The exporter adds EventName when the table has it: ours has.
-    assert_eq!(&ours[..15], cols.iter().map(String::as_str).collect::<Vec<_>>().as_slice());
+    assert_eq!(
+        &ours[..15],
+        cols.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+    );
     assert_eq!(ours[15], "EventName");
 }
 
@@ -120,10 +135,19 @@ struct ExporterRow {
 }
 
 fn row(i: u64, pod: &str) -> ExporterRow {
-    let kv = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let kv = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
     ExporterRow {
         timestamp: 1_790_000_000_000_000_000 + i as i64 * 1_000_000,
-        trace_id: if i % 5 == 0 { format!("{i:032x}") } else { String::new() },
+        trace_id: if i % 5 == 0 {
+            format!("{i:032x}")
+        } else {
+            String::new()
+        },
         span_id: String::new(),
         trace_flags: 0,
         severity_text: "INFO".into(),
@@ -141,15 +165,27 @@ fn row(i: u64, pod: &str) -> ExporterRow {
         scope_name: String::new(),
         scope_version: String::new(),
         scope_attributes: vec![],
-        log_attributes: kv(&[("thread_id", "42"), ("source_line", "1234"), ("level", "Information")]),
+        log_attributes: kv(&[
+            ("thread_id", "42"),
+            ("source_line", "1234"),
+            ("level", "Information"),
+        ]),
         event_name: String::new(),
     }
 }
 
 /// Insert rows as the exporter does: its columns, into the ingest table.
-async fn exporter_insert(c: &Client, db: &str, table: &str, rows: impl IntoIterator<Item = ExporterRow>) {
+async fn exporter_insert(
+    c: &Client,
+    db: &str,
+    table: &str,
+    rows: impl IntoIterator<Item = ExporterRow>,
+) {
     let c = c.clone().with_database(db);
-    let mut ins = c.insert::<ExporterRow>(&format!("{table}_ingest")).await.unwrap();
+    let mut ins = c
+        .insert::<ExporterRow>(&format!("{table}_ingest"))
+        .await
+        .unwrap();
     for r in rows {
         ins.write(&r).await.unwrap();
     }
@@ -165,7 +201,10 @@ async fn the_exporters_insert_lands_in_the_target_with_extracted_columns() {
     let db = common::unique_database("insert");
     let layouts = layouts_in(&sample_pipeline(), &db);
     let c = client();
-    assert!(matches!(apply::apply(&c, &layouts, &record(), false).await, Outcome::Applied { .. }));
+    assert!(matches!(
+        apply::apply(&c, &layouts, &record(), false).await,
+        Outcome::Applied { .. }
+    ));
     exporter_insert(&c, &db, "server_logs", (0..100).map(|i| row(i, "pod-a"))).await;
     #[derive(clickhouse::Row, serde::Deserialize, Debug)]
     struct Out {
@@ -187,10 +226,20 @@ async fn the_exporters_insert_lands_in_the_target_with_extracted_columns() {
         .await
         .unwrap();
     assert_eq!(out.n, 100);
-    assert_eq!((out.pod.as_str(), out.ns.as_str(), out.region.as_str()), ("pod-a", "ns-1", "us-east-1"));
+    assert_eq!(
+        (out.pod.as_str(), out.ns.as_str(), out.region.as_str()),
+        ("pod-a", "ns-1", "us-east-1")
+    );
     assert_eq!((out.thread, out.line, out.date_ok), (42, 1234, 1));
     // The Null table keeps nothing.
-    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs_ingest")).await, 0);
+    assert_eq!(
+        count(
+            &c,
+            &format!("SELECT count() FROM `{db}`.server_logs_ingest")
+        )
+        .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -199,7 +248,10 @@ async fn every_migration_kind() {
     let mut p = sample_pipeline();
     p.spec.tables.truncate(1);
     let c = client();
-    assert!(matches!(apply::apply(&c, &layouts_in(&p, &db), &record(), false).await, Outcome::Applied { .. }));
+    assert!(matches!(
+        apply::apply(&c, &layouts_in(&p, &db), &record(), false).await,
+        Outcome::Applied { .. }
+    ));
 
     // Add a column, change the TTL, drop an index, add an index, add a table: in one plan.
     let mut q = p.clone();
@@ -208,45 +260,106 @@ async fn every_migration_kind() {
     t.retention_days = 90;
     let ix = t.indexes.as_mut().unwrap();
     ix.retain(|i| i.expression != "thread_name");
-    ix.push(serde_json::from_str(r#"{"expression": "query_id", "type": "bloom_filter", "falsePositive": 0.01}"#).unwrap());
-    q.spec.tables.push(serde_json::from_str(r#"{"name": "audit_logs", "retentionDays": 365}"#).unwrap());
+    ix.push(
+        serde_json::from_str(
+            r#"{"expression": "query_id", "type": "bloom_filter", "falsePositive": 0.01}"#,
+        )
+        .unwrap(),
+    );
+    q.spec
+        .tables
+        .push(serde_json::from_str(r#"{"name": "audit_logs", "retentionDays": 365}"#).unwrap());
     let layouts = layouts_in(&q, &db);
     let plan = apply::plan(&c, &layouts).await.unwrap();
     assert!(plan.refused.is_empty(), "{:?}", plan.refused);
     let sql = plan.statements();
-    let pos = |needle: &str| sql.iter().position(|s| s.contains(needle)).unwrap_or_else(|| panic!("{needle} not in {sql:#?}"));
+    let pos = |needle: &str| {
+        sql.iter()
+            .position(|s| s.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} not in {sql:#?}"))
+    };
     // The target changes first, then the view (LogHouse's procedure).
     assert!(pos("ADD COLUMN IF NOT EXISTS `query_kind`") < pos("MODIFY QUERY"));
     pos("MODIFY TTL `EventTime` + toIntervalDay(90)");
     pos("DROP INDEX IF EXISTS `idx_thread_name`");
     pos("ADD INDEX IF NOT EXISTS `idx_query_id`");
-    pos("CREATE TABLE IF NOT EXISTS `audit_logs`".replace("`audit_logs`", &format!("`{db}`.`audit_logs`")).as_str());
-    let out = apply::apply(&c, &layouts, &Record { generation: 2, ..record() }, false).await;
+    pos("CREATE TABLE IF NOT EXISTS `audit_logs`"
+        .replace("`audit_logs`", &format!("`{db}`.`audit_logs`"))
+        .as_str());
+    let out = apply::apply(
+        &c,
+        &layouts,
+        &Record {
+            generation: 2,
+            ..record()
+        },
+        false,
+    )
+    .await;
     assert!(matches!(out, Outcome::Applied { .. }), "{out:?}");
-    assert!(apply::plan(&c, &layouts).await.unwrap().is_empty(), "idempotent");
+    assert!(
+        apply::plan(&c, &layouts).await.unwrap().is_empty(),
+        "idempotent"
+    );
     // The new column is filled by the modified view.
     let mut r = row(1, "pod-b");
-    r.log_attributes.push(("query_kind".into(), "Select".into()));
+    r.log_attributes
+        .push(("query_kind".into(), "Select".into()));
     exporter_insert(&c, &db, "server_logs", [r]).await;
-    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs WHERE query_kind = 'Select'")).await, 1);
+    assert_eq!(
+        count(
+            &c,
+            &format!("SELECT count() FROM `{db}`.server_logs WHERE query_kind = 'Select'")
+        )
+        .await,
+        1
+    );
 
     // What cannot change in place is refused, with the reason, and nothing runs.
     let mut bad = q.clone();
     bad.spec.tables[0].order_by = vec!["Timestamp".into()];
-    bad.spec.tables[0].columns.iter_mut().find(|c| c.name == "thread_id").unwrap().type_ = otelhouse::crd::ColumnType::Int64;
+    bad.spec.tables[0]
+        .columns
+        .iter_mut()
+        .find(|c| c.name == "thread_id")
+        .unwrap()
+        .type_ = otelhouse::crd::ColumnType::Int64;
     let out = apply::apply(&c, &layouts_in(&bad, &db), &record(), false).await;
-    let Outcome::Refused { reasons, applied } = out else { panic!("{out:?}") };
+    let Outcome::Refused { reasons, applied } = out else {
+        panic!("{out:?}")
+    };
     assert!(applied.is_empty());
-    assert!(reasons.iter().any(|r| r.contains("ORDER BY is (PodName, Timestamp), the spec wants (Timestamp)")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("column thread_id is UInt64, the spec wants Int64")), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("ORDER BY is (PodName, Timestamp), the spec wants (Timestamp)")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("column thread_id is UInt64, the spec wants Int64")),
+        "{reasons:?}"
+    );
 
     // A column removed from the spec is kept (never an implicit drop), and said.
     let mut fewer = q.clone();
-    fewer.spec.tables[0].columns.retain(|c| c.name != "query_kind");
+    fewer.spec.tables[0]
+        .columns
+        .retain(|c| c.name != "query_kind");
     let plan = apply::plan(&c, &layouts_in(&fewer, &db)).await.unwrap();
-    assert!(plan.notes.iter().any(|n| n.contains("column query_kind is no longer in the spec; it is kept")), "{plan:?}");
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.contains("column query_kind is no longer in the spec; it is kept")),
+        "{plan:?}"
+    );
     assert!(!plan.statements().iter().any(|s| s.contains("DROP COLUMN")));
-    let history = count(&c, &format!("SELECT count() FROM `{db}`.otelhouse_schema_history")).await;
+    let history = count(
+        &c,
+        &format!("SELECT count() FROM `{db}`.otelhouse_schema_history"),
+    )
+    .await;
     assert_eq!(history, 2);
 }
 
@@ -258,9 +371,12 @@ async fn hostile_keys_stay_literals() {
     let mut p = sample_pipeline();
     p.spec.tables.truncate(1);
     let hostile = "x'] , (SELECT 1) AS ['y\\";
-    p.spec.tables[0].columns = vec![serde_json::from_value(serde_json::json!({
-        "name": "evil", "from": "LogAttributes", "key": hostile
-    })).unwrap()];
+    p.spec.tables[0].columns = vec![
+        serde_json::from_value(serde_json::json!({
+            "name": "evil", "from": "LogAttributes", "key": hostile
+        }))
+        .unwrap(),
+    ];
     p.spec.tables[0].order_by = vec!["Timestamp".into()];
     p.spec.tables[0].indexes = Some(vec![]);
     let c = client();
@@ -269,14 +385,34 @@ async fn hostile_keys_stay_literals() {
     let mut r = row(1, "p");
     r.log_attributes = vec![(hostile.to_string(), "caught".into())];
     exporter_insert(&c, &db, "server_logs", [r]).await;
-    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs WHERE evil = 'caught'")).await, 1);
+    assert_eq!(
+        count(
+            &c,
+            &format!("SELECT count() FROM `{db}`.server_logs WHERE evil = 'caught'")
+        )
+        .await,
+        1
+    );
 }
 
 #[tokio::test]
 async fn an_unreachable_store_is_an_outcome_not_a_panic() {
-    let c = Connection { url: "http://127.0.0.1:9".into(), user: None, password: None }.client();
-    let out = apply::apply(&c, &layouts_in(&sample_pipeline(), "otel"), &record(), false).await;
-    let Outcome::Unreachable { error } = out else { panic!("{out:?}") };
+    let c = Connection {
+        url: "http://127.0.0.1:9".into(),
+        user: None,
+        password: None,
+    }
+    .client();
+    let out = apply::apply(
+        &c,
+        &layouts_in(&sample_pipeline(), "otel"),
+        &record(),
+        false,
+    )
+    .await;
+    let Outcome::Unreachable { error } = out else {
+        panic!("{out:?}")
+    };
     assert!(error.contains("network error"), "{error}");
 }
 
@@ -289,11 +425,17 @@ async fn a_retried_batch_is_stored_once() {
     p.spec.tables.truncate(1);
     let c = client();
     let layouts = layouts_in(&p, &db);
-    assert!(matches!(apply::apply(&c, &layouts, &record(), false).await, Outcome::Applied { .. }));
+    assert!(matches!(
+        apply::apply(&c, &layouts, &record(), false).await,
+        Outcome::Applied { .. }
+    ));
     let batch = || (0..50).map(|i| row(i, "pod-r"));
     exporter_insert(&c, &db, "server_logs", batch()).await;
     exporter_insert(&c, &db, "server_logs", batch()).await;
-    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs")).await, 50);
+    assert_eq!(
+        count(&c, &format!("SELECT count() FROM `{db}`.server_logs")).await,
+        50
+    );
 
     // With async inserts (as the gateways send them), deduplicated too.
     let asynchronous = c
@@ -304,14 +446,33 @@ async fn a_retried_batch_is_stored_once() {
     let other = || (100..130).map(|i| row(i, "pod-s"));
     exporter_insert(&asynchronous, &db, "server_logs", other()).await;
     exporter_insert(&asynchronous, &db, "server_logs", other()).await;
-    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs WHERE PodName = 'pod-s'")).await, 30);
+    assert_eq!(
+        count(
+            &c,
+            &format!("SELECT count() FROM `{db}`.server_logs WHERE PodName = 'pod-s'")
+        )
+        .await,
+        30
+    );
 
     // The control: a target without the window keeps both copies.
-    c.query(&format!("ALTER TABLE `{db}`.server_logs MODIFY SETTING non_replicated_deduplication_window = 0")).execute().await.unwrap();
+    c.query(&format!(
+        "ALTER TABLE `{db}`.server_logs MODIFY SETTING non_replicated_deduplication_window = 0"
+    ))
+    .execute()
+    .await
+    .unwrap();
     let third = || (200..210).map(|i| row(i, "pod-t"));
     exporter_insert(&c, &db, "server_logs", third()).await;
     exporter_insert(&c, &db, "server_logs", third()).await;
-    assert_eq!(count(&c, &format!("SELECT count() FROM `{db}`.server_logs WHERE PodName = 'pod-t'")).await, 20);
+    assert_eq!(
+        count(
+            &c,
+            &format!("SELECT count() FROM `{db}`.server_logs WHERE PodName = 'pod-t'")
+        )
+        .await,
+        20
+    );
 }
 
 /// No row is lost or duplicated while a column is added (target, then view) under a steady
@@ -322,7 +483,10 @@ async fn no_row_is_lost_or_duplicated_during_a_migration() {
     let mut p = sample_pipeline();
     p.spec.tables.truncate(1);
     let c = client();
-    assert!(matches!(apply::apply(&c, &layouts_in(&p, &db), &record(), false).await, Outcome::Applied { .. }));
+    assert!(matches!(
+        apply::apply(&c, &layouts_in(&p, &db), &record(), false).await,
+        Outcome::Applied { .. }
+    ));
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let (c, db, stop) = (c.clone(), db.clone(), stop.clone());
@@ -331,7 +495,13 @@ async fn no_row_is_lost_or_duplicated_during_a_migration() {
             let mut batch = 0u64;
             // Bounded: at most 400 batches, until told to stop.
             while batch < 400 && (!stop.load(std::sync::atomic::Ordering::Relaxed) || batch < 20) {
-                exporter_insert(&c, &db, "server_logs", (0..100).map(|i| row(batch * 1000 + i, "pod-m"))).await;
+                exporter_insert(
+                    &c,
+                    &db,
+                    "server_logs",
+                    (0..100).map(|i| row(batch * 1000 + i, "pod-m")),
+                )
+                .await;
                 sent += 100;
                 batch += 1;
             }
@@ -340,14 +510,104 @@ async fn no_row_is_lost_or_duplicated_during_a_migration() {
     };
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut q = p.clone();
-    q.spec.tables[0].columns.push(serde_json::from_str(r#"{"name": "query_kind", "from": "LogAttributes", "key": "query_kind"}"#).unwrap());
-    let out = apply::apply(&c, &layouts_in(&q, &db), &Record { generation: 2, ..record() }, false).await;
+    q.spec.tables[0].columns.push(
+        serde_json::from_str(
+            r#"{"name": "query_kind", "from": "LogAttributes", "key": "query_kind"}"#,
+        )
+        .unwrap(),
+    );
+    let out = apply::apply(
+        &c,
+        &layouts_in(&q, &db),
+        &Record {
+            generation: 2,
+            ..record()
+        },
+        false,
+    )
+    .await;
     assert!(matches!(out, Outcome::Applied { .. }), "{out:?}");
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let sent = writer.await.unwrap();
     let stored = count(&c, &format!("SELECT count() FROM `{db}`.server_logs")).await;
-    let distinct = count(&c, &format!("SELECT uniqExact(Timestamp) FROM `{db}`.server_logs")).await;
+    let distinct = count(
+        &c,
+        &format!("SELECT uniqExact(Timestamp) FROM `{db}`.server_logs"),
+    )
+    .await;
     assert_eq!(stored, sent, "every row stored once");
     assert_eq!(distinct, sent, "no duplicates");
+}
+
+fn otelhouse(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_otelhouse"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn cli_plan_apply_plan() {
+    let db = common::unique_database("cli");
+    let url = common::clickhouse_url();
+    let file = common::samples().join("pipeline-tenant.yaml");
+    let file = file.to_str().unwrap();
+    let args = |verb: &'static str| {
+        vec![
+            "schema",
+            verb,
+            "-f",
+            file,
+            "--store",
+            url.as_str(),
+            "--database",
+            db.as_str(),
+        ]
+    };
+    let plan = otelhouse(&args("plan"));
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.contains(": Pending")
+            && text.contains(&format!(
+                "CREATE TABLE IF NOT EXISTS `{db}`.`checkout_logs`"
+            )),
+        "{text}"
+    );
+    let apply = otelhouse(&args("apply"));
+    assert!(
+        apply.status.success(),
+        "{}",
+        String::from_utf8_lossy(&apply.stderr)
+    );
+    let again = otelhouse(&args("plan"));
+    assert!(String::from_utf8_lossy(&again.stdout).contains("-- nothing to do"));
+
+    let down = otelhouse(&[
+        "schema",
+        "plan",
+        "-f",
+        file,
+        "--store",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).contains("unreachable: network error"));
+    let bad = otelhouse(&[
+        "schema",
+        "plan",
+        "-f",
+        file,
+        "--store",
+        url.as_str(),
+        "--database",
+        "x`; DROP",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a plain identifier"));
 }

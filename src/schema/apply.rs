@@ -39,7 +39,10 @@ pub enum Outcome {
     /// A dry run: what would run.
     Pending { statements: Vec<String> },
     /// Some change cannot be made in place; nothing was run for those tables.
-    Refused { reasons: Vec<String>, applied: Vec<String> },
+    Refused {
+        reasons: Vec<String>,
+        applied: Vec<String>,
+    },
     /// The store did not answer.
     Unreachable { error: String },
     /// A statement failed for good; `applied` ran before it.
@@ -68,14 +71,25 @@ pub struct Record {
 }
 
 /// Read the live schema and plan.
-pub async fn plan(client: &Client, layouts: &[TableLayout]) -> Result<Plan, clickhouse::error::Error> {
-    let database = layouts.first().map(|l| l.database.as_str()).unwrap_or("default");
+pub async fn plan(
+    client: &Client,
+    layouts: &[TableLayout],
+) -> Result<Plan, clickhouse::error::Error> {
+    let database = layouts
+        .first()
+        .map(|l| l.database.as_str())
+        .unwrap_or("default");
     let live = retry(|| live::read(client, database)).await?;
     Ok(migrate::plan(layouts, &live))
 }
 
 /// Plan, and run the plan unless `dry_run`.
-pub async fn apply(client: &Client, layouts: &[TableLayout], record: &Record, dry_run: bool) -> Outcome {
+pub async fn apply(
+    client: &Client,
+    layouts: &[TableLayout],
+    record: &Record,
+    dry_run: bool,
+) -> Outcome {
     let plan = match plan(client, layouts).await {
         Ok(p) => p,
         Err(e) => {
@@ -122,7 +136,9 @@ pub async fn apply(client: &Client, layouts: &[TableLayout], record: &Record, dr
             applied,
         },
         (true, true) => Outcome::UpToDate,
-        (true, false) => Outcome::Applied { statements: applied },
+        (true, false) => Outcome::Applied {
+            statements: applied,
+        },
     }
 }
 
@@ -147,7 +163,10 @@ async fn record_history(
         .map(|l| l.table.as_str())
         .collect::<Vec<_>>()
         .join(",");
-    let database = layouts.first().map(|l| l.database.as_str()).unwrap_or("default");
+    let database = layouts
+        .first()
+        .map(|l| l.database.as_str())
+        .unwrap_or("default");
     let client = client.clone().with_database(database);
     let mut insert = client
         .insert::<HistoryRow<'_>>(HISTORY_TABLE)

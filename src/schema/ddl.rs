@@ -90,12 +90,26 @@ pub fn layout(
         };
         columns.push(base(name, ty, codec, &quote_ident(name)));
         if *name == "Timestamp" {
-            columns.push(base("EventDate", "Date", "Delta(2), ZSTD(1)", "toDate(`Timestamp`)"));
-            columns.push(base("EventTime", "DateTime", "Delta(4), ZSTD(1)", "toDateTime(`Timestamp`)"));
+            columns.push(base(
+                "EventDate",
+                "Date",
+                "Delta(2), ZSTD(1)",
+                "toDate(`Timestamp`)",
+            ));
+            columns.push(base(
+                "EventTime",
+                "DateTime",
+                "Delta(4), ZSTD(1)",
+                "toDateTime(`Timestamp`)",
+            ));
         }
     }
     for c in super::columns_of(t) {
-        let value = format!("{}[{}]", quote_ident(map_name(c.from)), quote_sql_string(&c.key));
+        let value = format!(
+            "{}[{}]",
+            quote_ident(map_name(c.from)),
+            quote_sql_string(&c.key)
+        );
         let (sql_type, select) = match c.type_ {
             ColumnType::String if c.low_cardinality => ("LowCardinality(String)", value),
             ColumnType::String => ("String", value),

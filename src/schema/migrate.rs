@@ -46,10 +46,16 @@ pub fn plan(layouts: &[TableLayout], live: &LiveSchema) -> Plan {
         return plan;
     };
     if !live.database_exists {
-        plan.step(first.create_database(), format!("database {} does not exist", first.database));
+        plan.step(
+            first.create_database(),
+            format!("database {} does not exist", first.database),
+        );
     }
     if !live.tables.contains_key(super::ddl::HISTORY_TABLE) {
-        plan.step(first.create_history(), "the schema history table does not exist");
+        plan.step(
+            first.create_history(),
+            "the schema history table does not exist",
+        );
     }
     for l in layouts {
         plan_table(l, live, &mut plan);
@@ -63,9 +69,15 @@ fn plan_table(l: &TableLayout, live: &LiveSchema, plan: &mut Plan) {
     let view = live.tables.get(&l.view);
     let Some(target) = target else {
         // A new table (or a new route's table): everything, target first.
-        plan.step(l.create_target(), format!("table {} does not exist", l.table));
+        plan.step(
+            l.create_target(),
+            format!("table {} does not exist", l.table),
+        );
         if ingest.is_none() {
-            plan.step(l.create_ingest(), format!("table {} does not exist", l.ingest));
+            plan.step(
+                l.create_ingest(),
+                format!("table {} does not exist", l.ingest),
+            );
         }
         if view.is_none() {
             plan.step(l.create_view(), format!("view {} does not exist", l.view));
@@ -128,7 +140,10 @@ fn plan_table(l: &TableLayout, live: &LiveSchema, plan: &mut Plan) {
     let mut columns_added = false;
     for c in &l.columns {
         if !target.columns.contains_key(&c.name) {
-            plan.step(l.add_column(&l.table, c), format!("{}: new column {}", l.table, c.name));
+            plan.step(
+                l.add_column(&l.table, c),
+                format!("{}: new column {}", l.table, c.name),
+            );
             columns_added = true;
         }
     }
@@ -154,7 +169,10 @@ fn plan_table(l: &TableLayout, live: &LiveSchema, plan: &mut Plan) {
         );
     }
     match ingest {
-        None => plan.step(l.create_ingest(), format!("table {} does not exist", l.ingest)),
+        None => plan.step(
+            l.create_ingest(),
+            format!("table {} does not exist", l.ingest),
+        ),
         Some(ingest) => {
             for (name, ty) in INGEST_COLUMNS {
                 if !ingest.columns.contains_key(*name) {
@@ -187,8 +205,14 @@ fn plan_indexes(l: &TableLayout, target: &LiveTable, plan: &mut Plan) {
                     || live.granularity != u64::from(i.granularity) =>
             {
                 // An index holds no data of its own: replacing it loses nothing.
-                plan.step(l.drop_index(&i.name), format!("{}: index {} changed", l.table, i.name));
-                plan.step(l.add_index(i), format!("{}: index {} changed", l.table, i.name));
+                plan.step(
+                    l.drop_index(&i.name),
+                    format!("{}: index {} changed", l.table, i.name),
+                );
+                plan.step(
+                    l.add_index(i),
+                    format!("{}: index {} changed", l.table, i.name),
+                );
             }
             Some(_) => {}
         }

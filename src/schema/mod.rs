@@ -116,7 +116,10 @@ pub fn view_name(table: &str) -> String {
 }
 
 /// The layouts of a pipeline's tables in one store.
-pub fn layouts(spec: &crate::crd::LogPipelineSpec, store: &ClickHouseStore) -> Vec<ddl::TableLayout> {
+pub fn layouts(
+    spec: &crate::crd::LogPipelineSpec,
+    store: &ClickHouseStore,
+) -> Vec<ddl::TableLayout> {
     spec.tables
         .iter()
         .map(|t| {

@@ -78,9 +78,14 @@ pub fn clickhouse_url() -> String {
                 return format!("http://127.0.0.1:{}", p.trim());
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("chdb_http.py exited ({status}): pip install -r tests/tools/requirements.txt");
+                panic!(
+                    "chdb_http.py exited ({status}): pip install -r tests/tools/requirements.txt"
+                );
             }
-            assert!(start.elapsed().as_secs() < 60, "chdb_http.py did not start in 60 s");
+            assert!(
+                start.elapsed().as_secs() < 60,
+                "chdb_http.py did not start in 60 s"
+            );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     })
@@ -95,5 +100,9 @@ pub fn unique_database(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
