@@ -122,7 +122,7 @@ pub fn layout(
     }
     let indexes = super::indexes_of(t)
         .iter()
-        .filter_map(|ix| index(ix))
+        .filter_map(index)
         .collect();
     let key = |s: &str| {
         ColumnExpr::parse(s, KEY_FUNCTIONS)
