@@ -143,7 +143,7 @@ fn row(i: u64, pod: &str) -> ExporterRow {
     };
     ExporterRow {
         timestamp: 1_790_000_000_000_000_000 + i as i64 * 1_000_000,
-        trace_id: if i % 5 == 0 {
+        trace_id: if i.is_multiple_of(5) {
             format!("{i:032x}")
         } else {
             String::new()

@@ -55,6 +55,9 @@ pub fn run_tool(tool: &str, args: &[&str], stdin: Option<&Path>) -> (bool, Strin
 
 /// A ClickHouse to test against: `CLICKHOUSE_URL` when set (a real server), else the in-process
 /// engine (chdb) behind tests/tools/chdb_http.py, started once per test binary.
+// The server outlives this function on purpose: it serves the whole test binary and exits with
+// it (--exit-with-parent).
+#[allow(clippy::zombie_processes)]
 pub fn clickhouse_url() -> String {
     static URL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     URL.get_or_init(|| {
