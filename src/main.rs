@@ -78,7 +78,9 @@ struct SchemaArgs {
     cluster: Option<String>,
 }
 
+/// The names match ClickHouse's engines.
 #[derive(Clone, Copy, clap::ValueEnum)]
+#[allow(clippy::enum_variant_names)]
 enum Engine {
     MergeTree,
     ReplicatedMergeTree,
