@@ -15,6 +15,7 @@ pub const MIN_KUBERNETES_VERSION: &str = "1.33.0";
 
 pub mod agents;
 pub mod collector;
+pub mod controller;
 pub mod crd;
 pub mod gateway;
 pub mod ident;

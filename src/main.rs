@@ -45,6 +45,26 @@ enum Command {
         #[arg(long)]
         no_ddl: bool,
     },
+    /// Run the operator in a cluster.
+    Run {
+        /// The operator's namespace (agents, gateways and store Secrets live there).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "otelhouse-system")]
+        namespace: String,
+        /// Namespaces whose pipelines may collect cluster-wide (default: the operator's).
+        #[arg(long = "trusted-namespace")]
+        trusted_namespaces: Vec<String>,
+        /// Take a Lease before reconciling, so several replicas are safe.
+        #[arg(long)]
+        leader_elect: bool,
+        /// Where /metrics, /healthz and /readyz are served.
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        metrics_addr: std::net::SocketAddr,
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: LogFormat,
+        /// The collector-contrib image for agents and gateways.
+        #[arg(long, default_value = otelhouse::collector::DEFAULT_IMAGE)]
+        collector_image: String,
+    },
     /// ClickHouse schemas: print, plan (dry run against the live schema) or apply.
     Schema {
         #[command(subcommand)]
@@ -78,6 +98,12 @@ struct SchemaArgs {
     cluster: Option<String>,
 }
 
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 /// The names match ClickHouse's engines.
 #[derive(Clone, Copy, clap::ValueEnum)]
 #[allow(clippy::enum_variant_names)]
@@ -90,6 +116,52 @@ enum Engine {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Schema { action } => schema(action),
+        Command::Run {
+            namespace,
+            trusted_namespaces,
+            leader_elect,
+            metrics_addr,
+            log_format,
+            collector_image,
+        } => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+            let builder = tracing_subscriber::fmt().with_env_filter(filter);
+            match log_format {
+                LogFormat::Json => builder.json().init(),
+                LogFormat::Text => builder.init(),
+            }
+            let config = otelhouse::controller::run::RunConfig {
+                settings: Settings {
+                    trusted_namespaces: if trusted_namespaces.is_empty() {
+                        vec![namespace.clone()]
+                    } else {
+                        trusted_namespaces
+                    },
+                    namespace,
+                    collector_image,
+                },
+                leader_elect,
+                metrics_addr,
+            };
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(otelhouse::controller::run::run(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = %e, "otelhouse stopped");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Crd => {
             let mut out = String::new();
             for crd in otelhouse::crd::all_crds() {

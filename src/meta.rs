@@ -19,6 +19,11 @@ pub const LABEL_REGION: &str = "otelhouse.dev/region";
 /// Pod template annotation holding the config's hash, so a config change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "otelhouse.dev/config-hash";
 
+/// The annotation naming an object's owning resource (see `controller::snapshot::Owner`).
+pub fn owner_annotation(owner: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([("otelhouse.dev/owner".to_string(), owner.to_string())])
+}
+
 /// The standard labels for one component instance.
 pub fn labels(name: &str, component: &str, instance: &str) -> BTreeMap<String, String> {
     [

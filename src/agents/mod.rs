@@ -89,6 +89,7 @@ pub fn cluster_role() -> Desired {
         metadata: ObjectMeta {
             name: Some(AGENT_CLUSTER_ROLE.to_string()),
             labels: Some(meta::labels("otelhouse-agent", "agent", "shared")),
+            annotations: Some(meta::owner_annotation("agents")),
             ..Default::default()
         },
         rules: Some(vec![
@@ -116,6 +117,7 @@ pub fn build_shared(
             name: Some(PIPELINES_CONFIG_MAP.to_string()),
             namespace: Some(settings.namespace.clone()),
             labels: Some(meta::labels("otelhouse-agent", "agent", "shared")),
+            annotations: Some(meta::owner_annotation("agents")),
             ..Default::default()
         },
         data: Some(BTreeMap::from([(
@@ -139,10 +141,12 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
         meta::shorten(&class_name, 63),
     );
     let owner = meta::owner_ref(class.class).map(|o| vec![o]);
+    let owner_annotation = meta::owner_annotation(&format!("AgentClass/{class_name}"));
     let object_meta = |name: &str, namespace: Option<&str>| ObjectMeta {
         name: Some(name.to_string()),
         namespace: namespace.map(str::to_string),
         labels: Some(labels.clone()),
+        annotations: Some(owner_annotation.clone()),
         owner_references: owner.clone(),
         ..Default::default()
     };

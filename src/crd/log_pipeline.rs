@@ -53,6 +53,21 @@ pub struct LogPipelineSpec {
     pub default_table: Option<String>,
     /// Gateway sizing and batching.
     pub gateway: GatewaySpec,
+    /// What happens to the tables when the pipeline is deleted: `Retain` (default) keeps them
+    /// and their data; `Drop` drops the view, the ingest and the target table in every store
+    /// (a finalizer holds the deletion until that is done).
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// What deleting a LogPipeline does to its tables.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema,
+)]
+pub enum DeletionPolicy {
+    #[default]
+    Retain,
+    Drop,
 }
 
 /// Which pods' logs a pipeline collects.

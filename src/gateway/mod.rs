@@ -168,11 +168,13 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
         |name: &str, extra: &[(&str, &str)], annotations: Option<BTreeMap<String, String>>| {
             let mut l = labels.clone();
             l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let mut a = meta::owner_annotation(&format!("LogPipeline/{}/{}", p.namespace, p.name));
+            a.extend(annotations.unwrap_or_default());
             ObjectMeta {
                 name: Some(name.to_string()),
                 namespace: Some(ns.clone()),
                 labels: Some(l),
-                annotations,
+                annotations: Some(a),
                 ..Default::default()
             }
         };

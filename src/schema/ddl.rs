@@ -120,10 +120,7 @@ pub fn layout(
         };
         columns.push(base(&c.name, sql_type, "ZSTD(1)", &select));
     }
-    let indexes = super::indexes_of(t)
-        .iter()
-        .filter_map(index)
-        .collect();
+    let indexes = super::indexes_of(t).iter().filter_map(index).collect();
     let key = |s: &str| {
         ColumnExpr::parse(s, KEY_FUNCTIONS)
             .map(|e| e.to_sql())
@@ -377,6 +374,21 @@ impl TableLayout {
             self.create_ingest(),
             self.create_view(),
         ]
+    }
+
+    /// Drop the pipeline table: the view first (so nothing writes any more), then the ingest
+    /// and the target table. Only for `deletionPolicy: Drop`.
+    pub fn drop_all(&self) -> Vec<String> {
+        [&self.view, &self.ingest, &self.table]
+            .iter()
+            .map(|t| {
+                format!(
+                    "DROP TABLE IF EXISTS {}{} SYNC",
+                    self.q(t),
+                    self.on_cluster()
+                )
+            })
+            .collect()
     }
 
     /// The history table of the store (same engine family as the targets).

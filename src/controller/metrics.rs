@@ -1,0 +1,85 @@
+//! Prometheus metrics with fixed, bounded labels.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabel {
+    pub controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub controller: &'static str,
+    pub category: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+/// The operator's metrics.
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: Family<ControllerLabel, Counter>,
+    pub errors: Family<ErrorLabels, Counter>,
+    pub duration: Family<ControllerLabel, Histogram>,
+    pub applied: Family<KindLabel, Counter>,
+    pub deleted: Family<KindLabel, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("otelhouse");
+        let reconciles = Family::<ControllerLabel, Counter>::default();
+        let errors = Family::<ErrorLabels, Counter>::default();
+        let duration = Family::<ControllerLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 15))
+        });
+        let applied = Family::<KindLabel, Counter>::default();
+        let deleted = Family::<KindLabel, Counter>::default();
+        registry.register("reconciles", "Reconciles run", reconciles.clone());
+        registry.register(
+            "reconcile_errors",
+            "Reconcile errors by category",
+            errors.clone(),
+        );
+        registry.register(
+            "reconcile_duration_seconds",
+            "Reconcile duration",
+            duration.clone(),
+        );
+        registry.register(
+            "objects_applied",
+            "Objects written by server-side apply",
+            applied.clone(),
+        );
+        registry.register(
+            "objects_deleted",
+            "Orphaned objects deleted",
+            deleted.clone(),
+        );
+        Self {
+            registry,
+            reconciles,
+            errors,
+            duration,
+            applied,
+            deleted,
+        }
+    }
+}
+
+impl Metrics {
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

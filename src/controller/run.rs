@@ -1,0 +1,535 @@
+//! `otelhouse run`: watches, caches, the three controllers, leader election, the HTTP endpoints
+//! and a graceful shutdown.
+
+use super::snapshot::Owner;
+use super::{Context, ObjKey, error_policy, reconcile_class, reconcile_pipeline, reconcile_store};
+use crate::crd::{AgentClass, ClickHouseStore, LogPipeline};
+use crate::inventory::{NodeFacts, Settings};
+use crate::meta::MANAGED_BY;
+use futures::{FutureExt, Stream, StreamExt};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// How `otelhouse run` is configured.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub settings: Settings,
+    pub leader_elect: bool,
+    pub metrics_addr: std::net::SocketAddr,
+}
+
+/// Run the operator until SIGTERM/SIGINT.
+pub async fn run(config: RunConfig) -> Result<(), String> {
+    let client = Client::try_default().await.map_err(|e| e.to_string())?;
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            shutdown.cancel();
+        });
+    }
+
+    // The HTTP endpoints come up first: /healthz answers while we wait for CRDs or the lease.
+    let (metrics_tx, metrics_rx) = tokio::sync::oneshot::channel::<Arc<Context>>();
+    let server = tokio::spawn(serve(
+        config.metrics_addr,
+        ready.clone(),
+        metrics_rx,
+        shutdown.clone(),
+    ));
+
+    wait_for_crds(&client, &shutdown).await?;
+    if config.leader_elect {
+        let lease =
+            kube_lease_manager::LeaseManagerBuilder::new(client.clone(), "otelhouse-leader")
+                .with_namespace(&config.settings.namespace)
+                .build()
+                .await
+                .map_err(|e| e.to_string())?;
+        let (mut leading, _task) = lease.watch().await;
+        while !*leading.borrow_and_update() {
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                changed = leading.changed() => { changed.map_err(|e| e.to_string())?; }
+            }
+        }
+        tracing::info!("leading");
+        // Losing the lease ends this process; the next leader starts from a clean state.
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            while leading.changed().await.is_ok() {
+                if !*leading.borrow() {
+                    tracing::warn!("lost the lease");
+                    shutdown.cancel();
+                    break;
+                }
+            }
+        });
+    }
+
+    let (class_reader, class_writer) = reflector::store_shared::<AgentClass>(256);
+    let (pipeline_reader, pipeline_writer) = reflector::store_shared::<LogPipeline>(256);
+    let (store_reader, store_writer) = reflector::store_shared::<ClickHouseStore>(256);
+    let classes_sub = class_writer
+        .subscribe()
+        .ok_or_else(|| String::from("subscribe"))?;
+    let pipelines_sub = pipeline_writer
+        .subscribe()
+        .ok_or_else(|| String::from("subscribe"))?;
+    let stores_sub = store_writer
+        .subscribe()
+        .ok_or_else(|| String::from("subscribe"))?;
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        config.settings.clone(),
+        class_reader.clone(),
+        pipeline_reader.clone(),
+        store_reader.clone(),
+    ));
+    let _ = metrics_tx.send(ctx.clone());
+
+    // Triggers: every class when anything of the agents' union changes, every pipeline when
+    // nodes (zones) change, single objects when their owned objects change.
+    let (all_classes_tx, all_classes_rx) = mpsc::unbounded_channel::<()>();
+    let (all_pipelines_tx, all_pipelines_rx) = mpsc::unbounded_channel::<()>();
+    let (class_tx, class_rx) = mpsc::unbounded_channel::<ObjectRef<AgentClass>>();
+    let (pipeline_tx, pipeline_rx) = mpsc::unbounded_channel::<ObjectRef<LogPipeline>>();
+
+    let cfg = watcher::Config::default();
+    let classes = watcher(Api::<AgentClass>::all(client.clone()), cfg.clone())
+        .default_backoff()
+        .modify(|c| c.managed_fields_mut().clear())
+        .reflect_shared(class_writer)
+        .for_each({
+            let ctx = ctx.clone();
+            move |_| {
+                ctx.touch();
+                async {}
+            }
+        });
+    let pipelines = {
+        let all_classes_tx = all_classes_tx.clone();
+        watcher(Api::<LogPipeline>::all(client.clone()), cfg.clone())
+            .default_backoff()
+            .modify(|p| p.managed_fields_mut().clear())
+            .reflect_shared(pipeline_writer)
+            .for_each({
+                let ctx = ctx.clone();
+                move |_| {
+                    ctx.touch();
+                    // The agents' config is the union of all pipelines.
+                    let _ = all_classes_tx.send(());
+                    async {}
+                }
+            })
+    };
+    let stores = watcher(Api::<ClickHouseStore>::all(client.clone()), cfg.clone())
+        .default_backoff()
+        .modify(|s| s.managed_fields_mut().clear())
+        .reflect_shared(store_writer)
+        .for_each({
+            let ctx = ctx.clone();
+            move |_| {
+                ctx.touch();
+                async {}
+            }
+        });
+    let nodes = node_watch(
+        client.clone(),
+        ctx.clone(),
+        all_classes_tx.clone(),
+        all_pipelines_tx.clone(),
+    );
+
+    let owned_selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
+    let owned_cfg = watcher::Config::default().labels(&owned_selector);
+    let ns = config.settings.namespace.clone();
+    let owned = futures::future::join_all(vec![
+        owned_watch::<DaemonSet>(
+            Api::namespaced(client.clone(), &ns),
+            owned_cfg.clone(),
+            ctx.clone(),
+            class_tx.clone(),
+            pipeline_tx.clone(),
+        )
+        .boxed(),
+        owned_watch::<Deployment>(
+            Api::namespaced(client.clone(), &ns),
+            owned_cfg.clone(),
+            ctx.clone(),
+            class_tx.clone(),
+            pipeline_tx.clone(),
+        )
+        .boxed(),
+        owned_watch::<ConfigMap>(
+            Api::namespaced(client.clone(), &ns),
+            owned_cfg.clone(),
+            ctx.clone(),
+            class_tx.clone(),
+            pipeline_tx.clone(),
+        )
+        .boxed(),
+        owned_watch::<Service>(
+            Api::namespaced(client.clone(), &ns),
+            owned_cfg.clone(),
+            ctx.clone(),
+            class_tx.clone(),
+            pipeline_tx.clone(),
+        )
+        .boxed(),
+        owned_watch::<ServiceAccount>(
+            Api::namespaced(client.clone(), &ns),
+            owned_cfg.clone(),
+            ctx.clone(),
+            class_tx.clone(),
+            pipeline_tx.clone(),
+        )
+        .boxed(),
+        owned_watch::<HorizontalPodAutoscaler>(
+            Api::namespaced(client.clone(), &ns),
+            owned_cfg.clone(),
+            ctx.clone(),
+            class_tx.clone(),
+            pipeline_tx.clone(),
+        )
+        .boxed(),
+        owned_watch::<PodDisruptionBudget>(
+            Api::namespaced(client.clone(), &ns),
+            owned_cfg.clone(),
+            ctx.clone(),
+            class_tx.clone(),
+            pipeline_tx.clone(),
+        )
+        .boxed(),
+        owned_watch::<ClusterRole>(
+            Api::all(client.clone()),
+            owned_cfg.clone(),
+            ctx.clone(),
+            class_tx.clone(),
+            pipeline_tx.clone(),
+        )
+        .boxed(),
+        owned_watch::<ClusterRoleBinding>(
+            Api::all(client.clone()),
+            owned_cfg.clone(),
+            ctx.clone(),
+            class_tx.clone(),
+            pipeline_tx.clone(),
+        )
+        .boxed(),
+    ]);
+    // Secrets only as metadata, only in our namespace: a change re-checks the stores using them.
+    let secrets = {
+        let ctx = ctx.clone();
+        let all_pipelines_tx = all_pipelines_tx.clone();
+        watcher(
+            Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), &ns),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .touched_objects()
+        .for_each(move |s| {
+            if let Ok(s) = s {
+                let name = s.name_any();
+                if ctx
+                    .stores
+                    .state()
+                    .iter()
+                    .any(|st| st.spec.credentials.secret_name == name)
+                {
+                    let _ = all_pipelines_tx.send(());
+                }
+            }
+            async {}
+        })
+    };
+
+    let class_controller = Controller::for_shared_stream(classes_sub, class_reader)
+        .reconcile_all_on(receiver_stream(all_classes_rx))
+        .reconcile_on(receiver_stream(class_rx))
+        .graceful_shutdown_on(cancelled(shutdown.clone()))
+        .run(reconcile_class, error_policy, ctx.clone())
+        .for_each(|_| async {});
+    let pipeline_controller = {
+        let ctx2 = ctx.clone();
+        let pipelines_for_store = pipeline_reader.clone();
+        Controller::for_shared_stream(pipelines_sub, pipeline_reader)
+            .watches_shared_stream(stores_sub.clone(), move |store: Arc<ClickHouseStore>| {
+                let name = store.name_any();
+                pipelines_for_store
+                    .state()
+                    .into_iter()
+                    .filter(|p| p.spec.stores.contains(&name))
+                    .map(|p| ObjectRef::from_obj(&*p))
+                    .collect::<Vec<_>>()
+            })
+            .reconcile_all_on(receiver_stream(all_pipelines_rx))
+            .reconcile_on(receiver_stream(pipeline_rx))
+            .graceful_shutdown_on(cancelled(shutdown.clone()))
+            .run(reconcile_pipeline, error_policy, ctx.clone())
+            .for_each(move |r| {
+                // A deleted pipeline is not reconciled (it is gone): clean up its gateways.
+                if let Err(kube::runtime::controller::Error::ObjectNotFound(obj)) = r {
+                    let ctx = ctx2.clone();
+                    let ns = obj.namespace.clone().unwrap_or_default();
+                    tokio::spawn(async move {
+                        if let Err(e) = super::cleanup_pipeline(&ctx, &ns, &obj.name).await {
+                            tracing::warn!(error = %e, "cleanup of a deleted pipeline failed");
+                        }
+                    });
+                }
+                async {}
+            })
+    };
+    let store_controller = Controller::for_shared_stream(stores_sub, store_reader)
+        .graceful_shutdown_on(cancelled(shutdown.clone()))
+        .run(reconcile_store, error_policy, ctx.clone())
+        .for_each(|_| async {});
+
+    ready.store(true, std::sync::atomic::Ordering::SeqCst);
+    tracing::info!(namespace = %config.settings.namespace, "otelhouse is running");
+    tokio::select! {
+        _ = futures::future::join3(class_controller, pipeline_controller, store_controller) => {},
+        _ = classes => {},
+        _ = pipelines => {},
+        _ = stores => {},
+        _ = nodes => {},
+        _ = owned => {},
+        _ = secrets => {},
+        _ = shutdown.cancelled() => {},
+    }
+    shutdown.cancel();
+    let _ = server.await;
+    Ok(())
+}
+
+fn receiver_stream<T: Send + 'static>(
+    rx: mpsc::UnboundedReceiver<T>,
+) -> impl Stream<Item = T> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|t| (t, rx)) })
+}
+
+async fn cancelled(token: tokio_util::sync::CancellationToken) {
+    token.cancelled().await
+}
+
+async fn wait_for_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term => {},
+    }
+}
+
+/// Wait until our CRDs are established instead of crash-looping before they are installed.
+async fn wait_for_crds(
+    client: &Client,
+    shutdown: &tokio_util::sync::CancellationToken,
+) -> Result<(), String> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let names: Vec<String> = crate::crd::all_crds()
+        .into_iter()
+        .filter_map(|c| c.metadata.name)
+        .collect();
+    loop {
+        let mut missing = Vec::new();
+        for n in &names {
+            let established = match api.get_opt(n).await {
+                Ok(Some(crd)) => crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c.type_ == "Established" && c.status == "True"),
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading CRDs");
+                    false
+                }
+            };
+            if !established {
+                missing.push(n.clone());
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(?missing, "waiting for the CRDs to be installed");
+        tokio::select! {
+            _ = shutdown.cancelled() => return Err(String::from("shut down while waiting for CRDs")),
+            _ = tokio::time::sleep(Duration::from_secs(10)) => {}
+        }
+    }
+}
+
+/// Nodes, metadata only, cached as name + labels; only a change of labels or of the set of nodes
+/// triggers the controllers (a Node's status heartbeats do not).
+fn node_watch(
+    client: Client,
+    ctx: Arc<Context>,
+    all_classes: mpsc::UnboundedSender<()>,
+    all_pipelines: mpsc::UnboundedSender<()>,
+) -> impl std::future::Future<Output = ()> {
+    watcher(
+        Api::<PartialObjectMeta<Node>>::all(client),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .for_each(move |ev| {
+        let changed = match ev {
+            Ok(watcher::Event::Apply(n)) | Ok(watcher::Event::InitApply(n)) => {
+                let facts =
+                    NodeFacts::new(n.name_any(), n.metadata.labels.clone().unwrap_or_default());
+                let mut nodes = ctx.nodes.write().unwrap_or_else(|e| e.into_inner());
+                nodes.insert(facts.name.clone(), facts.clone()) != Some(facts)
+            }
+            Ok(watcher::Event::Delete(n)) => ctx
+                .nodes
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&n.name_any())
+                .is_some(),
+            Ok(watcher::Event::InitDone) => true,
+            Ok(watcher::Event::Init) | Err(_) => false,
+        };
+        if changed {
+            ctx.touch();
+            let _ = all_classes.send(());
+            let _ = all_pipelines.send(());
+        }
+        async {}
+    })
+}
+
+/// Objects we manage of one kind: keep the cache of live objects and trigger their owner.
+fn owned_watch<K>(
+    api: Api<K>,
+    cfg: watcher::Config,
+    ctx: Arc<Context>,
+    class_tx: mpsc::UnboundedSender<ObjectRef<AgentClass>>,
+    pipeline_tx: mpsc::UnboundedSender<ObjectRef<LogPipeline>>,
+) -> impl std::future::Future<Output = ()> + Send
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + serde::Serialize
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(api, cfg)
+        .default_backoff()
+        .modify(|o| o.meta_mut().managed_fields = None)
+        .for_each(move |ev| {
+            let (obj, deleted) = match ev {
+                Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => (o, false),
+                Ok(watcher::Event::Delete(o)) => (o, true),
+                _ => return futures::future::ready(()),
+            };
+            let key: ObjKey = (
+                K::kind(&()).into_owned(),
+                obj.meta().namespace.clone().unwrap_or_default(),
+                obj.name_any(),
+            );
+            let mut value = serde_json::to_value(&obj).unwrap_or_default();
+            if let Some(m) = value.as_object_mut() {
+                m.insert("apiVersion".into(), K::api_version(&()).into_owned().into());
+                m.insert("kind".into(), K::kind(&()).into_owned().into());
+            }
+            let owner = Owner::of(&value);
+            {
+                let mut owned = ctx.owned.write().unwrap_or_else(|e| e.into_inner());
+                if deleted {
+                    owned.remove(&key);
+                } else {
+                    owned.insert(key, value);
+                }
+            }
+            match owner {
+                Some(Owner::Class(name)) => {
+                    let _ = class_tx.send(ObjectRef::new(&name));
+                }
+                Some(Owner::Pipeline { namespace, name }) => {
+                    let _ = pipeline_tx.send(ObjectRef::new(&name).within(&namespace));
+                }
+                _ => {}
+            }
+            futures::future::ready(())
+        })
+}
+
+/// /metrics, /healthz, /readyz.
+async fn serve(
+    addr: std::net::SocketAddr,
+    ready: Arc<std::sync::atomic::AtomicBool>,
+    ctx: tokio::sync::oneshot::Receiver<Arc<Context>>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    use axum::routing::get;
+    let ctx_cell: Arc<tokio::sync::OnceCell<Arc<Context>>> = Arc::default();
+    {
+        let cell = ctx_cell.clone();
+        tokio::spawn(async move {
+            if let Ok(c) = ctx.await {
+                let _ = cell.set(c);
+            }
+        });
+    }
+    let app = axum::Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    if ready.load(std::sync::atomic::Ordering::SeqCst) {
+                        (axum::http::StatusCode::OK, "ready")
+                    } else {
+                        (axum::http::StatusCode::SERVICE_UNAVAILABLE, "starting")
+                    }
+                }
+            }),
+        )
+        .route(
+            "/metrics",
+            get(move || {
+                let cell = ctx_cell.clone();
+                async move { cell.get().map(|c| c.metrics.encode()).unwrap_or_default() }
+            }),
+        );
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, %addr, "cannot listen");
+            shutdown.cancel();
+            return;
+        }
+    };
+    let _ = axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await;
+}

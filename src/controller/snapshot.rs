@@ -1,0 +1,159 @@
+//! The desired state of the whole platform, computed from the facts with the same validation and
+//! builders as `render` (pure). Unlike `render`, one bad resource does not stop the others: it is
+//! set aside with its problems, and the objects it already has are left as they are.
+
+use crate::agents::coverage::Coverage;
+use crate::gateway::plan::Plan;
+use crate::inventory::{Inputs, Settings};
+use crate::meta::Desired;
+use crate::render;
+use crate::schema::ddl::TableLayout;
+use crate::validate::{self, Problem};
+use kube::ResourceExt;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Who an object belongs to (from its `otelhouse.dev/owner` annotation).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Owner {
+    /// Shared by every agent class (the ClusterRole, the pipelines ConfigMap).
+    Agents,
+    Class(String),
+    Pipeline {
+        namespace: String,
+        name: String,
+    },
+}
+
+impl Owner {
+    pub fn annotation(&self) -> String {
+        match self {
+            Owner::Agents => "agents".to_string(),
+            Owner::Class(n) => format!("AgentClass/{n}"),
+            Owner::Pipeline { namespace, name } => format!("LogPipeline/{namespace}/{name}"),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.splitn(3, '/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("agents"), None, None) => Some(Owner::Agents),
+            (Some("AgentClass"), Some(n), None) => Some(Owner::Class(n.to_string())),
+            (Some("LogPipeline"), Some(ns), Some(n)) => Some(Owner::Pipeline {
+                namespace: ns.to_string(),
+                name: n.to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The owner of a desired or live object, from its annotation.
+    pub fn of(object: &serde_json::Value) -> Option<Self> {
+        object
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(OWNER_ANNOTATION))
+            .and_then(|v| v.as_str())
+            .and_then(Owner::parse)
+    }
+}
+
+/// Names the owner of every object the operator manages. Gateways live in the operator's
+/// namespace, so a namespaced LogPipeline cannot be their ownerReference.
+pub const OWNER_ANNOTATION: &str = "otelhouse.dev/owner";
+
+/// Everything the reconcilers need, computed once per change of the facts.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub objects: Vec<(Owner, Desired)>,
+    /// Resource (`AgentClass x`, `LogPipeline ns/n`, `ClickHouseStore s`) -> its problems.
+    pub problems: BTreeMap<String, Vec<Problem>>,
+    /// Resources set aside for their problems.
+    pub excluded: BTreeSet<String>,
+    pub warnings: Vec<Problem>,
+    pub coverage: Coverage,
+    /// Pipeline `ns/name` -> plans per region.
+    pub plans: BTreeMap<String, Vec<(String, Plan)>>,
+    /// Pipeline `ns/name` -> (store name, its layouts).
+    pub layouts: BTreeMap<String, Vec<(String, Vec<TableLayout>)>>,
+}
+
+impl Snapshot {
+    pub fn objects_of<'a>(&'a self, owner: &'a Owner) -> impl Iterator<Item = &'a Desired> + 'a {
+        self.objects
+            .iter()
+            .filter(move |(o, _)| o == owner)
+            .map(|(_, d)| d)
+    }
+}
+
+/// The resources a problem names (`AgentClass a, b` names two).
+fn named(p: &Problem) -> Vec<String> {
+    let Some((kind, names)) = p.resource.split_once(' ') else {
+        return Vec::new();
+    };
+    if !matches!(kind, "AgentClass" | "LogPipeline" | "ClickHouseStore") {
+        return Vec::new();
+    }
+    names.split(", ").map(|n| format!("{kind} {n}")).collect()
+}
+
+fn key_of<K: kube::Resource<DynamicType = ()>>(obj: &K) -> String {
+    validate::resource_ref(obj)
+}
+
+/// Compute the snapshot: validate, set aside what is invalid (a few rounds, as setting aside a
+/// store can make its pipelines invalid), build the rest.
+pub fn build(inputs: &Inputs, settings: &Settings) -> Snapshot {
+    let mut snapshot = Snapshot::default();
+    let mut current = inputs.clone();
+    for _ in 0..4 {
+        match validate::validate(&current, settings) {
+            Ok(v) => {
+                let rendered = render::build_all(&v, settings);
+                snapshot.warnings = rendered.warnings;
+                snapshot.coverage = v.coverage.clone();
+                for (id, plans) in rendered.plans {
+                    let key = id.replacen('.', "/", 1);
+                    snapshot.plans.insert(key, plans);
+                }
+                for p in &v.pipelines {
+                    let layouts = p
+                        .stores
+                        .iter()
+                        .map(|s| (s.name_any(), crate::schema::layouts(&p.pipeline.spec, s)))
+                        .collect();
+                    snapshot
+                        .layouts
+                        .insert(format!("{}/{}", p.namespace, p.name), layouts);
+                }
+                snapshot.objects = rendered
+                    .objects
+                    .into_iter()
+                    .filter_map(|d| Owner::of(&d.object).map(|o| (o, d)))
+                    .collect();
+                return snapshot;
+            }
+            Err(problems) => {
+                let mut removed = false;
+                for p in problems {
+                    let names = named(&p);
+                    for n in &names {
+                        snapshot
+                            .problems
+                            .entry(n.clone())
+                            .or_default()
+                            .push(p.clone());
+                        removed |= snapshot.excluded.insert(n.clone());
+                    }
+                }
+                if !removed {
+                    break;
+                }
+                let excluded = &snapshot.excluded;
+                current.classes.retain(|c| !excluded.contains(&key_of(c)));
+                current.pipelines.retain(|p| !excluded.contains(&key_of(p)));
+                current.stores.retain(|s| !excluded.contains(&key_of(s)));
+            }
+        }
+    }
+    snapshot
+}

@@ -1,0 +1,358 @@
+//! Status (pure): conditions a user can act on, computed from the snapshot and what the cluster
+//! and ClickHouse report. A condition keeps its lastTransitionTime while its status is unchanged,
+//! so an unchanged world gives an equal status and no write.
+
+use super::snapshot::Snapshot;
+use crate::crd::{
+    AgentClassStatus, ClickHouseStoreStatus, CommonStatus, GatewayStatus, LogPipelineStatus,
+    StoreSchemaStatus, ZoneGatewayStatus,
+};
+use crate::meta::LABEL_ZONE;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use serde_json::Value;
+
+/// One condition before times are attached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cond {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Cond {
+    fn new(type_: &'static str, status: bool, reason: &str, message: impl Into<String>) -> Self {
+        Self {
+            type_,
+            status,
+            reason: reason.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Attach times and the generation, keeping lastTransitionTime where the status is unchanged.
+pub fn conditions(
+    new: Vec<Cond>,
+    old: &[Condition],
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
+    new.into_iter()
+        .map(|c| {
+            let status = if c.status { "True" } else { "False" }.to_string();
+            let since = old
+                .iter()
+                .find(|o| o.type_ == c.type_ && o.status == status)
+                .map(|o| o.last_transition_time.clone())
+                .unwrap_or_else(|| now.clone());
+            Condition {
+                type_: c.type_.to_string(),
+                status,
+                reason: c.reason,
+                message: c.message,
+                observed_generation: generation,
+                last_transition_time: since,
+            }
+        })
+        .collect()
+}
+
+fn problems_message(snapshot: &Snapshot, key: &str) -> String {
+    snapshot
+        .problems
+        .get(key)
+        .map(|ps| {
+            ps.iter()
+                .map(|p| {
+                    if p.field.is_empty() {
+                        p.message.clone()
+                    } else {
+                        format!("{}: {}", p.field, p.message)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default()
+}
+
+fn int(v: Option<&Value>, path: &str) -> u32 {
+    v.and_then(|v| v.pointer(path))
+        .and_then(Value::as_u64)
+        .unwrap_or(0) as u32
+}
+
+/// An AgentClass's status.
+pub fn class_status(
+    name: &str,
+    generation: Option<i64>,
+    snapshot: &Snapshot,
+    daemon_set: Option<&Value>,
+    overlaps_with: Vec<String>,
+    old: Option<&AgentClassStatus>,
+    now: &Time,
+) -> AgentClassStatus {
+    let key = format!("AgentClass {name}");
+    let nodes = snapshot.coverage.by_class.get(name).map(|n| n.len() as u32);
+    let desired = int(daemon_set, "/status/desiredNumberScheduled");
+    let ready = int(daemon_set, "/status/numberReady");
+    let conds = if snapshot.excluded.contains(&key) {
+        let msg = problems_message(snapshot, &key);
+        let reason = if overlaps_with.is_empty() {
+            "Invalid"
+        } else {
+            "Overlap"
+        };
+        vec![
+            Cond::new("Ready", false, reason, msg.clone()),
+            Cond::new("Degraded", true, reason, msg),
+        ]
+    } else if daemon_set.is_none() {
+        vec![
+            Cond::new(
+                "Ready",
+                false,
+                "Applying",
+                "the agent DaemonSet is being created",
+            ),
+            Cond::new("Degraded", false, "AsExpected", ""),
+        ]
+    } else if ready < desired {
+        vec![
+            Cond::new(
+                "Ready",
+                false,
+                "AgentsNotReady",
+                format!("{ready} of {desired} agents ready"),
+            ),
+            Cond::new("Degraded", false, "AsExpected", ""),
+        ]
+    } else {
+        vec![
+            Cond::new(
+                "Ready",
+                true,
+                "AgentsReady",
+                format!("{ready} of {desired} agents ready"),
+            ),
+            Cond::new("Degraded", false, "AsExpected", ""),
+        ]
+    };
+    AgentClassStatus {
+        common: CommonStatus {
+            conditions: conditions(
+                conds,
+                old.map(|o| o.common.conditions.as_slice())
+                    .unwrap_or_default(),
+                generation,
+                now,
+            ),
+            observed_generation: generation,
+        },
+        nodes,
+        agents_desired: daemon_set.map(|_| desired),
+        agents_ready: daemon_set.map(|_| ready),
+        overlaps_with,
+    }
+}
+
+/// A LogPipeline's status. `deployments` are its live gateway Deployments.
+#[allow(clippy::too_many_arguments)]
+pub fn pipeline_status(
+    key: &str,
+    generation: Option<i64>,
+    snapshot: &Snapshot,
+    deployments: &[&Value],
+    stores: Vec<StoreSchemaStatus>,
+    tables: u32,
+    old: Option<&LogPipelineStatus>,
+    now: &Time,
+) -> LogPipelineStatus {
+    let res = format!("LogPipeline {key}");
+    let plans = snapshot.plans.get(key);
+    let mut zones = Vec::new();
+    let mut capped = false;
+    for (_, plan) in plans.into_iter().flatten() {
+        capped |= plan.capped;
+        for z in &plan.zones {
+            let ready = deployments
+                .iter()
+                .filter(|d| {
+                    d.pointer(&format!(
+                        "/metadata/labels/{}",
+                        LABEL_ZONE.replace('/', "~1")
+                    ))
+                    .and_then(Value::as_str)
+                        == Some(crate::meta::shorten(&z.zone, 63).as_str())
+                })
+                .map(|d| int(Some(d), "/status/readyReplicas"))
+                .sum();
+            zones.push(ZoneGatewayStatus {
+                zone: z.zone.clone(),
+                planned: z.replicas,
+                ready,
+            });
+        }
+    }
+    let planned: u32 = zones.iter().map(|z| z.planned).sum();
+    let ready: u32 = zones.iter().map(|z| z.ready.min(z.planned)).sum();
+    let short: Vec<String> = zones
+        .iter()
+        .filter(|z| z.ready < z.planned)
+        .map(|z| format!("{} {}/{}", z.zone, z.ready, z.planned))
+        .collect();
+    let bad_stores: Vec<&StoreSchemaStatus> =
+        stores.iter().filter(|s| s.state != "Applied").collect();
+    let conds = if snapshot.excluded.contains(&res) {
+        let msg = problems_message(snapshot, &res);
+        vec![
+            Cond::new("Ready", false, "Invalid", msg.clone()),
+            Cond::new("Degraded", true, "Invalid", msg),
+        ]
+    } else {
+        let schema_msg = bad_stores
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}: {} {}",
+                    s.store,
+                    s.state,
+                    s.message.as_deref().unwrap_or_default()
+                )
+                .trim()
+                .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let degraded = if let Some(s) = bad_stores
+            .iter()
+            .find(|s| s.state == "Refused" || s.state == "Unreachable" || s.state == "Failed")
+        {
+            Cond::new(
+                "Degraded",
+                true,
+                &format!("Schema{}", s.state),
+                schema_msg.clone(),
+            )
+        } else if capped {
+            Cond::new(
+                "Degraded",
+                true,
+                "Capped",
+                "the gateway plan is capped by maxReplicas: the buffer or throughput target is not met",
+            )
+        } else {
+            Cond::new("Degraded", false, "AsExpected", "")
+        };
+        let ready_cond = if !bad_stores.is_empty() {
+            Cond::new("Ready", false, "SchemaNotApplied", schema_msg)
+        } else if !short.is_empty() {
+            Cond::new(
+                "Ready",
+                false,
+                "GatewaysNotReady",
+                format!("gateways ready per zone: {}", short.join(", ")),
+            )
+        } else {
+            Cond::new(
+                "Ready",
+                true,
+                "Ready",
+                format!(
+                    "{ready} gateways ready, schema applied in {} store(s)",
+                    stores.len()
+                ),
+            )
+        };
+        vec![ready_cond, degraded]
+    };
+    LogPipelineStatus {
+        common: CommonStatus {
+            conditions: conditions(
+                conds,
+                old.map(|o| o.common.conditions.as_slice())
+                    .unwrap_or_default(),
+                generation,
+                now,
+            ),
+            observed_generation: generation,
+        },
+        gateways: plans.map(|_| GatewayStatus {
+            planned,
+            ready,
+            capped,
+            zones,
+        }),
+        tables: Some(tables),
+        stores,
+    }
+}
+
+/// A ClickHouseStore's status.
+pub fn store_status(
+    key: &str,
+    generation: Option<i64>,
+    snapshot: &Snapshot,
+    health: Result<String, String>,
+    old: Option<&ClickHouseStoreStatus>,
+    now: &Time,
+) -> ClickHouseStoreStatus {
+    let res = format!("ClickHouseStore {key}");
+    let (conds, reachable, version, error) = if snapshot.excluded.contains(&res) {
+        let msg = problems_message(snapshot, &res);
+        (
+            vec![
+                Cond::new("Ready", false, "Invalid", msg.clone()),
+                Cond::new("Degraded", true, "Invalid", msg),
+            ],
+            None,
+            None,
+            None,
+        )
+    } else {
+        match health {
+            Ok(v) => (
+                vec![
+                    Cond::new("Ready", true, "Reachable", format!("ClickHouse {v}")),
+                    Cond::new("Degraded", false, "AsExpected", ""),
+                ],
+                Some(true),
+                Some(v),
+                None,
+            ),
+            Err(e) => (
+                vec![
+                    Cond::new("Ready", false, "Unreachable", e.clone()),
+                    Cond::new("Degraded", true, "Unreachable", e.clone()),
+                ],
+                Some(false),
+                old.and_then(|o| o.server_version.clone()),
+                Some(e),
+            ),
+        }
+    };
+    ClickHouseStoreStatus {
+        common: CommonStatus {
+            conditions: conditions(
+                conds,
+                old.map(|o| o.common.conditions.as_slice())
+                    .unwrap_or_default(),
+                generation,
+                now,
+            ),
+            observed_generation: generation,
+        },
+        reachable,
+        server_version: version,
+        last_error: error,
+    }
+}
+
+/// The Ready condition's (status, reason), to tell a transition (worth an Event) from no change.
+pub fn ready_of(conditions: &[Condition]) -> Option<(String, String)> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| (c.status.clone(), c.reason.clone()))
+}
