@@ -692,7 +692,7 @@ async fn ensure_finalizer(p: &LogPipeline, ctx: &Context) -> Result<(), Error> {
         Api::namespaced(ctx.client.clone(), &p.namespace().unwrap_or_default());
     let patch =
         json!({"metadata": {"finalizers": finalizers, "resourceVersion": p.resource_version()}});
-    api.patch(
+    api.patch_metadata(
         &p.name_any(),
         &PatchParams::default(),
         &Patch::Merge(&patch),
@@ -754,7 +754,7 @@ async fn finalize_pipeline(p: &LogPipeline, ctx: &Context) -> Result<Action, Err
         let api: Api<LogPipeline> = Api::namespaced(ctx.client.clone(), &ns);
         let patch =
             json!({"metadata": {"finalizers": rest, "resourceVersion": p.resource_version()}});
-        api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        api.patch_metadata(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await?;
     }
     Ok(Action::await_change())
