@@ -26,9 +26,6 @@ struct Recorded {
 }
 
 impl Recorded {
-    fn is_write(&self) -> bool {
-        self.method != "GET"
-    }
     fn short(&self) -> String {
         format!("{} {}", self.method, self.path)
     }
@@ -128,7 +125,8 @@ struct World {
     api: FakeApi,
     classes: Writer<AgentClass>,
     pipelines: Writer<LogPipeline>,
-    stores: Writer<ClickHouseStore>,
+    /// Kept so the stores' cache stays writable for the test's lifetime.
+    _stores: Writer<ClickHouseStore>,
 }
 
 impl World {
