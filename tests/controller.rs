@@ -153,7 +153,7 @@ impl World {
             api,
             classes: cw,
             pipelines: pw,
-            stores: sw,
+            _stores: sw,
         }
     }
 
