@@ -541,10 +541,10 @@ def token_predicate(db: DB, target: str, token: str) -> str:
     return f"hasToken(Body, '{token}')"
 
 
-def run_query(db: DB, sql: str) -> tuple[float, int, int, int]:
+def run_query(db: DB, sql: str) -> tuple[float, int, int, list]:
     j = db.json(f"{sql} SETTINGS {QUERY_SETTINGS} FORMAT JSON")
     st = j["statistics"]
-    return st["elapsed"], int(st["rows_read"]), int(st["bytes_read"]), len(j["data"])
+    return st["elapsed"], int(st["rows_read"]), int(st["bytes_read"]), j["data"]
 
 
 def bench_queries(db: DB, qs, runs: int) -> list[dict]:
@@ -554,17 +554,24 @@ def bench_queries(db: DB, qs, runs: int) -> list[dict]:
         for label, sql in (("A", qa), ("B", qb)):
             run_query(db, sql)  # warm-up
         lat = {"A": [], "B": []}
+        cpu = {"A": [], "B": []}
         meta = {}
         for _ in range(runs):
             for label, sql in (("A", qa), ("B", qb)):
-                t0 = time.perf_counter()
-                el, rr, br, nrows = run_query(db, sql)
-                wall = time.perf_counter() - t0
+                c0, t0 = time.process_time(), time.perf_counter()
+                el, rr, br, data = run_query(db, sql)
+                wall, c = time.perf_counter() - t0, time.process_time() - c0
                 lat[label].append(wall)
-                meta[label] = (rr, br, nrows)
+                cpu[label].append(c)
+                meta[label] = (rr, br, data)
         for label in ("A", "B"):
-            res[label] = {"ms": statistics.median(lat[label]) * 1000, "rows_read": meta[label][0],
-                          "bytes_read": meta[label][1], "result_rows": meta[label][2]}
+            res[label] = {"ms": statistics.median(lat[label]) * 1000,
+                          "min_ms": min(lat[label]) * 1000,
+                          "cpu_ms": statistics.median(cpu[label]) * 1000,
+                          "rows_read": meta[label][0],
+                          "bytes_read": meta[label][1], "result_rows": len(meta[label][2])}
+        # Both schemas hold the same rows: the answers must be the same.
+        res["same_result"] = meta["A"][2] == meta["B"][2]
         out.append(res)
     return out
 
@@ -630,6 +637,9 @@ def print_report(args, p, gen_s, schemas, st, qres, out=sys.stdout):
     rows.append(("compression ratio", f"{sa['ratio']:.1f}", f"{sb['ratio']:.1f}", ratio(sb["ratio"], sa["ratio"], False)))
     for q in qres:
         rows.append((f"{q['name']}: ms", f"{q['A']['ms']:.1f}", f"{q['B']['ms']:.1f}", ratio(q["B"]["ms"], q["A"]["ms"])))
+        if args.cpu:
+            rows.append((f"{q['name']}: cpu ms", f"{q['A']['cpu_ms']:.1f}", f"{q['B']['cpu_ms']:.1f}",
+                         ratio(q["B"]["cpu_ms"], q["A"]["cpu_ms"])))
         rows.append((f"{q['name']}: rows read", fmt_int(q["A"]["rows_read"]), fmt_int(q["B"]["rows_read"]),
                      ratio(q["B"]["rows_read"], q["A"]["rows_read"])))
     widths = [max(len(r[i]) for r in rows + [("metric", "A exporter", "B otelhouse", "B/A")]) for i in range(4)]
@@ -638,10 +648,14 @@ def print_report(args, p, gen_s, schemas, st, qres, out=sys.stdout):
     w("|" + "|".join(("-" * (widths[i] + 1) + ":") if i else ("-" * (widths[i] + 2)) for i in range(4)) + "|\n")
     for r in rows:
         w("| " + " | ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]) for i, c in enumerate(r)) + " |\n")
-    w("  (B/A: + means B is better, - worse; latency = median wall time of the query in-process)\n")
-    mism = [q["name"] for q in qres if q["A"]["result_rows"] != q["B"]["result_rows"]]
+    w("  (B/A: + means B is better, - worse; ms = median wall time of the query in-process"
+      + ("; cpu ms = median process CPU time, steadier when other work shares the cores" if args.cpu else "")
+      + ")\n")
+    mism = [q["name"] for q in qres if not q["same_result"]]
     if mism:
-        w(f"  WARNING: result row counts differ between A and B for: {', '.join(mism)}\n")
+        w(f"  WARNING: A and B answered differently: {', '.join(mism)}\n")
+    else:
+        w(f"  every query returned the same answer on A and B ({', '.join(str(q['A']['result_rows']) for q in qres)} rows)\n")
     if args.verbose:
         for lab, s in (("A", sa), ("B", sb)):
             w(f"\n{lab} skip indexes:\n")
@@ -669,6 +683,7 @@ def main() -> int:
                     help="robustness check, not the default measurement: OPTIMIZE ... FINAL both targets "
                          "after the inserts (one merged part per day) before measuring")
     ap.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    ap.add_argument("--cpu", action="store_true", help="also show each query's median process CPU time")
     ap.add_argument("-v", "--verbose", action="store_true", help="per-index and per-column sizes, the SQL")
     args = ap.parse_args()
     if args.runs < 1 or args.rows < 10_000 or args.batch < 1:
@@ -694,10 +709,14 @@ def main() -> int:
                 db.run(f"SYSTEM START MERGES {s.target}")
                 db.run(f"OPTIMIZE TABLE {s.target} FINAL")
                 db.run(f"SYSTEM STOP MERGES {s.target}")
+        check = "SELECT count(), sum(cityHash64(Timestamp, TraceId, SeverityText, ServiceName, Body, " \
+                "ResourceAttributes, LogAttributes)) FROM {}"
+        want = db.rows(check.format("bench.src"))[0]
         for s in (a, b):
-            got = int(db.value(f"SELECT count() FROM {s.target}"))
-            if got != args.rows:
-                sys.exit(f"{s.label}: {s.target} has {got} rows, expected {args.rows}")
+            got = db.rows(check.format(s.target))[0]
+            if got != want:
+                sys.exit(f"{s.label}: {s.target} holds {got[0]} rows (checksum {got[1]}), "
+                         f"the generated data {want[0]} (checksum {want[1]})")
         p = pick_parameters(db, args.rows)
         p["chdb"] = getattr(chdb, "__version__", "?")
         p["version"] = db.value("SELECT version()")

@@ -77,6 +77,7 @@ fn fake_api() -> (Client, FakeApi) {
                     let mut obj = body.clone();
                     if obj.get("metadata").is_some() {
                         obj["metadata"]["resourceVersion"] = json!("1");
+                        obj["metadata"]["generation"] = json!(1);
                     }
                     o.lock().unwrap().insert(rec.path.clone(), obj.clone());
                     (200, obj)
@@ -301,7 +302,11 @@ async fn create_applies_exactly_the_rendered_objects_then_an_idle_pass_writes_no
                     && r.body["kind"] == d.kind.as_str()
             })
             .unwrap();
-        assert_eq!(r.body, d.object, "{}", d.name);
+        let mut body = r.body.clone();
+        let annotations = body["metadata"]["annotations"].as_object_mut().unwrap();
+        // The controller adds the hash of what it applied, nothing else.
+        assert!(annotations.remove("otelhouse.dev/applied-hash").is_some());
+        assert_eq!(body, d.object, "{}", d.name);
     }
     // Statuses: one per resource, and an Event for each Ready transition.
     let statuses: Vec<String> = reqs
@@ -616,5 +621,32 @@ async fn deletion_policy_drop_uses_a_finalizer_and_drops_the_tables() {
         last.body["metadata"]["finalizers"],
         json!([]),
         "finalizer removed last"
+    );
+}
+
+#[tokio::test]
+async fn a_hand_edit_of_a_managed_object_is_reverted() {
+    let inputs = tenant_inputs();
+    let mut w = World::new(&inputs);
+    w.reconcile_all().await;
+    assert!(w.reconcile_all().await.is_empty());
+    // Someone scales a gateway Deployment by hand: its generation moves past ours.
+    let key = (
+        "Deployment".to_string(),
+        "otelhouse-system".to_string(),
+        "otelhouse-gw-team-a-app-us-east-1a".to_string(),
+    );
+    {
+        let mut owned = w.ctx.owned.write().unwrap();
+        let live = owned.get_mut(&key).unwrap();
+        live.generation = Some(live.generation.unwrap_or(1) + 1);
+    }
+    let reqs = w.reconcile_all().await;
+    assert_eq!(
+        applies(&reqs),
+        vec![format!(
+            "/apis/apps/v1/namespaces/otelhouse-system/deployments/{}",
+            key.2
+        )]
     );
 }

@@ -4,7 +4,6 @@
 //! -> apply (server-side apply, only what differs from the live object) -> delete orphans ->
 //! status (only when it changed) and Events (only on transitions).
 
-pub mod diff;
 pub mod metrics;
 pub mod run;
 pub mod snapshot;
@@ -12,7 +11,7 @@ pub mod status;
 
 use crate::crd::{AgentClass, ClickHouseStore, DeletionPolicy, LogPipeline, StoreSchemaStatus};
 use crate::inventory::{Inputs, NodeFacts, Settings};
-use crate::meta::{Desired, FIELD_MANAGER};
+use crate::meta::FIELD_MANAGER;
 use crate::schema::apply::{self as schema_apply, Connection, Outcome, Record};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -23,7 +22,7 @@ use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
-use snapshot::{Owner, Snapshot};
+use snapshot::{Owner, Snapshot, Wanted};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -62,12 +61,71 @@ impl Error {
 /// A live object's key: kind, namespace ("" for cluster-scoped), name.
 pub type ObjKey = (String, String, String);
 
-pub fn key_of(d: &Desired) -> ObjKey {
+pub fn key_of(w: &Wanted) -> ObjKey {
     (
-        d.kind.clone(),
-        d.namespace.clone().unwrap_or_default(),
-        d.name.clone(),
+        w.kind.clone(),
+        w.namespace.clone().unwrap_or_default(),
+        w.name.clone(),
     )
+}
+
+/// What the operator keeps of an object it manages: enough to decide whether to write, to
+/// delete orphans and to report readiness, not the object itself.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Live {
+    pub api_version: String,
+    pub owner: Option<Owner>,
+    /// The applied-hash annotation: the hash of what was last applied.
+    pub applied_hash: Option<String>,
+    pub generation: Option<i64>,
+    /// The generation our own last apply produced (unknown after a restart): a higher live
+    /// generation means someone else changed the spec, and it is applied again.
+    pub applied_generation: Option<i64>,
+    /// Labels and the few status fields status reports read, at their usual paths.
+    pub summary: Value,
+}
+
+impl Live {
+    pub fn from_value(v: &Value) -> Self {
+        let status_fields = [
+            "desiredNumberScheduled",
+            "numberReady",
+            "readyReplicas",
+            "replicas",
+        ];
+        let status: serde_json::Map<String, Value> = status_fields
+            .iter()
+            .filter_map(|f| {
+                v.pointer(&format!("/status/{f}"))
+                    .map(|x| (f.to_string(), x.clone()))
+            })
+            .collect();
+        let mut summary = json!({"metadata": {"labels": v.pointer("/metadata/labels").cloned().unwrap_or(Value::Null)}});
+        if v.get("status").is_some() {
+            summary["status"] = Value::Object(status);
+        }
+        Self {
+            api_version: v["apiVersion"].as_str().unwrap_or_default().to_string(),
+            owner: Owner::of(v),
+            applied_hash: v
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(snapshot::APPLIED_HASH_ANNOTATION))
+                .and_then(Value::as_str)
+                .map(String::from),
+            generation: v.pointer("/metadata/generation").and_then(Value::as_i64),
+            applied_generation: None,
+            summary,
+        }
+    }
+
+    /// Whether applying `w` would change nothing.
+    fn is(&self, w: &Wanted) -> bool {
+        self.applied_hash.as_deref() == Some(w.hash.as_str())
+            && match (self.applied_generation, self.generation) {
+                (Some(ours), Some(now)) => ours == now,
+                _ => true,
+            }
+    }
 }
 
 /// What the reconcilers share.
@@ -80,7 +138,7 @@ pub struct Context {
     /// Node name -> labels (a metadata-only watch, stripped to labels).
     pub nodes: RwLock<BTreeMap<String, NodeFacts>>,
     /// The objects we manage, as the API server last showed them.
-    pub owned: RwLock<BTreeMap<ObjKey, Value>>,
+    pub owned: RwLock<BTreeMap<ObjKey, Live>>,
     /// Bumped on every change of the facts the snapshot is built from.
     pub facts_version: AtomicU64,
     snapshot: Mutex<Option<(u64, Arc<Snapshot>)>>,
@@ -162,7 +220,7 @@ impl Context {
         s
     }
 
-    fn owned_value(&self, key: &ObjKey) -> Option<Value> {
+    fn owned_value(&self, key: &ObjKey) -> Option<Live> {
         self.owned
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -171,15 +229,15 @@ impl Context {
     }
 
     /// Server-side apply `d` unless the live object already is it. Returns whether it wrote.
-    pub async fn apply(&self, d: &Desired) -> Result<bool, Error> {
+    pub async fn apply(&self, d: &Wanted) -> Result<bool, Error> {
         let key = key_of(d);
         if let Some(live) = self.owned_value(&key)
-            && diff::is_subset(&d.object, &live)
+            && live.is(d)
         {
             return Ok(false);
         }
-        let api = self.dynamic_api(d);
-        let obj: DynamicObject = serde_json::from_value(d.object.clone())
+        let api = self.dynamic_api(&d.api_version, &d.kind, d.namespace.as_deref());
+        let obj: DynamicObject = serde_json::from_str(&d.json)
             .map_err(|e| Error::Internal(format!("{} {}: {e}", d.kind, d.name)))?;
         let applied = api
             .patch(
@@ -194,23 +252,31 @@ impl Context {
                 kind: d.kind.clone(),
             })
             .inc();
-        if let Ok(v) = serde_json::to_value(&applied) {
+        if let Ok(mut v) = serde_json::to_value(&applied) {
+            v["apiVersion"] = d.api_version.clone().into();
+            let mut live = Live::from_value(&v);
+            live.applied_generation = live.generation;
             self.owned
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(key, v);
+                .insert(key, live);
         }
         Ok(true)
     }
 
-    fn dynamic_api(&self, d: &Desired) -> Api<DynamicObject> {
-        let (group, version) = match d.api_version.split_once('/') {
+    fn dynamic_api(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+    ) -> Api<DynamicObject> {
+        let (group, version) = match api_version.split_once('/') {
             Some((g, v)) => (g, v),
-            None => ("", d.api_version.as_str()),
+            None => ("", api_version),
         };
-        let gvk = GroupVersionKind::gvk(group, version, &d.kind);
-        let ar = ApiResource::from_gvk_with_plural(&gvk, &plural(&d.kind));
-        match &d.namespace {
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let ar = ApiResource::from_gvk_with_plural(&gvk, &plural(kind));
+        match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
             None => Api::all_with(self.client.clone(), &ar),
         }
@@ -223,26 +289,14 @@ impl Context {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .filter(|(k, v)| Owner::of(v).as_ref() == Some(owner) && !keep.contains(k))
-            .map(|(k, v)| {
-                let api_version = v["apiVersion"].as_str().unwrap_or_default().to_string();
-                (k.clone(), api_version)
-            })
+            .filter(|(k, v)| v.owner.as_ref() == Some(owner) && !keep.contains(k))
+            .map(|(k, v)| (k.clone(), v.api_version.clone()))
             .collect();
         let mut deleted = 0;
         for ((kind, ns, name), api_version) in orphans {
-            let d = Desired {
-                api_version,
-                kind: kind.clone(),
-                namespace: (!ns.is_empty()).then(|| ns.clone()),
-                name: name.clone(),
-                object: Value::Null,
-            };
-            match self
-                .dynamic_api(&d)
-                .delete(&name, &DeleteParams::background())
-                .await
-            {
+            let api =
+                self.dynamic_api(&api_version, &kind, (!ns.is_empty()).then_some(ns.as_str()));
+            match api.delete(&name, &DeleteParams::background()).await {
                 Ok(_) => {}
                 // Already gone is what we wanted.
                 Err(kube::Error::Api(s)) if s.code == 404 => {}
@@ -263,7 +317,7 @@ impl Context {
 
     /// Apply an owner's desired objects and delete its orphans. Returns the writes.
     async fn sync_owner(&self, owner: &Owner, snapshot: &Snapshot) -> Result<u32, Error> {
-        let desired: Vec<&Desired> = snapshot.objects_of(owner).collect();
+        let desired: Vec<&Wanted> = snapshot.objects_of(owner).collect();
         let mut writes = 0;
         for d in &desired {
             writes += u32::from(self.apply(d).await?);
@@ -402,7 +456,7 @@ pub async fn reconcile_class(class: Arc<AgentClass>, ctx: Arc<Context>) -> Resul
         ctx.settings.namespace.clone(),
         crate::agents::agent_name(&name),
     );
-    let ds = ctx.owned_value(&ds_key);
+    let ds = ctx.owned_value(&ds_key).map(|l| l.summary);
     let overlaps: Vec<String> = snapshot
         .problems
         .get(&key)
@@ -481,8 +535,8 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .iter()
-        .filter(|((kind, _, _), v)| kind == "Deployment" && Owner::of(v).as_ref() == Some(&owner))
-        .map(|(_, v)| v.clone())
+        .filter(|((kind, _, _), v)| kind == "Deployment" && v.owner.as_ref() == Some(&owner))
+        .map(|(_, v)| v.summary.clone())
         .collect();
     let refs: Vec<&Value> = deployments.iter().collect();
     let old = p.status.clone();
@@ -787,7 +841,7 @@ async fn sweep_deleted_pipelines(ctx: &Context) -> Result<(), Error> {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .values()
-        .filter_map(|v| match Owner::of(v) {
+        .filter_map(|v| match v.owner.clone() {
             Some(Owner::Pipeline { namespace, name })
                 if !live.contains(&(namespace.clone(), name.clone())) =>
             {

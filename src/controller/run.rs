@@ -460,13 +460,22 @@ where
                 m.insert("apiVersion".into(), K::api_version(&()).into_owned().into());
                 m.insert("kind".into(), K::kind(&()).into_owned().into());
             }
-            let owner = Owner::of(&value);
+            let live = super::Live::from_value(&value);
+            let owner = live.owner.clone();
             {
                 let mut owned = ctx.owned.write().unwrap_or_else(|e| e.into_inner());
                 if deleted {
                     owned.remove(&key);
                 } else {
-                    owned.insert(key, value);
+                    // Keep what our own apply learnt (the generation it produced).
+                    let applied_generation = owned.get(&key).and_then(|l| l.applied_generation);
+                    owned.insert(
+                        key,
+                        super::Live {
+                            applied_generation,
+                            ..live
+                        },
+                    );
                 }
             }
             match owner {

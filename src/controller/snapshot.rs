@@ -60,10 +60,50 @@ impl Owner {
 /// namespace, so a namespaced LogPipeline cannot be their ownerReference.
 pub const OWNER_ANNOTATION: &str = "otelhouse.dev/owner";
 
+/// Carries the hash of what the operator applied, so a later reconcile can tell without the
+/// whole object whether the live one is already it.
+pub const APPLIED_HASH_ANNOTATION: &str = "otelhouse.dev/applied-hash";
+
+/// An object to apply, kept compact: its JSON text and its hash (the Values of thousands of
+/// objects would be most of the operator's memory).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wanted {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub hash: String,
+    /// The object, with the applied-hash annotation, as JSON.
+    pub json: std::sync::Arc<str>,
+}
+
+impl Wanted {
+    pub fn new(d: &Desired) -> Self {
+        let mut object = d.object.clone();
+        let hash = crate::meta::config_hash(&object.to_string())[..16].to_string();
+        if let Some(meta) = object.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            let annotations = meta
+                .entry("annotations")
+                .or_insert_with(|| serde_json::json!({}));
+            if let Some(a) = annotations.as_object_mut() {
+                a.insert(APPLIED_HASH_ANNOTATION.into(), hash.clone().into());
+            }
+        }
+        Self {
+            api_version: d.api_version.clone(),
+            kind: d.kind.clone(),
+            namespace: d.namespace.clone(),
+            name: d.name.clone(),
+            hash,
+            json: object.to_string().into(),
+        }
+    }
+}
+
 /// Everything the reconcilers need, computed once per change of the facts.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
-    pub objects: Vec<(Owner, Desired)>,
+    pub objects: Vec<(Owner, Wanted)>,
     /// Resource (`AgentClass x`, `LogPipeline ns/n`, `ClickHouseStore s`) -> its problems.
     pub problems: BTreeMap<String, Vec<Problem>>,
     /// Resources set aside for their problems.
@@ -77,7 +117,7 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    pub fn objects_of<'a>(&'a self, owner: &'a Owner) -> impl Iterator<Item = &'a Desired> + 'a {
+    pub fn objects_of<'a>(&'a self, owner: &'a Owner) -> impl Iterator<Item = &'a Wanted> + 'a {
         self.objects
             .iter()
             .filter(move |(o, _)| o == owner)
@@ -128,7 +168,7 @@ pub fn build(inputs: &Inputs, settings: &Settings) -> Snapshot {
                 snapshot.objects = rendered
                     .objects
                     .into_iter()
-                    .filter_map(|d| Owner::of(&d.object).map(|o| (o, d)))
+                    .filter_map(|d| Owner::of(&d.object).map(|o| (o, Wanted::new(&d))))
                     .collect();
                 return snapshot;
             }
