@@ -85,6 +85,8 @@ fn fake_api(counts: Arc<Mutex<Counts>>) -> Client {
     Client::new(service, "default")
 }
 
+// The server lives as long as the bench and exits with it (--exit-with-parent).
+#[allow(clippy::zombie_processes)]
 fn start_clickhouse() -> (String, std::process::Child) {
     let dir = tempfile::tempdir().expect("tempdir").keep();
     let port_file = dir.join("port");
