@@ -202,19 +202,26 @@ pub fn render(inputs: &Inputs, settings: &Settings) -> Result<Rendered, RenderEr
     Ok(build_all(&validated, settings))
 }
 
-/// The builders over a validated model (the controller calls the same).
-pub fn build_all(v: &Validated<'_>, settings: &Settings) -> Rendered {
-    let mut objects = Vec::new();
+/// What the builders produce besides the objects.
+pub struct Built {
+    pub warnings: Vec<Problem>,
+    pub plans: BTreeMap<String, Vec<(String, gateway::plan::Plan)>>,
+}
+
+/// The builders over a validated model, handing each object to `sink` as it is built (the
+/// controller keeps them compact; `render` collects them). The controller and `render` call
+/// the same function.
+pub fn build_each(v: &Validated<'_>, settings: &Settings, mut sink: impl FnMut(Desired)) -> Built {
     let mut warnings = v.warnings.clone();
     if !v.classes.is_empty() {
-        objects.push(agents::cluster_role());
-    }
-    let (routes, keys) = agents::routes(v, settings);
-    if !v.classes.is_empty() {
+        sink(agents::cluster_role());
+        let (routes, keys) = agents::routes(v, settings);
         let (shared, text) = agents::build_shared(settings, &routes, &keys);
-        objects.push(shared);
+        sink(shared);
         for class in &v.classes {
-            objects.extend(agents::build(class, settings, &text));
+            agents::build(class, settings, &text)
+                .into_iter()
+                .for_each(&mut sink);
         }
     }
     let mut plans = BTreeMap::new();
@@ -242,14 +249,21 @@ pub fn build_all(v: &Validated<'_>, settings: &Settings) -> Rendered {
                 message: "no node of this cluster is in a region of the pipeline's stores: no gateways here".to_string(),
             });
         }
-        objects.extend(objs);
+        objs.into_iter().for_each(&mut sink);
         plans.insert(p.id.clone(), plan);
     }
+    Built { warnings, plans }
+}
+
+/// Every object, in apply order, with the DDL.
+pub fn build_all(v: &Validated<'_>, settings: &Settings) -> Rendered {
+    let mut objects = Vec::new();
+    let built = build_each(v, settings, |d| objects.push(d));
     objects.sort_by_key(Desired::sort_key);
     Rendered {
         objects,
-        warnings,
-        plans,
+        warnings: built.warnings,
+        plans: built.plans,
         ddl: ddl_comments(v),
     }
 }

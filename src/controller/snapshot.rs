@@ -148,10 +148,18 @@ pub fn build(inputs: &Inputs, settings: &Settings) -> Snapshot {
     for _ in 0..4 {
         match validate::validate(&current, settings) {
             Ok(v) => {
-                let rendered = render::build_all(&v, settings);
-                snapshot.warnings = rendered.warnings;
+                // Each object is made compact as soon as it is built: the full objects of a
+                // large platform would otherwise all be in memory at once.
+                let mut objects = Vec::new();
+                let built = render::build_each(&v, settings, |d| {
+                    if let Some(o) = Owner::of(&d.object) {
+                        objects.push((o, Wanted::new(&d)));
+                    }
+                });
+                snapshot.objects = objects;
+                snapshot.warnings = built.warnings;
                 snapshot.coverage = v.coverage.clone();
-                for (id, plans) in rendered.plans {
+                for (id, plans) in built.plans {
                     let key = id.replacen('.', "/", 1);
                     snapshot.plans.insert(key, plans);
                 }
@@ -165,11 +173,6 @@ pub fn build(inputs: &Inputs, settings: &Settings) -> Snapshot {
                         .layouts
                         .insert(format!("{}/{}", p.namespace, p.name), layouts);
                 }
-                snapshot.objects = rendered
-                    .objects
-                    .into_iter()
-                    .filter_map(|d| Owner::of(&d.object).map(|o| (o, Wanted::new(&d))))
-                    .collect();
                 return snapshot;
             }
             Err(problems) => {
