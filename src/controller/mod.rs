@@ -145,6 +145,8 @@ pub struct Context {
     /// (pipeline, store) -> (fingerprint of what was applied, its status), so an unchanged
     /// pipeline does not talk to ClickHouse again.
     schema_done: Mutex<HashMap<(String, String), (String, StoreSchemaStatus)>>,
+    /// One ClickHouse client (and its connection pool) per store endpoint and credentials.
+    clickhouse: Mutex<HashMap<String, clickhouse::Client>>,
     /// Consecutive failures per object, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
     pub metrics: metrics::Metrics,
@@ -177,6 +179,7 @@ impl Context {
             facts_version: AtomicU64::new(1),
             snapshot: Mutex::default(),
             schema_done: Mutex::default(),
+            clickhouse: Mutex::default(),
             failures: Mutex::default(),
             metrics: metrics::Metrics::default(),
             recorder,
@@ -218,6 +221,19 @@ impl Context {
         let s = Arc::new(snapshot::build(&inputs, &self.settings));
         *cached = Some((version, s.clone()));
         s
+    }
+
+    /// The client for a connection, reused across reconciles (a client per call would keep a
+    /// pool and a TLS configuration per call alive).
+    pub fn clickhouse_client(&self, conn: &Connection) -> clickhouse::Client {
+        let key = crate::meta::config_hash(&format!(
+            "{}\n{}\n{}",
+            conn.url,
+            conn.user.as_deref().unwrap_or_default(),
+            conn.password.as_deref().unwrap_or_default()
+        ));
+        let mut clients = self.clickhouse.lock().unwrap_or_else(|e| e.into_inner());
+        clients.entry(key).or_insert_with(|| conn.client()).clone()
     }
 
     fn owned_value(&self, key: &ObjKey) -> Option<Live> {
@@ -648,7 +664,7 @@ async fn schema_for(
         generation: p.metadata.generation.unwrap_or(0),
         spec_hash: fingerprint.chars().take(16).collect(),
     };
-    let outcome = schema_apply::apply(&conn.client(), layouts, &record, false).await;
+    let outcome = schema_apply::apply(&ctx.clickhouse_client(&conn), layouts, &record, false).await;
     let generation = p.metadata.generation;
     let (st, err) = match &outcome {
         Outcome::UpToDate | Outcome::Applied { .. } => {
@@ -773,7 +789,7 @@ async fn finalize_pipeline(p: &LogPipeline, ctx: &Context) -> Result<Action, Err
                 continue;
             };
             let conn = connection(ctx, &store).await?;
-            let client = conn.client();
+            let client = ctx.clickhouse_client(&conn);
             for l in crate::schema::layouts(&p.spec, &store) {
                 for sql in l.drop_all() {
                     client
@@ -872,8 +888,8 @@ pub async fn reconcile_store(
     } else {
         match connection(&ctx, &store).await {
             Err(e) => Err(e.to_string()),
-            Ok(conn) => conn
-                .client()
+            Ok(conn) => ctx
+                .clickhouse_client(&conn)
                 .query("SELECT version()")
                 .fetch_one::<String>()
                 .await
