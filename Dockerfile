@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # The operator image: `otelhouse run` (the Helm chart's Deployment) on distroless.
 #
 #   docker build -t otelhouse/otelhouse:dev .
@@ -6,6 +5,7 @@
 # The binary links glibc (libc, libm, libgcc_s: all in distroless/cc); mimalloc is compiled in,
 # TLS is rustls, so nothing else is needed at run time. Build and run stages are both Debian 12
 # (bookworm), so the glibc the binary is linked against is the one it runs with.
+# Needs BuildKit (the default builder since Docker 23) for the cache mounts.
 
 FROM rust:1.95-bookworm AS build
 WORKDIR /src

@@ -83,6 +83,7 @@ rollouts_done() {
 
 # Run a query in the ClickHouse pod as the e2e user (its own env has the credentials).
 ch_query() {
+  # shellcheck disable=SC2016 # expanded by the pod's shell, from the pod's environment
   kubectl -n "$NS" exec deploy/clickhouse -c clickhouse -- \
     sh -c 'exec clickhouse-client --user "$CLICKHOUSE_USER" --password "$CLICKHOUSE_PASSWORD" --query "$1"' sh "$1"
 }
@@ -99,11 +100,22 @@ at_least_expected() {
   [ "${n:-0}" -ge "$EXPECTED" ]
 }
 
+# Which lines are duplicated or missing (on failure).
+explain_counts() {
+  echo "duplicated lines (first 20):"
+  ch_query "SELECT Body, count() AS n FROM $TABLE WHERE Body LIKE '%e2e line %' GROUP BY Body HAVING n > 1 ORDER BY Body LIMIT 20" || true
+  echo "missing line numbers:"
+  ch_query "SELECT arrayFilter(i -> NOT has(seen, i), range(1, $((EXPECTED + 1)))) FROM (SELECT groupUniqArray(toUInt32OrZero(extract(Body, 'e2e line ([0-9]+)'))) AS seen FROM $TABLE WHERE Body LIKE '%e2e line %')" || true
+}
+
 # Exactly EXPECTED rows, all distinct, all parsed, all with their namespace.
 assert_exact() {
   local when=$1 total uniq parsed ns
   IFS=$'\t' read -r total uniq parsed ns <<<"$(counts)"
   echo "$when: rows=$total distinct=$uniq json-parsed=$parsed namespace=$ns (expected $EXPECTED each)"
+  if [ "$total" != "$EXPECTED" ] || [ "$uniq" != "$EXPECTED" ]; then
+    explain_counts
+  fi
   [ "$total" = "$EXPECTED" ] || fail "$when: $total rows, expected exactly $EXPECTED (loss or duplicates)"
   [ "$uniq" = "$EXPECTED" ] || fail "$when: $uniq distinct lines, expected $EXPECTED"
   [ "$parsed" = "$EXPECTED" ] || fail "$when: $parsed rows with LogAttributes['msg'], expected $EXPECTED (parse.json)"
@@ -116,7 +128,7 @@ diagnostics() {
   echo "################ diagnostics ################"
   kubectl get nodes -L topology.kubernetes.io/region -L topology.kubernetes.io/zone
   kubectl get agentclass,logpipeline,clickhousestore -A -o wide
-  kubectl get logpipeline -A -o yaml | sed -n '/^  status:/,/^- apiVersion/p'
+  kubectl describe agentclass,logpipeline,clickhousestore -A
   kubectl get pods -A -o wide
   kubectl -n "$NS" get deployments,daemonsets,services,configmaps,hpa,pdb
   kubectl get events -A --sort-by=.lastTimestamp | tail -n 60
@@ -156,7 +168,6 @@ trap on_exit EXIT
 
 # kind load, robust to Docker's containerd image store (multi-platform images there make
 # `kind load docker-image` fail with "content digest not found"): save this platform only.
-platform="linux/$(docker version -f '{{.Server.Arch}}')"
 load_image() {
   local image=$1 tar
   tar="$work/image-$(printf '%s' "$image" | tr -c 'A-Za-z0-9._-' '_').tar"
@@ -172,6 +183,7 @@ image_in() { sed -n 's/^ *image: *//p' "$1" | head -n 1; }
 for tool in docker kind kubectl helm; do
   command -v "$tool" >/dev/null || fail "$tool is not installed (see e2e/README.md)"
 done
+platform="linux/$(docker version -f '{{.Server.Arch}}')"
 if kind get clusters 2>/dev/null | grep -qx "$CLUSTER"; then
   fail "a kind cluster named $CLUSTER exists: delete it (kind delete cluster --name $CLUSTER) or set CLUSTER"
 fi
@@ -234,7 +246,7 @@ rollouts_done
 wait_for "AgentClass $CLASS Ready" 180 ready "agentclass/$CLASS"
 wait_for "LogPipeline $NS/$PIPELINE Ready" 300 ready -n "$NS" "logpipeline/$PIPELINE"
 kubectl get agentclass,logpipeline,clickhousestore -A
-ch_query "EXISTS TABLE $TABLE" | grep -qx 1 || fail "$TABLE was not created"
+[ "$(ch_query "EXISTS TABLE $TABLE")" = 1 ] || fail "$TABLE was not created"
 
 log "starting the log generator ($EXPECTED lines)"
 kubectl apply -f e2e/log-generator.yaml
@@ -255,6 +267,6 @@ assert_exact "after restarts"
 log "deleting the LogPipeline (deletionPolicy: Retain)"
 kubectl -n "$NS" delete "logpipeline/$PIPELINE" --timeout=120s
 wait_for "gateway Deployments deleted" 180 gateways_gone
-ch_query "EXISTS TABLE $TABLE" | grep -qx 1 || fail "$TABLE was dropped; deletionPolicy Retain keeps it"
+[ "$(ch_query "EXISTS TABLE $TABLE")" = 1 ] || fail "$TABLE was dropped; deletionPolicy Retain keeps it"
 assert_exact "after deleting the pipeline (data retained)"
 kubectl get agentclass,logpipeline,clickhousestore -A
