@@ -218,7 +218,7 @@ impl Context {
                 .cloned()
                 .collect(),
         };
-        let s = Arc::new(snapshot::build(&inputs, &self.settings));
+        let s = Arc::new(snapshot::build(inputs, &self.settings));
         *cached = Some((version, s.clone()));
         s
     }

@@ -142,9 +142,9 @@ fn key_of<K: kube::Resource<DynamicType = ()>>(obj: &K) -> String {
 
 /// Compute the snapshot: validate, set aside what is invalid (a few rounds, as setting aside a
 /// store can make its pipelines invalid), build the rest.
-pub fn build(inputs: &Inputs, settings: &Settings) -> Snapshot {
+pub fn build(inputs: Inputs, settings: &Settings) -> Snapshot {
     let mut snapshot = Snapshot::default();
-    let mut current = inputs.clone();
+    let mut current = inputs;
     for _ in 0..4 {
         match validate::validate(&current, settings) {
             Ok(v) => {
