@@ -78,6 +78,8 @@ enum SchemaAction {
     Plan(SchemaArgs),
     /// Run them (idempotent; safe to re-run after a failure).
     Apply(SchemaArgs),
+    /// Print the statements of a fresh install (offline, no store).
+    Ddl(SchemaArgs),
 }
 
 #[derive(clap::Args)]
@@ -85,10 +87,10 @@ struct SchemaArgs {
     /// Files or directories with LogPipelines (other kinds are ignored).
     #[arg(short = 'f', long = "filename", required = true)]
     files: Vec<PathBuf>,
-    /// ClickHouse's HTTP interface, e.g. http://localhost:8123. User and password come from
-    /// CLICKHOUSE_USER and CLICKHOUSE_PASSWORD.
+    /// ClickHouse's HTTP interface, e.g. http://localhost:8123 (plan and apply). User and
+    /// password come from CLICKHOUSE_USER and CLICKHOUSE_PASSWORD.
     #[arg(long)]
-    store: String,
+    store: Option<String>,
     #[arg(long, default_value = "otel")]
     database: String,
     #[arg(long, value_enum, default_value = "merge-tree")]
@@ -247,9 +249,10 @@ fn main() -> ExitCode {
 fn schema(action: SchemaAction) -> ExitCode {
     use otelhouse::crd::TableEngine;
     use otelhouse::schema::apply::{self, Connection, Outcome, Record};
-    let (args, dry_run) = match action {
-        SchemaAction::Plan(a) => (a, true),
-        SchemaAction::Apply(a) => (a, false),
+    let (args, dry_run, offline) = match action {
+        SchemaAction::Plan(a) => (a, true, false),
+        SchemaAction::Apply(a) => (a, false, false),
+        SchemaAction::Ddl(a) => (a, true, true),
     };
     let inputs = match otelhouse::render::load(&args.files, &[]) {
         Ok(i) => i,
@@ -300,8 +303,43 @@ fn schema(action: SchemaAction) -> ExitCode {
         Engine::ReplicatedMergeTree => TableEngine::ReplicatedMergeTree,
         Engine::SharedMergeTree => TableEngine::SharedMergeTree,
     };
+    if offline {
+        let mut out = String::new();
+        for p in &inputs.pipelines {
+            let layouts: Vec<_> = p
+                .spec
+                .tables
+                .iter()
+                .map(|t| {
+                    otelhouse::schema::ddl::layout(
+                        t,
+                        &args.database,
+                        args.cluster.as_deref(),
+                        engine,
+                    )
+                })
+                .collect();
+            let mut statements = Vec::new();
+            if let Some(first) = layouts.first() {
+                statements.push(first.create_database());
+                statements.push(first.create_history());
+            }
+            for l in &layouts {
+                statements.extend(l.create_all().into_iter().skip(1));
+            }
+            for s in statements {
+                out.push_str(&s);
+                out.push_str(";\n\n");
+            }
+        }
+        return print_all(&out);
+    }
+    let Some(store) = args.store.clone() else {
+        eprintln!("error: --store is required (the store's HTTP URL)");
+        return ExitCode::FAILURE;
+    };
     let client = Connection {
-        url: args.store.clone(),
+        url: store.clone(),
         user: std::env::var("CLICKHOUSE_USER").ok(),
         password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
     }
@@ -342,7 +380,7 @@ fn schema(action: SchemaAction) -> ExitCode {
         let outcome = runtime.block_on(apply::apply(&client, &layouts, &record, dry_run));
         out.push_str(&format!(
             "-- LogPipeline {id} on {}: {}\n",
-            args.store,
+            store,
             outcome.state()
         ));
         match outcome {
@@ -364,7 +402,7 @@ fn schema(action: SchemaAction) -> ExitCode {
                 failed = true;
             }
             Outcome::Unreachable { error } => {
-                eprintln!("error: {}: unreachable: {error}", args.store);
+                eprintln!("error: {}: unreachable: {error}", store);
                 failed = true;
             }
             Outcome::Failed { error, applied } => {

@@ -66,6 +66,7 @@ pub struct TableLayout {
     pub order_by: Vec<String>,
     pub partition_by: String,
     pub ttl_days: u32,
+    pub index_granularity: u32,
 }
 
 /// The layout of a validated table in a store.
@@ -138,6 +139,7 @@ pub fn layout(
         order_by: super::order_by_of(t).iter().map(|s| key(s)).collect(),
         partition_by: key(&super::partition_by_of(t)),
         ttl_days: t.retention_days,
+        index_granularity: super::index_granularity_of(t),
     }
 }
 
@@ -164,7 +166,10 @@ fn index(ix: &IndexSpec) -> Option<Index> {
             ix.size_bytes.unwrap_or(32768),
             ix.hashes.unwrap_or(3)
         ),
-        IndexType::text => "text(tokenizer = splitByNonAlpha)".to_string(),
+        IndexType::text => match ix.tokenizer {
+            Some(crate::crd::TextTokenizer::Array) => "text(tokenizer = 'array')".to_string(),
+            _ => "text(tokenizer = splitByNonAlpha)".to_string(),
+        },
         IndexType::minmax => "minmax".to_string(),
         IndexType::set => "set(100)".to_string(),
     };
@@ -232,9 +237,12 @@ impl TableLayout {
     pub fn create_target(&self) -> String {
         let mut parts: Vec<String> = self.columns.iter().map(Self::column_sql).collect();
         parts.extend(self.indexes.iter().map(Self::index_sql));
-        let mut settings = vec!["index_granularity = 8192", "ttl_only_drop_parts = 1"];
+        let mut settings = vec![
+            format!("index_granularity = {}", self.index_granularity),
+            "ttl_only_drop_parts = 1".to_string(),
+        ];
         if self.engine == TableEngine::MergeTree {
-            settings.push("non_replicated_deduplication_window = 1000");
+            settings.push("non_replicated_deduplication_window = 1000".to_string());
         }
         format!(
             "CREATE TABLE IF NOT EXISTS {}{}\n(\n    {}\n)\nENGINE = {}\nPARTITION BY {}\nORDER BY ({})\nTTL {}\nSETTINGS {}",

@@ -13,6 +13,8 @@ pub struct LiveTable {
     pub partition_key: String,
     /// The TTL expression, from the stored CREATE statement.
     pub ttl: Option<String>,
+    /// The `index_granularity` setting, from the stored CREATE statement.
+    pub index_granularity: Option<u32>,
     pub comment: String,
     /// Column -> type.
     pub columns: BTreeMap<String, String>,
@@ -91,6 +93,8 @@ pub async fn read(client: &Client, database: &str) -> Result<LiveSchema, clickho
                 sorting_key: t.sorting_key,
                 partition_key: t.partition_key,
                 ttl: ttl_of(&t.create_table_query),
+                index_granularity: setting_of(&t.create_table_query, "index_granularity")
+                    .and_then(|v| v.parse().ok()),
                 comment: t.comment,
                 ..Default::default()
             },
@@ -137,6 +141,15 @@ pub fn ttl_of(create: &str) -> Option<String> {
     Some(rest[..end].trim().to_string())
 }
 
+/// A `name = value` setting of a stored CREATE statement.
+pub fn setting_of(create: &str, name: &str) -> Option<String> {
+    let settings = &create[create.rfind(" SETTINGS ")? + " SETTINGS ".len()..];
+    settings.split(',').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim() == name).then(|| v.trim().to_string())
+    })
+}
+
 /// Compare SQL fragments the way ClickHouse reformats them: no backticks, no spaces.
 pub fn normalize(sql: &str) -> String {
     sql.chars()
@@ -154,5 +167,7 @@ mod tests {
         assert_eq!(ttl_of(q).as_deref(), Some("EventTime + toIntervalDay(180)"));
         assert_eq!(ttl_of("CREATE TABLE t (x UInt8) ENGINE = Null"), None);
         assert_eq!(normalize("`a`, toStartOfHour(`b`)"), "a,toStartOfHour(b)");
+        assert_eq!(setting_of(q, "index_granularity").as_deref(), Some("8192"));
+        assert_eq!(setting_of(q, "nope"), None);
     }
 }
