@@ -319,15 +319,7 @@ fn schema(action: SchemaAction) -> ExitCode {
                     )
                 })
                 .collect();
-            let mut statements = Vec::new();
-            if let Some(first) = layouts.first() {
-                statements.push(first.create_database());
-                statements.push(first.create_history());
-            }
-            for l in &layouts {
-                statements.extend(l.create_all().into_iter().skip(1));
-            }
-            for s in statements {
+            for s in otelhouse::schema::ddl::fresh_install(&layouts) {
                 out.push_str(&s);
                 out.push_str(";\n\n");
             }

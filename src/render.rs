@@ -282,15 +282,7 @@ pub fn ddl_comments(v: &Validated<'_>) -> String {
                 store.spec.region
             ));
             let layouts = crate::schema::layouts(&p.pipeline.spec, store);
-            let mut statements = Vec::new();
-            if let Some(first) = layouts.first() {
-                statements.push(first.create_database());
-                statements.push(first.create_history());
-            }
-            for l in &layouts {
-                statements.extend(l.create_all().into_iter().skip(1));
-            }
-            for sql in statements {
+            for sql in crate::schema::ddl::fresh_install(&layouts) {
                 for line in sql.lines() {
                     out.push_str("# ");
                     out.push_str(line);

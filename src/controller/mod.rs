@@ -379,16 +379,16 @@ impl Context {
     }
 
     /// Patch the status subresource when it differs; an Event when Ready changed.
-    async fn write_status<K>(
-        &self,
-        obj: &K,
-        old: Option<Value>,
-        new: Value,
-        ready_changed: Option<(bool, String, String)>,
-    ) -> Result<bool, Error>
+    async fn write_status<K, S>(&self, obj: &K, old: Option<&S>, new: &S) -> Result<bool, Error>
     where
         K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        S: serde::Serialize + AsRef<crate::crd::CommonStatus>,
     {
+        let ready_changed = ready_transition(
+            old.map(|o| o.as_ref().conditions.as_slice()),
+            &new.as_ref().conditions,
+        );
+        let (old, new) = (old.map(status_value), status_value(new));
         if old.as_ref() == Some(&new) {
             return Ok(false);
         }
@@ -500,17 +500,7 @@ pub async fn reconcile_class(class: Arc<AgentClass>, ctx: Arc<Context>) -> Resul
         old.as_ref(),
         &now(),
     );
-    let transition = ready_transition(
-        old.as_ref().map(|o| o.common.conditions.as_slice()),
-        &new.common.conditions,
-    );
-    ctx.write_status(
-        &*class,
-        old.as_ref().map(status_value),
-        status_value(&new),
-        transition,
-    )
-    .await?;
+    ctx.write_status(&*class, old.as_ref(), &new).await?;
     Ok(Action::requeue(ctx.backoff(&key, false)))
 }
 
@@ -566,17 +556,7 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         old.as_ref(),
         &now(),
     );
-    let transition = ready_transition(
-        old.as_ref().map(|o| o.common.conditions.as_slice()),
-        &new.common.conditions,
-    );
-    ctx.write_status(
-        &*p,
-        old.as_ref().map(status_value),
-        status_value(&new),
-        transition,
-    )
-    .await?;
+    ctx.write_status(&*p, old.as_ref(), &new).await?;
     match failed {
         Some(e) => {
             ctx.event(&*p, true, e.category(), e.to_string()).await;
@@ -906,17 +886,7 @@ pub async fn reconcile_store(
         old.as_ref(),
         &now(),
     );
-    let transition = ready_transition(
-        old.as_ref().map(|o| o.common.conditions.as_slice()),
-        &new.common.conditions,
-    );
-    ctx.write_status(
-        &*store,
-        old.as_ref().map(status_value),
-        status_value(&new),
-        transition,
-    )
-    .await?;
+    ctx.write_status(&*store, old.as_ref(), &new).await?;
     Ok(Action::requeue(ctx.backoff(&res, failed)))
 }
 

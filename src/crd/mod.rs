@@ -54,3 +54,21 @@ pub fn crd_file_name(crd: &CustomResourceDefinition) -> String {
 pub fn crd_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_norway::Error> {
     serde_norway::to_string(crd)
 }
+
+impl AsRef<CommonStatus> for AgentClassStatus {
+    fn as_ref(&self) -> &CommonStatus {
+        &self.common
+    }
+}
+
+impl AsRef<CommonStatus> for LogPipelineStatus {
+    fn as_ref(&self) -> &CommonStatus {
+        &self.common
+    }
+}
+
+impl AsRef<CommonStatus> for ClickHouseStoreStatus {
+    fn as_ref(&self) -> &CommonStatus {
+        &self.common
+    }
+}

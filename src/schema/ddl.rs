@@ -399,7 +399,7 @@ impl TableLayout {
             .collect()
     }
 
-    /// The history table of the store (same engine family as the targets).
+    /// The history table of the store (see [`fresh_install`] for the whole order). (same engine family as the targets).
     pub fn create_history(&self) -> String {
         let mut settings = String::new();
         if self.engine == TableEngine::MergeTree {
@@ -412,4 +412,18 @@ impl TableLayout {
             self.engine_sql()
         )
     }
+}
+
+/// Every statement of a fresh install of a pipeline's tables in one store: the database, the
+/// history table, then each table (target, ingest, view).
+pub fn fresh_install(layouts: &[TableLayout]) -> Vec<String> {
+    let mut statements = Vec::new();
+    if let Some(first) = layouts.first() {
+        statements.push(first.create_database());
+        statements.push(first.create_history());
+    }
+    for l in layouts {
+        statements.extend(l.create_all().into_iter().skip(1));
+    }
+    statements
 }
