@@ -1,37 +1,27 @@
--- Schema B of benches/schema_bench.py: the otelhouse default logs layout (best candidate found
--- with the bench; see the numbers in the bench's output). Three objects in database `otel`: the
--- Null table the exporter inserts into (exactly the exporter's INSERT columns), the MergeTree
--- target, and the materialized view between them. Statements end with ';' at the end of a line.
---
--- What differs from the published LogHouse table, and why (5M rows, exporter default = A):
---   ORDER BY (Namespace, PodName, Timestamp)   namespace queries read a contiguous range; pod
---                                              queries too once the namespace range is found.
---   PARTITION BY toDate(Timestamp)             the same daily partitions as EventDate, but the
---                                              part min/max index is then on Timestamp, so a
---                                              plain `Timestamp >= ...` filter skips whole parts
---                                              (with EventDate it skips none).
---   index_granularity = 1024                   a point lookup (trace id, rare token) reads 1024
---                                              rows per matching row instead of 8192; rows of one
---                                              request sit in different pods, so in different
---                                              granules.
---   text index on Body and TraceId             exact posting lists: no false positives and no
---                                              scan of per-granule bloom filters (tokenbf_v1 at
---                                              this granularity read the same rows but was 3x
---                                              slower than the exporter's text index).
---                                              TraceId uses tokenizer 'array' (the whole value is
---                                              the token), so `TraceId = '...'` is answered from
---                                              the index alone; with splitByNonAlpha the rows must
---                                              still be read to check equality (slower).
---                                              Text indexes have no GRANULARITY (one per part; a
---                                              GRANULARITY clause is accepted and ignored).
---   bloom_filter on PodName                    pod queries that do not name the namespace.
---   no bloom filters on the attribute maps      they helped none of the measured queries and
---                                              cost ~15% of insert throughput.
+-- Schema B of benches/schema_bench.py: exactly what otelhouse generates for
+-- benches/app_logs_pipeline.yaml (a test fails when they differ). Regenerate with:
+--   cargo run -- schema ddl -f benches/app_logs_pipeline.yaml (below these three lines)
 CREATE DATABASE IF NOT EXISTS `otel`;
+
+CREATE TABLE IF NOT EXISTS `otel`.`otelhouse_schema_history`
+(
+    `applied_at` DateTime64(3) DEFAULT now64(3),
+    `pipeline` String,
+    `table` String,
+    `generation` Int64,
+    `spec_hash` String,
+    `statements` Array(String),
+    `operator_version` String
+)
+ENGINE = MergeTree
+ORDER BY (`pipeline`, `table`, `applied_at`)
+SETTINGS non_replicated_deduplication_window = 0;
 
 CREATE TABLE IF NOT EXISTS `otel`.`app_logs`
 (
     `Timestamp` DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    `EventDate` Date CODEC(Delta(2), ZSTD(1)),
+    `EventTime` DateTime CODEC(Delta(4), ZSTD(1)),
     `TraceId` String CODEC(ZSTD(1)),
     `SpanId` String CODEC(ZSTD(1)),
     `TraceFlags` UInt8 CODEC(ZSTD(1)),
@@ -47,19 +37,17 @@ CREATE TABLE IF NOT EXISTS `otel`.`app_logs`
     `ScopeAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
     `LogAttributes` Map(LowCardinality(String), String) CODEC(ZSTD(1)),
     `EventName` String CODEC(ZSTD(1)),
-    `EventDate` Date CODEC(ZSTD(1)),
-    `EventTime` DateTime CODEC(ZSTD(1)),
     `Namespace` LowCardinality(String) CODEC(ZSTD(1)),
     `PodName` LowCardinality(String) CODEC(ZSTD(1)),
     `ContainerName` LowCardinality(String) CODEC(ZSTD(1)),
-    INDEX `idx_traceid` TraceId TYPE text(tokenizer = 'array'),
-    INDEX `idx_body` Body TYPE text(tokenizer = splitByNonAlpha),
-    INDEX `idx_podname` PodName TYPE bloom_filter(0.01) GRANULARITY 1
+    INDEX `idx_traceid` `TraceId` TYPE text(tokenizer = 'array') GRANULARITY 1,
+    INDEX `idx_body` `Body` TYPE text(tokenizer = splitByNonAlpha) GRANULARITY 1,
+    INDEX `idx_podname` `PodName` TYPE bloom_filter(0.01) GRANULARITY 1
 )
 ENGINE = MergeTree
-PARTITION BY toDate(Timestamp)
-ORDER BY (Namespace, PodName, Timestamp)
-TTL EventTime + toIntervalDay(30)
+PARTITION BY toDate(`Timestamp`)
+ORDER BY (`Namespace`, `PodName`, `Timestamp`)
+TTL `EventTime` + toIntervalDay(30)
 SETTINGS index_granularity = 1024, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
 
 CREATE TABLE IF NOT EXISTS `otel`.`app_logs_ingest`
@@ -85,25 +73,27 @@ ENGINE = Null;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`app_logs_mv` TO `otel`.`app_logs`
 AS SELECT
-    Timestamp,
-    TraceId,
-    SpanId,
-    TraceFlags,
-    SeverityText,
-    SeverityNumber,
-    ServiceName,
-    Body,
-    ResourceSchemaUrl,
-    ResourceAttributes,
-    ScopeSchemaUrl,
-    ScopeName,
-    ScopeVersion,
-    ScopeAttributes,
-    LogAttributes,
-    EventName,
-    toDate(Timestamp) AS EventDate,
-    toDateTime(Timestamp) AS EventTime,
-    ResourceAttributes['k8s.namespace.name'] AS Namespace,
-    ResourceAttributes['k8s.pod.name'] AS PodName,
-    ResourceAttributes['k8s.container.name'] AS ContainerName
-FROM `otel`.`app_logs_ingest`;
+    `Timestamp`,
+    toDate(`Timestamp`) AS `EventDate`,
+    toDateTime(`Timestamp`) AS `EventTime`,
+    `TraceId`,
+    `SpanId`,
+    `TraceFlags`,
+    `SeverityText`,
+    `SeverityNumber`,
+    `ServiceName`,
+    `Body`,
+    `ResourceSchemaUrl`,
+    `ResourceAttributes`,
+    `ScopeSchemaUrl`,
+    `ScopeName`,
+    `ScopeVersion`,
+    `ScopeAttributes`,
+    `LogAttributes`,
+    `EventName`,
+    `ResourceAttributes`['k8s.namespace.name'] AS `Namespace`,
+    `ResourceAttributes`['k8s.pod.name'] AS `PodName`,
+    `ResourceAttributes`['k8s.container.name'] AS `ContainerName`
+FROM `otel`.`app_logs_ingest`
+COMMENT 'otelhouse:65f58bd7a2a33348';
+

@@ -8,7 +8,7 @@
 Schema A is the OpenTelemetry ClickHouse exporter's default logs table (rendered template in
 benches/exporter_default_logs.sql); the bench inserts straight into it, as the exporter does.
 Schema B is the otelhouse layout: a Null ingest table, a materialized view and a MergeTree target
-(benches/otelhouse_default_logs.sql unless --ddl is given); the bench inserts into the ingest table.
+(benches/otelhouse_default_logs.sql, what the operator generates for benches/app_logs_pipeline.yaml, unless --ddl is given); the bench inserts into the ingest table.
 
 Both get the same rows, in the same order and the same batches. The rows are generated once inside
 ClickHouse (INSERT ... SELECT from numbers(), deterministic hashes of the row number, no random

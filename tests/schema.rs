@@ -611,3 +611,31 @@ fn cli_plan_apply_plan() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a plain identifier"));
 }
+
+/// The schema benchmark measures exactly what the operator generates.
+#[test]
+fn the_benchmarked_schema_is_the_generated_one() {
+    let file =
+        std::fs::read_to_string(common::root().join("benches/otelhouse_default_logs.sql")).unwrap();
+    let out = otelhouse(&[
+        "schema",
+        "ddl",
+        "-f",
+        common::root()
+            .join("benches/app_logs_pipeline.yaml")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(out.status.success());
+    let generated = String::from_utf8(out.stdout).unwrap();
+    let body: String = file
+        .lines()
+        .filter(|l| !l.starts_with("-- "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        body.trim_start(),
+        generated,
+        "regenerate benches/otelhouse_default_logs.sql (see its header)"
+    );
+}
