@@ -228,11 +228,19 @@ fn main() -> ExitCode {
                             }
                         }
                     }
-                    let mut out = otelhouse::render::to_yaml(&r.objects);
-                    if !no_ddl {
-                        out.push_str(&r.ddl);
+                    // Everything is built: write it out document by document (one big string
+                    // would double the peak memory), the objects freed first.
+                    let docs = otelhouse::render::yaml_documents(&r.objects);
+                    drop(r.objects);
+                    let mut parts: Vec<&str> = Vec::with_capacity(docs.len() * 2 + 1);
+                    for d in &docs {
+                        parts.push("---\n");
+                        parts.push(d);
                     }
-                    print_all(&out)
+                    if !no_ddl {
+                        parts.push(&r.ddl);
+                    }
+                    print_parts(&parts)
                 }
                 Err(e) => {
                     for line in e.to_string().lines() {
@@ -421,10 +429,18 @@ fn default_samples() -> PathBuf {
     }
 }
 
-/// Print everything at once: all or nothing reaches stdout.
+/// Print what is complete (nothing is printed before the whole result is built).
 fn print_all(text: &str) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+    print_parts(&[text])
+}
+
+fn print_parts(parts: &[&str]) -> ExitCode {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = parts
+        .iter()
+        .try_for_each(|p| out.write_all(p.as_bytes()))
+        .and_then(|_| out.flush());
+    match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {

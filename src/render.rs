@@ -271,8 +271,8 @@ pub fn build_all(v: &Validated<'_>, settings: &Settings) -> Rendered {
 /// Each pipeline's fresh-install DDL in every store it targets, as YAML comments (so the stream
 /// still applies with kubectl), in the order of the pipelines and their stores.
 pub fn ddl_comments(v: &Validated<'_>) -> String {
-    let mut out = String::new();
-    for p in &v.pipelines {
+    crate::par::map(&v.pipelines, |p| {
+        let mut out = String::new();
         for store in &p.stores {
             out.push_str(&format!(
                 "# --- ClickHouse DDL: LogPipeline {}/{} in ClickHouseStore {} (region {}) ---\n",
@@ -291,16 +291,22 @@ pub fn ddl_comments(v: &Validated<'_>) -> String {
                 out.push_str("# ;\n");
             }
         }
-    }
-    out
+        out
+    })
+    .concat()
+}
+
+/// Each object as a YAML document (without the `---`), emitted on all cores.
+pub fn yaml_documents(objects: &[Desired]) -> Vec<String> {
+    // serde-saphyr emits twice as fast as serde_norway (measured: 41 vs 80 ms for 4.5 MB).
+    crate::par::map(objects, |o| {
+        serde_saphyr::to_string(&o.object).unwrap_or_default()
+    })
 }
 
 /// The objects as one multi-document YAML stream.
 pub fn to_yaml(objects: &[Desired]) -> String {
-    // serde-saphyr emits twice as fast as serde_norway (measured: 41 vs 80 ms for 4.5 MB).
-    let docs = crate::par::map(objects, |o| {
-        serde_saphyr::to_string(&o.object).unwrap_or_default()
-    });
+    let docs = yaml_documents(objects);
     let mut out = String::with_capacity(docs.iter().map(|d| d.len() + 4).sum());
     for d in docs {
         out.push_str("---\n");
