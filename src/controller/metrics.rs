@@ -63,6 +63,10 @@ impl Default for Metrics {
             "Orphaned objects deleted",
             deleted.clone(),
         );
+        // Every controller's series exists from the start (at 0), so dashboards see it.
+        for controller in ["agentclass", "logpipeline", "clickhousestore"] {
+            reconciles.get_or_create(&ControllerLabel { controller });
+        }
         Self {
             registry,
             reconciles,
@@ -81,5 +85,18 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn series_exist_from_the_start() {
+        let m = super::Metrics::default();
+        let text = m.encode();
+        assert!(
+            text.contains("otelhouse_reconciles_total{controller=\"logpipeline\"} 0"),
+            "{text}"
+        );
     }
 }

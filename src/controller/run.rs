@@ -33,7 +33,6 @@ pub struct RunConfig {
 /// Run the operator until SIGTERM/SIGINT.
 pub async fn run(config: RunConfig) -> Result<(), String> {
     let client = Client::try_default().await.map_err(|e| e.to_string())?;
-    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let shutdown = tokio_util::sync::CancellationToken::new();
     {
         let shutdown = shutdown.clone();
@@ -43,6 +42,16 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
             shutdown.cancel();
         });
     }
+    run_with(client, config, shutdown).await
+}
+
+/// Run the operator with this client until `shutdown` is cancelled.
+pub async fn run_with(
+    client: Client,
+    config: RunConfig,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), String> {
+    let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
 
     // The HTTP endpoints come up first: /healthz answers while we wait for CRDs or the lease.
     let (metrics_tx, metrics_rx) = tokio::sync::oneshot::channel::<Arc<Context>>();
