@@ -65,7 +65,7 @@ impl Default for Metrics {
         );
         // Every controller's series exists from the start (at 0), so dashboards see it.
         for controller in ["agentclass", "logpipeline", "clickhousestore"] {
-            reconciles.get_or_create(&ControllerLabel { controller });
+            let _ = reconciles.get_or_create(&ControllerLabel { controller });
         }
         Self {
             registry,
