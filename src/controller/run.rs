@@ -119,45 +119,25 @@ pub async fn run_with(
     let (class_tx, class_rx) = mpsc::unbounded_channel::<ObjectRef<AgentClass>>();
     let (pipeline_tx, pipeline_rx) = mpsc::unbounded_channel::<ObjectRef<LogPipeline>>();
 
-    let cfg = watcher::Config::default();
-    let classes = watcher(Api::<AgentClass>::all(client.clone()), cfg.clone())
-        .default_backoff()
-        .modify(|c| c.managed_fields_mut().clear())
-        .reflect_shared(class_writer)
-        .for_each({
-            let ctx = ctx.clone();
-            move |_| {
-                ctx.touch();
-                async {}
-            }
-        });
-    let pipelines = {
-        let all_classes_tx = all_classes_tx.clone();
-        watcher(Api::<LogPipeline>::all(client.clone()), cfg.clone())
-            .default_backoff()
-            .modify(|p| p.managed_fields_mut().clear())
-            .reflect_shared(pipeline_writer)
-            .for_each({
-                let ctx = ctx.clone();
-                move |_| {
-                    ctx.touch();
-                    // The agents' config is the union of all pipelines.
-                    let _ = all_classes_tx.send(());
-                    async {}
-                }
-            })
-    };
-    let stores = watcher(Api::<ClickHouseStore>::all(client.clone()), cfg.clone())
-        .default_backoff()
-        .modify(|s| s.managed_fields_mut().clear())
-        .reflect_shared(store_writer)
-        .for_each({
-            let ctx = ctx.clone();
-            move |_| {
-                ctx.touch();
-                async {}
-            }
-        });
+    let classes = resource_watch(
+        Api::<AgentClass>::all(client.clone()),
+        class_writer,
+        ctx.clone(),
+        None,
+    );
+    // The agents' config is the union of all pipelines: a pipeline change re-renders every class.
+    let pipelines = resource_watch(
+        Api::<LogPipeline>::all(client.clone()),
+        pipeline_writer,
+        ctx.clone(),
+        Some(all_classes_tx.clone()),
+    );
+    let stores = resource_watch(
+        Api::<ClickHouseStore>::all(client.clone()),
+        store_writer,
+        ctx.clone(),
+        None,
+    );
     let nodes = node_watch(
         client.clone(),
         ctx.clone(),
@@ -168,79 +148,32 @@ pub async fn run_with(
     let owned_selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
     let owned_cfg = watcher::Config::default().labels(&owned_selector);
     let ns = config.settings.namespace.clone();
+    // One watch per kind we manage, all feeding the same cache of live summaries.
+    macro_rules! owned {
+        ($kind:ty, $api:expr) => {
+            owned_watch::<$kind>(
+                $api,
+                owned_cfg.clone(),
+                ctx.clone(),
+                class_tx.clone(),
+                pipeline_tx.clone(),
+            )
+            .boxed()
+        };
+    }
     let owned = futures::future::join_all(vec![
-        owned_watch::<DaemonSet>(
-            Api::namespaced(client.clone(), &ns),
-            owned_cfg.clone(),
-            ctx.clone(),
-            class_tx.clone(),
-            pipeline_tx.clone(),
-        )
-        .boxed(),
-        owned_watch::<Deployment>(
-            Api::namespaced(client.clone(), &ns),
-            owned_cfg.clone(),
-            ctx.clone(),
-            class_tx.clone(),
-            pipeline_tx.clone(),
-        )
-        .boxed(),
-        owned_watch::<ConfigMap>(
-            Api::namespaced(client.clone(), &ns),
-            owned_cfg.clone(),
-            ctx.clone(),
-            class_tx.clone(),
-            pipeline_tx.clone(),
-        )
-        .boxed(),
-        owned_watch::<Service>(
-            Api::namespaced(client.clone(), &ns),
-            owned_cfg.clone(),
-            ctx.clone(),
-            class_tx.clone(),
-            pipeline_tx.clone(),
-        )
-        .boxed(),
-        owned_watch::<ServiceAccount>(
-            Api::namespaced(client.clone(), &ns),
-            owned_cfg.clone(),
-            ctx.clone(),
-            class_tx.clone(),
-            pipeline_tx.clone(),
-        )
-        .boxed(),
-        owned_watch::<HorizontalPodAutoscaler>(
-            Api::namespaced(client.clone(), &ns),
-            owned_cfg.clone(),
-            ctx.clone(),
-            class_tx.clone(),
-            pipeline_tx.clone(),
-        )
-        .boxed(),
-        owned_watch::<PodDisruptionBudget>(
-            Api::namespaced(client.clone(), &ns),
-            owned_cfg.clone(),
-            ctx.clone(),
-            class_tx.clone(),
-            pipeline_tx.clone(),
-        )
-        .boxed(),
-        owned_watch::<ClusterRole>(
-            Api::all(client.clone()),
-            owned_cfg.clone(),
-            ctx.clone(),
-            class_tx.clone(),
-            pipeline_tx.clone(),
-        )
-        .boxed(),
-        owned_watch::<ClusterRoleBinding>(
-            Api::all(client.clone()),
-            owned_cfg.clone(),
-            ctx.clone(),
-            class_tx.clone(),
-            pipeline_tx.clone(),
-        )
-        .boxed(),
+        owned!(DaemonSet, Api::namespaced(client.clone(), &ns)),
+        owned!(Deployment, Api::namespaced(client.clone(), &ns)),
+        owned!(ConfigMap, Api::namespaced(client.clone(), &ns)),
+        owned!(Service, Api::namespaced(client.clone(), &ns)),
+        owned!(ServiceAccount, Api::namespaced(client.clone(), &ns)),
+        owned!(
+            HorizontalPodAutoscaler,
+            Api::namespaced(client.clone(), &ns)
+        ),
+        owned!(PodDisruptionBudget, Api::namespaced(client.clone(), &ns)),
+        owned!(ClusterRole, Api::all(client.clone())),
+        owned!(ClusterRoleBinding, Api::all(client.clone())),
     ]);
     // Secrets only as metadata, only in our namespace: a change re-checks the stores using them.
     let secrets = {
@@ -391,6 +324,36 @@ async fn wait_for_crds(
             _ = tokio::time::sleep(Duration::from_secs(10)) => {}
         }
     }
+}
+
+/// A custom resource kind into its shared store; every change of the facts bumps the snapshot
+/// (and, for pipelines, triggers every class).
+fn resource_watch<K>(
+    api: Api<K>,
+    writer: reflector::store::Writer<K>,
+    ctx: Arc<Context>,
+    also: Option<mpsc::UnboundedSender<()>>,
+) -> impl std::future::Future<Output = ()> + Send
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(|o| o.meta_mut().managed_fields = None)
+        .reflect_shared(writer)
+        .for_each(move |_| {
+            ctx.touch();
+            if let Some(tx) = &also {
+                let _ = tx.send(());
+            }
+            futures::future::ready(())
+        })
 }
 
 /// Nodes, metadata only, cached as name + labels; only a change of labels or of the set of nodes
