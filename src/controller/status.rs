@@ -83,6 +83,24 @@ fn int(v: Option<&Value>, path: &str) -> u32 {
         .unwrap_or(0) as u32
 }
 
+/// The conditions and generation every status carries.
+fn common(
+    conds: Vec<Cond>,
+    old: Option<&CommonStatus>,
+    generation: Option<i64>,
+    now: &Time,
+) -> CommonStatus {
+    CommonStatus {
+        conditions: conditions(
+            conds,
+            old.map(|o| o.conditions.as_slice()).unwrap_or_default(),
+            generation,
+            now,
+        ),
+        observed_generation: generation,
+    }
+}
+
 /// An AgentClass's status.
 pub fn class_status(
     name: &str,
@@ -140,16 +158,7 @@ pub fn class_status(
         ]
     };
     AgentClassStatus {
-        common: CommonStatus {
-            conditions: conditions(
-                conds,
-                old.map(|o| o.common.conditions.as_slice())
-                    .unwrap_or_default(),
-                generation,
-                now,
-            ),
-            observed_generation: generation,
-        },
+        common: common(conds, old.map(|o| &o.common), generation, now),
         nodes,
         agents_desired: daemon_set.map(|_| desired),
         agents_ready: daemon_set.map(|_| ready),
@@ -268,16 +277,7 @@ pub fn pipeline_status(
         vec![ready_cond, degraded]
     };
     LogPipelineStatus {
-        common: CommonStatus {
-            conditions: conditions(
-                conds,
-                old.map(|o| o.common.conditions.as_slice())
-                    .unwrap_or_default(),
-                generation,
-                now,
-            ),
-            observed_generation: generation,
-        },
+        common: common(conds, old.map(|o| &o.common), generation, now),
         gateways: plans.map(|_| GatewayStatus {
             planned,
             ready,
@@ -333,16 +333,7 @@ pub fn store_status(
         }
     };
     ClickHouseStoreStatus {
-        common: CommonStatus {
-            conditions: conditions(
-                conds,
-                old.map(|o| o.common.conditions.as_slice())
-                    .unwrap_or_default(),
-                generation,
-                now,
-            ),
-            observed_generation: generation,
-        },
+        common: common(conds, old.map(|o| &o.common), generation, now),
         reachable,
         server_version: version,
         last_error: error,
