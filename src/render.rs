@@ -303,14 +303,3 @@ pub fn yaml_documents(objects: &[Desired]) -> Vec<String> {
         serde_saphyr::to_string(&o.object).unwrap_or_default()
     })
 }
-
-/// The objects as one multi-document YAML stream.
-pub fn to_yaml(objects: &[Desired]) -> String {
-    let docs = yaml_documents(objects);
-    let mut out = String::with_capacity(docs.iter().map(|d| d.len() + 4).sum());
-    for d in docs {
-        out.push_str("---\n");
-        out.push_str(&d);
-    }
-    out
-}

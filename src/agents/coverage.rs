@@ -315,19 +315,6 @@ pub struct Coverage {
     pub uncovered: Vec<String>,
 }
 
-impl Coverage {
-    /// The other classes a class shares nodes with.
-    pub fn overlapping_classes(&self, class: &str) -> Vec<String> {
-        let mut out: BTreeSet<String> = BTreeSet::new();
-        for classes in self.overlaps.values() {
-            if classes.iter().any(|c| c == class) {
-                out.extend(classes.iter().filter(|c| *c != class).cloned());
-            }
-        }
-        out.into_iter().collect()
-    }
-}
-
 /// Compute coverage from every class's selection (the catch-all's included): a node matched by
 /// no selection is uncovered, by several is an overlap. Because the catch-all's selection is the
 /// one its DaemonSet's affinity carries, this is exactly what the scheduler will do.

@@ -424,11 +424,7 @@ fn plural(kind: &str) -> String {
 }
 
 fn now() -> Time {
-    Time(jiff_now())
-}
-
-fn jiff_now() -> k8s_openapi::jiff::Timestamp {
-    k8s_openapi::jiff::Timestamp::now()
+    Time(k8s_openapi::jiff::Timestamp::now())
 }
 
 /// A status as JSON (what is compared to decide whether to write).
