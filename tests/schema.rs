@@ -242,9 +242,9 @@ async fn the_exporters_insert_lands_in_the_target_with_extracted_columns() {
     );
 }
 
-#[tokio::test]
-async fn every_migration_kind() {
-    let db = common::unique_database("migrate");
+/// The sample pipeline's server_logs table alone, applied in a fresh database.
+async fn server_logs_applied(prefix: &str) -> (String, LogPipeline, Client) {
+    let db = common::unique_database(prefix);
     let mut p = sample_pipeline();
     p.spec.tables.truncate(1);
     let c = client();
@@ -252,6 +252,12 @@ async fn every_migration_kind() {
         apply::apply(&c, &layouts_in(&p, &db), &record(), false).await,
         Outcome::Applied { .. }
     ));
+    (db, p, c)
+}
+
+#[tokio::test]
+async fn every_migration_kind() {
+    let (db, p, c) = server_logs_applied("migrate").await;
 
     // Add a column, change the TTL, drop an index, add an index, add a table: in one plan.
     let mut q = p.clone();
@@ -420,15 +426,7 @@ async fn an_unreachable_store_is_an_outcome_not_a_panic() {
 /// deduplication window; without it, twice. Synchronous and async inserts.
 #[tokio::test]
 async fn a_retried_batch_is_stored_once() {
-    let db = common::unique_database("dedup");
-    let mut p = sample_pipeline();
-    p.spec.tables.truncate(1);
-    let c = client();
-    let layouts = layouts_in(&p, &db);
-    assert!(matches!(
-        apply::apply(&c, &layouts, &record(), false).await,
-        Outcome::Applied { .. }
-    ));
+    let (db, _, c) = server_logs_applied("dedup").await;
     let batch = || (0..50).map(|i| row(i, "pod-r"));
     exporter_insert(&c, &db, "server_logs", batch()).await;
     exporter_insert(&c, &db, "server_logs", batch()).await;
@@ -479,14 +477,7 @@ async fn a_retried_batch_is_stored_once() {
 /// stream of the exporter's inserts.
 #[tokio::test]
 async fn no_row_is_lost_or_duplicated_during_a_migration() {
-    let db = common::unique_database("datapath");
-    let mut p = sample_pipeline();
-    p.spec.tables.truncate(1);
-    let c = client();
-    assert!(matches!(
-        apply::apply(&c, &layouts_in(&p, &db), &record(), false).await,
-        Outcome::Applied { .. }
-    ));
+    let (db, p, c) = server_logs_applied("datapath").await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writer = {
         let (c, db, stop) = (c.clone(), db.clone(), stop.clone());
