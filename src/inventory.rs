@@ -9,12 +9,22 @@ pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
 
-/// What the operator knows of a node: its name and labels (a metadata-only watch gives exactly
-/// this; the full Node with status and images is tens of KiB).
+/// What the operator knows of a node: its name, labels and the taints that keep pods off it
+/// (the full Node with status and images is tens of KiB; this is a few hundred bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeFacts {
     pub name: String,
     pub labels: BTreeMap<String, String>,
+    /// Only `NoSchedule` and `NoExecute` taints: `PreferNoSchedule` never keeps a pod off.
+    pub taints: Vec<NodeTaint>,
+}
+
+/// A taint that keeps pods without a matching toleration off a node.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NodeTaint {
+    pub key: String,
+    pub value: String,
+    pub effect: String,
 }
 
 impl NodeFacts {
@@ -22,7 +32,23 @@ impl NodeFacts {
         Self {
             name: name.into(),
             labels,
+            taints: Vec::new(),
         }
+    }
+
+    /// With the node's taints (those that keep pods off; others are dropped).
+    pub fn with_taints(mut self, taints: &[k8s_openapi::api::core::v1::Taint]) -> Self {
+        self.taints = taints
+            .iter()
+            .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+            .map(|t| NodeTaint {
+                key: t.key.clone(),
+                value: t.value.clone().unwrap_or_default(),
+                effect: t.effect.clone(),
+            })
+            .collect();
+        self.taints.sort();
+        self
     }
 
     pub fn zone(&self) -> Option<&str> {
@@ -46,18 +72,31 @@ pub struct Inputs {
 /// How the operator itself is configured (Helm values / flags of `otelhouse run`).
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Where agents, gateways and the stores' credential Secrets live.
+    /// Where the operator, the gateways and the stores' credential Secrets live (a namespace that
+    /// can enforce the `restricted` Pod Security level).
     pub namespace: String,
+    /// Where the agents live: they read the node's log files through hostPath volumes as root,
+    /// which only the `privileged` Pod Security level admits, so they get a namespace of their own.
+    pub agent_namespace: String,
+    /// The agents' ServiceAccount in `agent_namespace`, with its ClusterRole and binding, made by
+    /// the Helm chart: the operator writes no RBAC.
+    pub agent_service_account: String,
     /// Namespaces whose LogPipelines may collect across the cluster and use any store.
     pub trusted_namespaces: Vec<String>,
     /// The collector image (collector-contrib, pinned).
     pub collector_image: String,
 }
 
+/// The agents' namespace and ServiceAccount unless configured (the chart's defaults).
+pub const DEFAULT_AGENT_NAMESPACE: &str = "otelhouse-agents";
+pub const DEFAULT_AGENT_SERVICE_ACCOUNT: &str = "otelhouse-agent";
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
             namespace: "otelhouse-system".to_string(),
+            agent_namespace: DEFAULT_AGENT_NAMESPACE.to_string(),
+            agent_service_account: DEFAULT_AGENT_SERVICE_ACCOUNT.to_string(),
             trusted_namespaces: vec!["otelhouse-system".to_string()],
             collector_image: crate::collector::DEFAULT_IMAGE.to_string(),
         }

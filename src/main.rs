@@ -32,9 +32,11 @@ enum Command {
         /// Node inventory (`kubectl get nodes -o yaml`, or multi-document Node YAML).
         #[arg(long)]
         nodes: Vec<PathBuf>,
-        /// The operator's namespace (agents, gateways and store Secrets live there).
+        /// The operator's namespace (gateways and store Secrets live there).
         #[arg(long, default_value = "otelhouse-system")]
         namespace: String,
+        #[command(flatten)]
+        agents: AgentArgs,
         /// Namespaces whose pipelines may collect cluster-wide (default: the operator's).
         #[arg(long = "trusted-namespace")]
         trusted_namespaces: Vec<String>,
@@ -47,9 +49,11 @@ enum Command {
     },
     /// Run the operator in a cluster.
     Run {
-        /// The operator's namespace (agents, gateways and store Secrets live there).
+        /// The operator's namespace (gateways and store Secrets live there).
         #[arg(long, env = "POD_NAMESPACE", default_value = "otelhouse-system")]
         namespace: String,
+        #[command(flatten)]
+        agents: AgentArgs,
         /// Namespaces whose pipelines may collect cluster-wide (default: the operator's).
         #[arg(long = "trusted-namespace")]
         trusted_namespaces: Vec<String>,
@@ -70,6 +74,16 @@ enum Command {
         #[command(subcommand)]
         action: SchemaAction,
     },
+}
+
+/// Where the agents run (a namespace of their own, which admits their hostPath volumes), and as
+/// whom (a ServiceAccount the Helm chart makes, with the agents' read-only ClusterRole).
+#[derive(clap::Args)]
+struct AgentArgs {
+    #[arg(long, default_value = otelhouse::inventory::DEFAULT_AGENT_NAMESPACE)]
+    agent_namespace: String,
+    #[arg(long, default_value = otelhouse::inventory::DEFAULT_AGENT_SERVICE_ACCOUNT)]
+    agent_service_account: String,
 }
 
 #[derive(Subcommand)]
@@ -120,6 +134,7 @@ fn main() -> ExitCode {
         Command::Schema { action } => schema(action),
         Command::Run {
             namespace,
+            agents,
             trusted_namespaces,
             leader_elect,
             metrics_addr,
@@ -141,10 +156,13 @@ fn main() -> ExitCode {
                         trusted_namespaces
                     },
                     namespace,
+                    agent_namespace: agents.agent_namespace,
+                    agent_service_account: agents.agent_service_account,
                     collector_image,
                 },
                 leader_elect,
                 metrics_addr,
+                lease: Default::default(),
             };
             let runtime = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -184,6 +202,7 @@ fn main() -> ExitCode {
             files,
             nodes,
             namespace,
+            agents,
             trusted_namespaces,
             explain,
             no_ddl,
@@ -200,6 +219,8 @@ fn main() -> ExitCode {
                     trusted_namespaces
                 },
                 namespace,
+                agent_namespace: agents.agent_namespace,
+                agent_service_account: agents.agent_service_account,
                 ..Settings::default()
             };
             let rendered = otelhouse::render::load(&files, &nodes)

@@ -75,6 +75,10 @@ pub struct Desired {
     pub namespace: Option<String>,
     pub name: String,
     pub object: Value,
+    /// Replicas to set once, when the object is created (through the scale subresource): the
+    /// object itself carries none, so its HorizontalPodAutoscaler owns them from then on and
+    /// the operator never writes them back.
+    pub initial_replicas: Option<u32>,
 }
 
 impl Desired {
@@ -98,6 +102,7 @@ impl Desired {
             namespace: obj.meta().namespace.clone(),
             name: obj.meta().name.clone().unwrap_or_default(),
             object,
+            initial_replicas: None,
         }
     }
 

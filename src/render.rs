@@ -154,7 +154,7 @@ pub fn add_documents(
     }
 }
 
-/// Name and labels of a Node object.
+/// Name, labels and taints of a Node object.
 pub fn node_facts(doc: &Value) -> Option<NodeFacts> {
     let name = doc.pointer("/metadata/name")?.as_str()?.to_string();
     let labels = doc
@@ -166,7 +166,11 @@ pub fn node_facts(doc: &Value) -> Option<NodeFacts> {
                 .collect()
         })
         .unwrap_or_default();
-    Some(NodeFacts::new(name, labels))
+    let taints: Vec<k8s_openapi::api::core::v1::Taint> = doc
+        .pointer("/spec/taints")
+        .and_then(|t| serde_json::from_value(t.clone()).ok())
+        .unwrap_or_default();
+    Some(NodeFacts::new(name, labels).with_taints(&taints))
 }
 
 /// Read custom resources and nodes from paths (files are parsed in parallel).
@@ -214,7 +218,6 @@ pub struct Built {
 pub fn build_each(v: &Validated<'_>, settings: &Settings, mut sink: impl FnMut(Desired)) -> Built {
     let mut warnings = v.warnings.clone();
     if !v.classes.is_empty() {
-        sink(agents::cluster_role());
         let (routes, keys) = agents::routes(v, settings);
         let (shared, text) = agents::build_shared(settings, &routes, &keys);
         sink(shared);

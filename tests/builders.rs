@@ -1,14 +1,14 @@
 //! Builders from YAML fixtures: what a given class or pipeline turns into.
 
-mod common;
+mod kit;
 
 use otelhouse::collector::keys::{merge, unknown_keys};
 use otelhouse::render::{Rendered, render};
 use serde_json::Value;
 
 fn render_fixture(name: &str) -> Rendered {
-    let text = std::fs::read_to_string(common::root().join("tests/fixtures").join(name)).unwrap();
-    render(&common::inputs_from(&text), &common::settings()).unwrap()
+    let text = std::fs::read_to_string(kit::root().join("tests/fixtures").join(name)).unwrap();
+    render(&kit::inputs_from(&text), &kit::settings()).unwrap()
 }
 
 fn find<'a>(r: &'a Rendered, kind: &str, name: &str) -> &'a Value {
@@ -51,7 +51,7 @@ fn agent_config_of(r: &Rendered, class: &str) -> Value {
 fn every_collector_config_uses_only_keys_of_the_pinned_version() {
     for fixture in ["tenant.yaml", "hostile.yaml"] {
         let r = render_fixture(fixture);
-        let samples = render(&common::sample_inputs(), &common::settings()).unwrap();
+        let samples = render(&kit::sample_inputs(), &kit::settings()).unwrap();
         for rendered in [&r, &samples] {
             let mut checked = 0;
             for o in rendered.objects.iter().filter(|o| o.kind == "ConfigMap") {
@@ -160,12 +160,16 @@ fn gateways_one_deployment_per_zone_with_credentials_from_the_secret() {
         assert_eq!(term["key"], "topology.kubernetes.io/zone");
         assert_eq!(term["values"][0], zone);
         assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+        // The HPA owns replicas; the plan is its floor (and the first size, set once).
+        assert!(d["spec"].get("replicas").is_none());
     }
     let svc = find(&r, "Service", "otelhouse-gw-team-a-app");
     assert_eq!(svc["spec"]["trafficDistribution"], "PreferClose");
-    assert_eq!(
-        svc["metadata"]["annotations"]["service.kubernetes.io/topology-mode"],
-        "Auto"
+    // The older annotation would override trafficDistribution where both are set.
+    assert!(
+        svc["metadata"]["annotations"]
+            .get("service.kubernetes.io/topology-mode")
+            .is_none()
     );
     let cm = find(&r, "ConfigMap", "otelhouse-gw-team-a-app-us-east-1");
     let text = cm["data"]["config.yaml"].as_str().unwrap();
@@ -212,7 +216,7 @@ fn hostile_values_are_escaped_in_collector_configs() {
 
 #[test]
 fn overlapping_classes_on_nodes_are_reported_even_without_shared_instance_types() {
-    let text = std::fs::read_to_string(common::root().join("tests/fixtures/tenant.yaml")).unwrap()
+    let text = std::fs::read_to_string(kit::root().join("tests/fixtures/tenant.yaml")).unwrap()
         + r#"
 ---
 apiVersion: otelhouse.dev/v1alpha1
@@ -235,7 +239,7 @@ apiVersion: v1
 kind: Node
 metadata: {name: both, labels: {pool: logs, node.kubernetes.io/instance-type: m5d.large}}
 "#;
-    let err = render(&common::inputs_from(&text), &common::settings()).unwrap_err();
+    let err = render(&kit::inputs_from(&text), &kit::settings()).unwrap_err();
     assert!(
         err.to_string()
             .contains("node both is selected by by-pool and by-type"),
@@ -250,16 +254,16 @@ fn a_pipeline_change_rolls_the_agents() {
         ["otelhouse.dev/config-hash"]
         .clone()
     };
-    let base = std::fs::read_to_string(common::root().join("tests/fixtures/tenant.yaml")).unwrap();
-    let a = render(&common::inputs_from(&base), &common::settings()).unwrap();
+    let base = std::fs::read_to_string(kit::root().join("tests/fixtures/tenant.yaml")).unwrap();
+    let a = render(&kit::inputs_from(&base), &kit::settings()).unwrap();
     let changed = base.replace("containers: []", "").replace(
         "tables: [{name: app_logs",
         "sources: {containers: [web]}\n  tables: [{name: app_logs",
     );
-    let b = render(&common::inputs_from(&changed), &common::settings()).unwrap();
+    let b = render(&kit::inputs_from(&changed), &kit::settings()).unwrap();
     assert_ne!(hash(&a), hash(&b));
     assert_eq!(
         hash(&a),
-        hash(&render(&common::inputs_from(&base), &common::settings()).unwrap())
+        hash(&render(&kit::inputs_from(&base), &kit::settings()).unwrap())
     );
 }

@@ -2,12 +2,12 @@
 //! and its CRDs equal crds/ (tests/tools/chart_test.py, Helm v4's library through PyPI
 //! helm-python-sdk).
 
-mod common;
+mod kit;
 
 #[test]
 fn chart_lints_renders_and_validates() {
-    let out = common::python()
-        .current_dir(common::root())
+    let out = kit::python()
+        .current_dir(kit::root())
         .arg("tests/tools/chart_test.py")
         .output()
         .expect("python3 runs");

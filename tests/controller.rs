@@ -1,251 +1,30 @@
-//! The controller against kube's tower-test mock API: every request a reconcile sends is
-//! recorded and asserted. ClickHouse is the real engine (chdb) or `CLICKHOUSE_URL`.
+//! The controller against the test kit's in-memory API server: every request a reconcile sends
+//! is recorded and asserted. ClickHouse is the real engine (chdb) or `CLICKHOUSE_URL`.
 
-mod common;
+mod kit;
 
-use http::{Request, Response};
-use kube::client::Body;
-use kube::runtime::reflector::{self, store::Writer};
-use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
-use otelhouse::controller::{self, Context};
-use otelhouse::crd::{AgentClass, ClickHouseStore, LogPipeline};
-use otelhouse::inventory::Inputs;
-use serde_json::{Value, json};
+use kit::api::Recorded;
+use kit::world::{World, applies, tenant_inputs};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use otelhouse::controller;
+use serde_json::json;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 
-/// One request as the API server saw it.
-#[derive(Clone, Debug)]
-struct Recorded {
-    method: String,
-    path: String,
-    query: String,
-    content_type: String,
-    body: Value,
-}
-
-impl Recorded {
-    fn short(&self) -> String {
-        format!("{} {}", self.method, self.path)
+/// The API path of a rendered object.
+fn path_of(d: &otelhouse::meta::Desired) -> String {
+    let (group_path, plural) = match d.kind.as_str() {
+        "ConfigMap" => ("/api/v1", "configmaps"),
+        "Service" => ("/api/v1", "services"),
+        "DaemonSet" => ("/apis/apps/v1", "daemonsets"),
+        "Deployment" => ("/apis/apps/v1", "deployments"),
+        "HorizontalPodAutoscaler" => ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
+        "PodDisruptionBudget" => ("/apis/policy/v1", "poddisruptionbudgets"),
+        k => panic!("{k}"),
+    };
+    match &d.namespace {
+        Some(ns) => format!("{group_path}/namespaces/{ns}/{plural}/{}", d.name),
+        None => format!("{group_path}/{plural}/{}", d.name),
     }
-}
-
-/// A scripted API server: records requests, answers applies by echoing the object (with a
-/// resourceVersion), status patches likewise, Events with 201, deletes with 200, and GETs of
-/// the stores' Secret with credentials.
-struct FakeApi {
-    requests: Arc<Mutex<Vec<Recorded>>>,
-    /// Objects as the server holds them (path -> object), for statuses to flow back.
-    objects: Arc<Mutex<BTreeMap<String, Value>>>,
-}
-
-fn fake_api() -> (Client, FakeApi) {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
-    let objects: Arc<Mutex<BTreeMap<String, Value>>> = Arc::default();
-    let (r, o) = (requests.clone(), objects.clone());
-    tokio::spawn(async move {
-        while let Some((request, send)) = handle.next_request().await {
-            let (parts, body) = request.into_parts();
-            let bytes = body.collect_bytes().await.unwrap_or_default();
-            let body: Value = serde_json::from_slice(&bytes)
-                .or_else(|_| serde_norway::from_slice(&bytes))
-                .unwrap_or(Value::Null);
-            let rec = Recorded {
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_string(),
-                query: parts.uri.query().unwrap_or_default().to_string(),
-                content_type: parts
-                    .headers
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string(),
-                body: body.clone(),
-            };
-            r.lock().unwrap().push(rec.clone());
-            let (status, answer) = match rec.method.as_str() {
-                "PATCH" if rec.path.ends_with("/status") => {
-                    let base = rec.path.trim_end_matches("/status").to_string();
-                    let mut objs = o.lock().unwrap();
-                    let obj = objs.entry(base).or_insert_with(|| json!({}));
-                    obj["status"] = body["status"].clone();
-                    (200, body)
-                }
-                "PATCH" => {
-                    let mut obj = body.clone();
-                    if obj.get("metadata").is_some() {
-                        obj["metadata"]["resourceVersion"] = json!("1");
-                        obj["metadata"]["generation"] = json!(1);
-                    }
-                    o.lock().unwrap().insert(rec.path.clone(), obj.clone());
-                    (200, obj)
-                }
-                "POST" => (201, body),
-                "DELETE" => {
-                    o.lock().unwrap().remove(&rec.path);
-                    (
-                        200,
-                        json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
-                    )
-                }
-                "GET" if rec.path.contains("/secrets/") => (
-                    200,
-                    json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ch-us", "namespace": "otelhouse-system"},
-                        "data": {"username": "ZGVmYXVsdA==", "pw": ""}}),
-                ),
-                _ => (
-                    404,
-                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound", "message": "not found"}),
-                ),
-            };
-            let response = Response::builder()
-                .status(status)
-                .header("content-type", "application/json")
-                .body(Body::from(serde_json::to_vec(&answer).unwrap()))
-                .unwrap();
-            send.send_response(response);
-        }
-    });
-    (
-        Client::new(service, "default"),
-        FakeApi { requests, objects },
-    )
-}
-
-impl FakeApi {
-    fn take(&self) -> Vec<Recorded> {
-        std::mem::take(&mut *self.requests.lock().unwrap())
-    }
-}
-
-/// The test world: the context and the writers of its caches.
-struct World {
-    ctx: Arc<Context>,
-    api: FakeApi,
-    classes: Writer<AgentClass>,
-    pipelines: Writer<LogPipeline>,
-    /// Kept so the stores' cache stays writable for the test's lifetime.
-    _stores: Writer<ClickHouseStore>,
-}
-
-impl World {
-    fn new(inputs: &Inputs) -> Self {
-        let (client, api) = fake_api();
-        let (cr, mut cw) = reflector::store::<AgentClass>();
-        let (pr, mut pw) = reflector::store::<LogPipeline>();
-        let (sr, mut sw) = reflector::store::<ClickHouseStore>();
-        for c in &inputs.classes {
-            cw.apply_watcher_event(&watcher::Event::Apply(c.clone()));
-        }
-        for p in &inputs.pipelines {
-            pw.apply_watcher_event(&watcher::Event::Apply(p.clone()));
-        }
-        for s in &inputs.stores {
-            sw.apply_watcher_event(&watcher::Event::Apply(s.clone()));
-        }
-        let ctx = Arc::new(Context::new(client, common::settings(), cr, pr, sr));
-        for n in &inputs.nodes {
-            ctx.nodes.write().unwrap().insert(n.name.clone(), n.clone());
-        }
-        World {
-            ctx,
-            api,
-            classes: cw,
-            pipelines: pw,
-            _stores: sw,
-        }
-    }
-
-    /// Let the statuses the server now holds flow back into the caches, as the watches would.
-    fn sync_status(&mut self) {
-        let objects = self.api.objects.lock().unwrap().clone();
-        for c in self.ctx.classes.state() {
-            let path = format!("/apis/otelhouse.dev/v1alpha1/agentclasses/{}", c.name_any());
-            if let Some(st) = objects.get(&path).map(|o| o["status"].clone()) {
-                let mut c = (*c).clone();
-                c.status = serde_json::from_value(st).ok();
-                self.classes.apply_watcher_event(&watcher::Event::Apply(c));
-            }
-        }
-        for p in self.ctx.pipelines.state() {
-            let path = format!(
-                "/apis/otelhouse.dev/v1alpha1/namespaces/{}/logpipelines/{}",
-                p.namespace().unwrap(),
-                p.name_any()
-            );
-            if let Some(st) = objects.get(&path).map(|o| o["status"].clone()) {
-                let mut p = (*p).clone();
-                p.status = serde_json::from_value(st).ok();
-                self.pipelines
-                    .apply_watcher_event(&watcher::Event::Apply(p));
-            }
-        }
-    }
-
-    fn class(&self, name: &str) -> Arc<AgentClass> {
-        self.ctx
-            .classes
-            .state()
-            .into_iter()
-            .find(|c| c.name_any() == name)
-            .unwrap()
-    }
-
-    fn pipeline(&self, name: &str) -> Arc<LogPipeline> {
-        self.ctx
-            .pipelines
-            .state()
-            .into_iter()
-            .find(|p| p.name_any() == name)
-            .unwrap()
-    }
-
-    async fn reconcile_all(&mut self) -> Vec<Recorded> {
-        for c in self.ctx.classes.state() {
-            controller::reconcile_class(c, self.ctx.clone())
-                .await
-                .unwrap();
-        }
-        for p in self.ctx.pipelines.state() {
-            controller::reconcile_pipeline(p, self.ctx.clone())
-                .await
-                .unwrap();
-        }
-        let out = self.api.take();
-        self.sync_status();
-        out
-    }
-}
-
-/// The tenant fixture with its store pointing at the test ClickHouse, in a fresh database.
-fn tenant_inputs() -> Inputs {
-    let url = common::clickhouse_url();
-    let db = common::unique_database("ctl");
-    let text = std::fs::read_to_string(common::root().join("tests/fixtures/tenant.yaml"))
-        .unwrap()
-        .replace(
-            "httpUrl: http://ch:8123",
-            &format!("httpUrl: {url}\n  database: {db}"),
-        );
-    let mut inputs = common::inputs_from(&text);
-    for p in &mut inputs.pipelines {
-        p.metadata.uid = Some("uid-p".into());
-        p.metadata.generation = Some(1);
-    }
-    for c in &mut inputs.classes {
-        c.metadata.uid = Some(format!("uid-{}", c.name_any()));
-        c.metadata.generation = Some(1);
-    }
-    inputs
-}
-
-fn applies(reqs: &[Recorded]) -> Vec<String> {
-    reqs.iter()
-        .filter(|r| r.method == "PATCH" && !r.path.ends_with("/status"))
-        .map(|r| r.path.clone())
-        .collect()
 }
 
 #[tokio::test]
@@ -254,40 +33,20 @@ async fn create_applies_exactly_the_rendered_objects_then_an_idle_pass_writes_no
     let mut w = World::new(&inputs);
     let reqs = w.reconcile_all().await;
 
-    // Every apply is server-side apply with our field manager, forced, as YAML-or-JSON apply.
+    // Every write is server-side apply with our field manager, forced, but for each new gateway
+    // Deployment's first size: an update of its scale subresource, which the HPA takes over.
     for r in reqs.iter().filter(|r| r.method == "PATCH") {
-        assert!(
-            r.query.contains("fieldManager=otelhouse") && r.query.contains("force=true"),
-            "{r:?}"
-        );
+        assert!(r.query.contains("fieldManager=otelhouse"), "{r:?}");
+        if r.path.ends_with("/scale") {
+            assert_eq!(r.content_type, "application/merge-patch+json", "{r:?}");
+            continue;
+        }
+        assert!(r.query.contains("force=true"), "{r:?}");
         assert_eq!(r.content_type, "application/apply-patch+yaml", "{r:?}");
     }
     // Exactly what render builds, in apply order per owner.
-    let rendered = otelhouse::render::render(&inputs, &common::settings()).unwrap();
-    let mut want: Vec<String> = rendered
-        .objects
-        .iter()
-        .map(|d| {
-            let (group_path, plural) = match d.kind.as_str() {
-                "ClusterRole" => ("/apis/rbac.authorization.k8s.io/v1", "clusterroles"),
-                "ClusterRoleBinding" => {
-                    ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings")
-                }
-                "ServiceAccount" => ("/api/v1", "serviceaccounts"),
-                "ConfigMap" => ("/api/v1", "configmaps"),
-                "Service" => ("/api/v1", "services"),
-                "DaemonSet" => ("/apis/apps/v1", "daemonsets"),
-                "Deployment" => ("/apis/apps/v1", "deployments"),
-                "HorizontalPodAutoscaler" => ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
-                "PodDisruptionBudget" => ("/apis/policy/v1", "poddisruptionbudgets"),
-                k => panic!("{k}"),
-            };
-            match &d.namespace {
-                Some(ns) => format!("{group_path}/namespaces/{ns}/{plural}/{}", d.name),
-                None => format!("{group_path}/{plural}/{}", d.name),
-            }
-        })
-        .collect();
+    let rendered = otelhouse::render::render(&inputs, &kit::settings()).unwrap();
+    let mut want: Vec<String> = rendered.objects.iter().map(path_of).collect();
     let mut got = applies(&reqs);
     got.sort();
     want.sort();
@@ -296,11 +55,7 @@ async fn create_applies_exactly_the_rendered_objects_then_an_idle_pass_writes_no
     for d in &rendered.objects {
         let r = reqs
             .iter()
-            .find(|r| {
-                r.method == "PATCH"
-                    && r.path.ends_with(&format!("/{}", d.name))
-                    && r.body["kind"] == d.kind.as_str()
-            })
+            .find(|r| r.is_apply() && r.path == path_of(d))
             .unwrap();
         let mut body = r.body.clone();
         let annotations = body["metadata"]["annotations"].as_object_mut().unwrap();
@@ -328,12 +83,12 @@ async fn create_applies_exactly_the_rendered_objects_then_an_idle_pass_writes_no
     let file = dir.path().join("sent.yaml");
     let sent: String = reqs
         .iter()
-        .filter(|r| r.method == "PATCH" && !r.path.ends_with("/status"))
+        .filter(|r| r.is_apply())
         .map(|r| format!("---\n{}", serde_norway::to_string(&r.body).unwrap()))
         .collect();
     std::fs::write(&file, sent).unwrap();
-    let crds = common::root().join("crds");
-    let (ok, text) = common::run_tool(
+    let crds = kit::root().join("crds");
+    let (ok, text) = kit::run_tool(
         "k8s_validate.py",
         &[
             "--k8s-version",
@@ -365,9 +120,7 @@ async fn a_change_applies_only_the_changed_objects() {
     // Deployments change; nothing else.
     let mut p = (*w.pipeline("app")).clone();
     p.spec.gateway.batch.rows = 20_000;
-    p.metadata.generation = Some(2);
-    w.pipelines.apply_watcher_event(&watcher::Event::Apply(p));
-    w.ctx.touch();
+    w.update_pipeline(p);
     let reqs = w.reconcile_all().await;
     let mut got = applies(&reqs);
     got.sort();
@@ -432,7 +185,7 @@ async fn a_node_in_a_new_zone_gets_a_gateway_and_agent_coverage() {
 #[tokio::test]
 async fn overlapping_classes_get_a_condition_on_both_and_keep_their_agents() {
     let mut inputs = tenant_inputs();
-    let extra = common::inputs_from(
+    let extra = kit::inputs_from(
         r#"
 apiVersion: otelhouse.dev/v1alpha1
 kind: AgentClass
@@ -546,7 +299,7 @@ async fn deletion_removes_the_gateways_and_keeps_the_tables_by_default() {
     w.reconcile_all().await;
     let p = w.pipeline("app");
     w.pipelines
-        .apply_watcher_event(&watcher::Event::Delete((*p).clone()));
+        .apply_watcher_event(&kube::runtime::watcher::Event::Delete((*p).clone()));
     w.ctx.touch();
     let deleted = controller::cleanup_pipeline(&w.ctx, "team-a", "app")
         .await
@@ -562,7 +315,7 @@ async fn deletion_removes_the_gateways_and_keeps_the_tables_by_default() {
     );
     // The tables are still there (Retain).
     let db = inputs.stores[0].spec.database.clone();
-    let client = clickhouse::Client::default().with_url(common::clickhouse_url());
+    let client = clickhouse::Client::default().with_url(kit::clickhouse_url());
     let n: u64 = client
         .query(&format!(
             "SELECT count() FROM system.tables WHERE database = '{db}' AND name LIKE 'app_logs%'"
@@ -594,19 +347,19 @@ async fn deletion_policy_drop_uses_a_finalizer_and_drops_the_tables() {
         fin.body["metadata"]["finalizers"],
         json!(["otelhouse.dev/drop-tables"])
     );
-    let mut p = (*w.pipeline("app")).clone();
-    p.metadata.finalizers = Some(vec![controller::DROP_FINALIZER.into()]);
-    p.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-        k8s_openapi::jiff::Timestamp::now(),
-    ));
-    w.pipelines
-        .apply_watcher_event(&watcher::Event::Apply(p.clone()));
-    controller::reconcile_pipeline(Arc::new(p), w.ctx.clone())
+    // A user deletes it: the finalizer holds it, with a deletionTimestamp.
+    let user: Api<otelhouse::crd::LogPipeline> = Api::namespaced(w.api.client_as("user"), "team-a");
+    user.delete("app", &DeleteParams::default()).await.unwrap();
+    w.api.take();
+    w.sync_status();
+    let p = w.pipeline("app");
+    assert!(p.metadata.deletion_timestamp.is_some());
+    controller::reconcile_pipeline(p, w.ctx.clone())
         .await
         .unwrap();
     let reqs = w.api.take();
     let db = inputs.stores[0].spec.database.clone();
-    let client = clickhouse::Client::default().with_url(common::clickhouse_url());
+    let client = clickhouse::Client::default().with_url(kit::clickhouse_url());
     let n: u64 = client
         .query(&format!(
             "SELECT count() FROM system.tables WHERE database = '{db}' AND name LIKE 'app_logs%'"
@@ -622,6 +375,8 @@ async fn deletion_policy_drop_uses_a_finalizer_and_drops_the_tables() {
         json!([]),
         "finalizer removed last"
     );
+    // And the server let it go.
+    assert!(w.api.get(kit::world::PIPELINES, "team-a", "app").is_none());
 }
 
 #[tokio::test]
@@ -630,23 +385,90 @@ async fn a_hand_edit_of_a_managed_object_is_reverted() {
     let mut w = World::new(&inputs);
     w.reconcile_all().await;
     assert!(w.reconcile_all().await.is_empty());
-    // Someone scales a gateway Deployment by hand: its generation moves past ours.
-    let key = (
-        "Deployment".to_string(),
-        "otelhouse-system".to_string(),
-        "otelhouse-gw-team-a-app-us-east-1a".to_string(),
-    );
-    {
-        let mut owned = w.ctx.owned.write().unwrap();
-        let live = owned.get_mut(&key).unwrap();
-        live.generation = Some(live.generation.unwrap_or(1) + 1);
-    }
+    // Someone changes a gateway Deployment's image by hand; the watch shows it.
+    let name = "otelhouse-gw-team-a-app-us-east-1a";
+    let key = ("Deployment", "otelhouse-system", name);
+    let kubectl: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(w.api.client_as("kubectl"), key.1);
+    kubectl
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"template": {"spec": {"containers": [{"name": "collector", "image": "evil:latest"}]}}}})),
+        )
+        .await
+        .unwrap();
+    w.api.take();
+    w.observe("apps/v1/deployments", key.1, name);
     let reqs = w.reconcile_all().await;
     assert_eq!(
         applies(&reqs),
         vec![format!(
-            "/apis/apps/v1/namespaces/otelhouse-system/deployments/{}",
-            key.2
+            "/apis/apps/v1/namespaces/otelhouse-system/deployments/{name}"
         )]
+    );
+    let live = w.api.get("apps/v1/deployments", key.1, name).unwrap();
+    assert_ne!(
+        live["spec"]["template"]["spec"]["containers"][0]["image"],
+        "evil:latest"
+    );
+}
+
+/// The HorizontalPodAutoscaler owns a gateway Deployment's replicas: the operator sets the
+/// plan once, at creation, then never writes them again, whatever the autoscaler does.
+#[tokio::test]
+async fn the_autoscaler_owns_gateway_replicas() {
+    let inputs = tenant_inputs();
+    let mut w = World::new(&inputs);
+    let reqs = w.reconcile_all().await;
+    let name = "otelhouse-gw-team-a-app-us-east-1a";
+    let ns = "otelhouse-system";
+    // Created without replicas; the plan (1 per zone here) set once through the scale subresource.
+    for r in reqs
+        .iter()
+        .filter(|r| r.is_apply() && r.path.contains("/deployments/"))
+    {
+        assert!(r.body.pointer("/spec/replicas").is_none(), "{}", r.path);
+    }
+    let scales: Vec<&Recorded> = reqs.iter().filter(|r| r.path.ends_with("/scale")).collect();
+    assert_eq!(scales.len(), 2, "one per zone");
+    assert_eq!(scales[0].body, json!({"spec": {"replicas": 1}}));
+    assert!(w.reconcile_all().await.is_empty());
+    // The autoscaler scales the zone up (an update of the scale subresource, as the HPA
+    // controller does): the Deployment's generation moves, its watch shows it.
+    let hpa: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(w.api.client_as("hpa"), ns);
+    hpa.patch_scale(
+        name,
+        &PatchParams {
+            field_manager: Some("kube-controller-manager".into()),
+            ..Default::default()
+        },
+        &Patch::Merge(json!({"spec": {"replicas": 4}})),
+    )
+    .await
+    .unwrap();
+    w.api.take();
+    w.observe("apps/v1/deployments", ns, name);
+    assert!(
+        w.reconcile_all().await.is_empty(),
+        "no write after the HPA scaled"
+    );
+    // A change of the pipeline rolls the gateways: the applies still leave replicas alone.
+    let mut p = (*w.pipeline("app")).clone();
+    p.spec.gateway.batch.rows = 20_000;
+    w.update_pipeline(p);
+    let reqs = w.reconcile_all().await;
+    assert!(applies(&reqs).iter().any(|p| p.ends_with(name)));
+    assert!(!reqs.iter().any(|r| r.path.ends_with("/scale")));
+    for r in reqs.iter().filter(|r| r.is_apply()) {
+        assert!(r.body.pointer("/spec/replicas").is_none(), "{}", r.path);
+    }
+    let live = w.api.get("apps/v1/deployments", ns, name).unwrap();
+    assert_eq!(live["spec"]["replicas"], 4, "the autoscaler's size stands");
+    assert_eq!(
+        w.api
+            .owners("apps/v1/deployments", ns, name, "spec.replicas"),
+        vec!["kube-controller-manager/Update/scale"]
     );
 }

@@ -1,7 +1,7 @@
 //! `otelhouse render` end to end: the samples, every bad input, and the validity of every object
 //! it prints.
 
-mod common;
+mod kit;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -12,7 +12,7 @@ fn otelhouse() -> Command {
 
 fn render_samples() -> String {
     let out = otelhouse()
-        .current_dir(common::root())
+        .current_dir(kit::root())
         .arg("render")
         .output()
         .unwrap();
@@ -47,7 +47,7 @@ fn samples_render_the_whole_platform() {
 fn default_render_equals_explicit_samples() {
     let explicit = otelhouse()
         .args(["render", "-f"])
-        .arg(common::samples())
+        .arg(kit::samples())
         .output()
         .unwrap();
     assert!(explicit.status.success());
@@ -61,7 +61,7 @@ fn default_render_equals_explicit_samples() {
 /// stdout, and say that text on stderr.
 #[test]
 fn every_bad_input_is_refused_with_a_clear_error() {
-    let dir = common::root().join("tests/bad");
+    let dir = kit::root().join("tests/bad");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -79,7 +79,7 @@ fn every_bad_input_is_refused_with_a_clear_error() {
             .args(["render", "-f"])
             .arg(&f)
             .arg("--nodes")
-            .arg(common::samples().join("nodes.yaml"))
+            .arg(kit::samples().join("nodes.yaml"))
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -104,10 +104,10 @@ fn rendered_objects_and_samples_are_valid_kubernetes() {
         "--k8s-version".to_string(),
         otelhouse::MIN_KUBERNETES_VERSION.to_string(),
         "--crds".to_string(),
-        common::root().join("crds").display().to_string(),
+        kit::root().join("crds").display().to_string(),
         rendered.display().to_string(),
     ];
-    for f in std::fs::read_dir(common::samples()).unwrap() {
+    for f in std::fs::read_dir(kit::samples()).unwrap() {
         args.push(f.unwrap().path().display().to_string());
     }
     let crds = dir.path().join("crds.yaml");
@@ -115,7 +115,7 @@ fn rendered_objects_and_samples_are_valid_kubernetes() {
     std::fs::write(&crds, out.stdout).unwrap();
     args.push(crds.display().to_string());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (ok, text) = common::run_tool("k8s_validate.py", &args, None);
+    let (ok, text) = kit::run_tool("k8s_validate.py", &args, None);
     assert!(
         ok,
         "{text}\n(install the tools: pip install -r tests/tools/requirements.txt)"

@@ -1,66 +1,15 @@
-//! `otelhouse run` as a whole against kube's tower-test mock API: it waits for its CRDs, starts
-//! its watches and controllers, serves /healthz, /readyz and /metrics, and shuts down when told.
+//! `otelhouse run` as a whole against the test kit's in-memory API server: it waits for its
+//! CRDs, starts its watches and controllers, serves /healthz, /readyz and /metrics, elects a
+//! leader among replicas, and shuts down when told.
 
-use http::{Request, Response};
-use kube::Client;
-use kube::client::Body;
-use otelhouse::controller::run::{RunConfig, run_with};
+mod kit;
+
+use kit::api::FakeApi;
+use otelhouse::controller::run::{LeaseTiming, RunConfig, run_with};
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Answers like an API server with no objects: CRDs missing on the first round, then
-/// established; every list empty; every watch ends at once (the watchers re-list).
-fn empty_api(crd_reads: Arc<AtomicUsize>) -> Client {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    tokio::spawn(async move {
-        while let Some((request, send)) = handle.next_request().await {
-            let path = request.uri().path().to_string();
-            let query = request.uri().query().unwrap_or_default().to_string();
-            let (status, body) = if path.contains("/customresourcedefinitions/") {
-                let n = crd_reads.fetch_add(1, Ordering::SeqCst);
-                let name = path.rsplit('/').next().unwrap_or_default().to_string();
-                if n < 3 {
-                    (
-                        404,
-                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404, "reason": "NotFound"}),
-                    )
-                } else {
-                    let crd = otelhouse::crd::all_crds()
-                        .into_iter()
-                        .find(|c| c.metadata.name.as_deref() == Some(&name))
-                        .unwrap();
-                    let mut v = serde_json::to_value(crd).unwrap();
-                    v["status"] =
-                        json!({"conditions": [{"type": "Established", "status": "True"}]});
-                    (200, v)
-                }
-            } else if query.contains("watch=true") {
-                (200, json!(null))
-            } else if request.method() == "GET" {
-                (
-                    200,
-                    json!({"kind": "List", "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": []}),
-                )
-            } else {
-                (200, json!({}))
-            };
-            let bytes = if body.is_null() {
-                Vec::new()
-            } else {
-                serde_json::to_vec(&body).unwrap()
-            };
-            let response = Response::builder()
-                .status(status)
-                .header("content-type", "application/json")
-                .body(Body::from(bytes))
-                .unwrap();
-            send.send_response(response);
-        }
-    });
-    Client::new(service, "default")
-}
+use tokio_util::sync::CancellationToken;
 
 async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -75,49 +24,87 @@ async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, buf))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn run_waits_for_crds_serves_health_and_shuts_down() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let crd_reads = Arc::new(AtomicUsize::new(0));
-    let client = empty_api(crd_reads.clone());
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let config = RunConfig {
-        settings: otelhouse::inventory::Settings::default(),
-        leader_elect: false,
+        .port()
+}
+
+/// Our CRDs as the API server shows them once installed: established.
+fn seed_crds(api: &FakeApi) {
+    for crd in otelhouse::crd::all_crds() {
+        let mut v = serde_json::to_value(crd).unwrap();
+        v["status"] = json!({"conditions": [{"type": "Established", "status": "True"}]});
+        api.seed("customresourcedefinitions", v);
+    }
+}
+
+/// Poll `f` every 100 ms until it holds or `secs` pass.
+async fn eventually<F, Fut>(secs: u64, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(secs) {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+fn config(port: u16, leader_elect: bool) -> RunConfig {
+    RunConfig {
+        settings: kit::settings(),
+        leader_elect,
         metrics_addr: format!("127.0.0.1:{port}").parse().unwrap(),
-    };
-    let task = tokio::spawn(run_with(client, config, shutdown.clone()));
+        lease: LeaseTiming {
+            duration: 3,
+            grace: 1,
+        },
+    }
+}
+
+async fn ready(port: u16) -> bool {
+    http_get(port, "/readyz").await.map(|r| r.0) == Some(200)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_waits_for_crds_serves_health_and_shuts_down() {
+    let port = free_port();
+    let api = FakeApi::new();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(run_with(
+        api.client(),
+        config(port, false),
+        shutdown.clone(),
+    ));
 
     // Alive at once, not ready while the CRDs are missing.
-    let mut healthy = None;
-    for _ in 0..50 {
-        healthy = http_get(port, "/healthz").await;
-        if healthy.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert_eq!(healthy.map(|h| h.0), Some(200));
+    assert!(
+        eventually(5, || async {
+            http_get(port, "/healthz").await.map(|h| h.0) == Some(200)
+        })
+        .await
+    );
     assert_eq!(http_get(port, "/readyz").await.map(|r| r.0), Some(503));
 
-    // Ready once the CRDs are established (the wait polls every 10 s).
-    let mut ready = false;
-    for _ in 0..300 {
-        if http_get(port, "/readyz").await.map(|r| r.0) == Some(200) {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(ready, "not ready after the CRDs appeared");
+    // Ready once the CRDs are established (the wait polls every 10 s) and the caches synced.
+    seed_crds(&api);
     assert!(
-        crd_reads.load(Ordering::SeqCst) >= 6,
-        "the CRDs were polled again"
+        eventually(30, || ready(port)).await,
+        "not ready after the CRDs appeared"
     );
+    let crd_reads = api
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/customresourcedefinitions/"))
+        .count();
+    assert!(crd_reads >= 6, "the CRDs were polled again: {crd_reads}");
     let (code, metrics) = http_get(port, "/metrics").await.unwrap();
     assert_eq!(code, 200);
     assert!(
@@ -127,6 +114,91 @@ async fn run_waits_for_crds_serves_health_and_shuts_down() {
 
     // A graceful shutdown.
     shutdown.cancel();
-    let result = tokio::time::timeout(std::time::Duration::from_secs(20), task).await;
+    let result = tokio::time::timeout(Duration::from_secs(20), task).await;
     assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
+}
+
+/// Two replicas with leader election on one API server: both become ready (a rolling update or
+/// a drain can proceed), exactly one reconciles and writes; when it stops, it releases the
+/// Lease and the other takes over warm, with nothing to write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_are_both_ready_and_exactly_one_writes() {
+    let inputs = kit::world::tenant_inputs();
+    let api = FakeApi::new();
+    seed_crds(&api);
+    // The cluster: the custom resources, Nodes and the store's Secret.
+    drop(kit::world::World::on(api.clone(), &inputs, kit::settings()));
+    let (port_a, port_b) = (free_port(), free_port());
+    let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
+    let a = tokio::spawn(run_with(
+        api.client_as("a"),
+        config(port_a, true),
+        stop_a.clone(),
+    ));
+    // The second starts once the first leads, so which one leads is known.
+    assert!(
+        eventually(30, || async {
+            api.requests()
+                .iter()
+                .any(|r| r.client == "a" && r.is_apply())
+        })
+        .await,
+        "a never wrote"
+    );
+    let b = tokio::spawn(run_with(
+        api.client_as("b"),
+        config(port_b, true),
+        stop_b.clone(),
+    ));
+    assert!(eventually(30, || ready(port_a)).await, "a not ready");
+    assert!(
+        eventually(30, || ready(port_b)).await,
+        "the standby not ready"
+    );
+    // Give the standby time to (wrongly) reconcile.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let writers: std::collections::BTreeSet<String> = api
+        .requests()
+        .iter()
+        .filter(|r| r.is_write() && !r.path.contains("/leases"))
+        .map(|r| r.client.clone())
+        .collect();
+    assert_eq!(writers, ["a".to_string()].into(), "only the leader writes");
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.client == "b" && r.is_watch()),
+        "the standby watches (warm caches)"
+    );
+
+    // The leader stops: it releases the Lease, the standby leads and reconciles everything,
+    // with nothing to change.
+    stop_a.cancel();
+    assert!(matches!(
+        tokio::time::timeout(Duration::from_secs(20), a).await,
+        Ok(Ok(Ok(())))
+    ));
+    api.take();
+    let took_over = eventually(30, || async {
+        http_get(port_b, "/metrics").await.is_some_and(|(_, m)| {
+            m.contains("otelhouse_reconciles_total{controller=\"logpipeline\"} 1")
+        })
+    })
+    .await;
+    assert!(took_over, "the standby did not take over");
+    let writes: Vec<String> = api
+        .requests()
+        .iter()
+        .filter(|r| r.is_write() && !r.path.contains("/leases"))
+        .map(|r| r.short())
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a warm takeover writes nothing: {writes:?}"
+    );
+    stop_b.cancel();
+    assert!(matches!(
+        tokio::time::timeout(Duration::from_secs(20), b).await,
+        Ok(Ok(Ok(())))
+    ));
 }

@@ -1,6 +1,6 @@
 //! The ClickHouse schema against the real engine (chdb 26.9 in-process, or `CLICKHOUSE_URL`).
 
-mod common;
+mod kit;
 
 use clickhouse::Client;
 use otelhouse::crd::{LogPipeline, TableEngine};
@@ -9,7 +9,7 @@ use otelhouse::schema::ddl::{self, TableLayout};
 
 fn client() -> Client {
     Connection {
-        url: common::clickhouse_url(),
+        url: kit::clickhouse_url(),
         user: std::env::var("CLICKHOUSE_USER").ok(),
         password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
     }
@@ -17,7 +17,7 @@ fn client() -> Client {
 }
 
 fn sample_pipeline() -> LogPipeline {
-    common::sample_inputs()
+    kit::sample_inputs()
         .pipelines
         .into_iter()
         .find(|p| p.metadata.name.as_deref() == Some("clickhouse"))
@@ -42,7 +42,7 @@ fn record() -> Record {
 
 #[tokio::test]
 async fn sample_schema_applies_and_a_second_apply_plans_nothing() {
-    let db = common::unique_database("samples");
+    let db = kit::unique_database("samples");
     let layouts = layouts_in(&sample_pipeline(), &db);
     let c = client();
     let out = apply::apply(&c, &layouts, &record(), false).await;
@@ -69,9 +69,8 @@ async fn sample_schema_applies_and_a_second_apply_plans_nothing() {
 
 /// The exporter's INSERT column list, from the pinned version's template (the fixture).
 fn exporter_insert_columns() -> Vec<String> {
-    let sql =
-        std::fs::read_to_string(common::root().join("tests/fixtures/exporter/logs_insert.sql"))
-            .unwrap();
+    let sql = std::fs::read_to_string(kit::root().join("tests/fixtures/exporter/logs_insert.sql"))
+        .unwrap();
     let insert = &sql[sql.find("INSERT INTO").unwrap()..];
     let body = insert.split_once('(').unwrap().1.split_once(')').unwrap().0;
     body.split(|c: char| c == ',' || c.is_whitespace())
@@ -198,7 +197,7 @@ async fn count(c: &Client, sql: &str) -> u64 {
 
 #[tokio::test]
 async fn the_exporters_insert_lands_in_the_target_with_extracted_columns() {
-    let db = common::unique_database("insert");
+    let db = kit::unique_database("insert");
     let layouts = layouts_in(&sample_pipeline(), &db);
     let c = client();
     assert!(matches!(
@@ -244,7 +243,7 @@ async fn the_exporters_insert_lands_in_the_target_with_extracted_columns() {
 
 /// The sample pipeline's server_logs table alone, applied in a fresh database.
 async fn server_logs_applied(prefix: &str) -> (String, LogPipeline, Client) {
-    let db = common::unique_database(prefix);
+    let db = kit::unique_database(prefix);
     let mut p = sample_pipeline();
     p.spec.tables.truncate(1);
     let c = client();
@@ -373,7 +372,7 @@ async fn every_migration_kind() {
 /// are quoted and attribute keys are string literals.
 #[tokio::test]
 async fn hostile_keys_stay_literals() {
-    let db = common::unique_database("hostile");
+    let db = kit::unique_database("hostile");
     let mut p = sample_pipeline();
     p.spec.tables.truncate(1);
     let hostile = "x'] , (SELECT 1) AS ['y\\";
@@ -540,9 +539,9 @@ fn otelhouse(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn cli_plan_apply_plan() {
-    let db = common::unique_database("cli");
-    let url = common::clickhouse_url();
-    let file = common::samples().join("pipeline-tenant.yaml");
+    let db = kit::unique_database("cli");
+    let url = kit::clickhouse_url();
+    let file = kit::samples().join("pipeline-tenant.yaml");
     let file = file.to_str().unwrap();
     let args = |verb: &'static str| {
         vec![
@@ -607,12 +606,12 @@ fn cli_plan_apply_plan() {
 #[test]
 fn the_benchmarked_schema_is_the_generated_one() {
     let file =
-        std::fs::read_to_string(common::root().join("benches/otelhouse_default_logs.sql")).unwrap();
+        std::fs::read_to_string(kit::root().join("benches/otelhouse_default_logs.sql")).unwrap();
     let out = otelhouse(&[
         "schema",
         "ddl",
         "-f",
-        common::root()
+        kit::root()
             .join("benches/app_logs_pipeline.yaml")
             .to_str()
             .unwrap(),

@@ -1,4 +1,6 @@
-//! Agents: one collector DaemonSet per AgentClass, with its ConfigMap, ServiceAccount and RBAC.
+//! Agents: one collector DaemonSet per AgentClass, with its ConfigMap, in the agents' namespace.
+//! Their ServiceAccount, ClusterRole and binding are the Helm chart's (one for every class): the
+//! operator writes no RBAC, so it holds no right to grant any.
 
 pub mod coverage;
 
@@ -17,17 +19,12 @@ use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapProjection, Container, ContainerPort, EnvVar,
     EnvVarSource, HTTPGetAction, HostPathVolumeSource, NodeAffinity, ObjectFieldSelector,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, SeccompProfile,
-    SecurityContext, ServiceAccount, Volume, VolumeMount, VolumeProjection,
+    SecurityContext, Volume, VolumeMount, VolumeProjection,
 };
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use std::collections::BTreeMap;
-
-/// The ClusterRole every agent binds: the k8sattributes processor reads pods (its node's),
-/// namespaces and the ReplicaSets behind Deployments.
-pub const AGENT_CLUSTER_ROLE: &str = "otelhouse-agent";
 
 /// `otelhouse-agent-<class>`, at most 63 characters (DaemonSet pod names get a suffix).
 pub fn agent_name(class: &str) -> String {
@@ -77,30 +74,6 @@ pub fn routes(v: &Validated<'_>, settings: &Settings) -> (Vec<AgentRoute>, Label
     (routes, keys)
 }
 
-/// The shared ClusterRole.
-pub fn cluster_role() -> Desired {
-    let rule = |groups: &[&str], resources: &[&str]| PolicyRule {
-        api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
-        resources: Some(resources.iter().map(|s| s.to_string()).collect()),
-        verbs: ["get", "list", "watch"].map(String::from).to_vec(),
-        ..Default::default()
-    };
-    Desired::new(&ClusterRole {
-        metadata: ObjectMeta {
-            name: Some(AGENT_CLUSTER_ROLE.to_string()),
-            labels: Some(meta::labels("otelhouse-agent", "agent", "shared")),
-            annotations: Some(meta::owner_annotation("agents")),
-            ..Default::default()
-        },
-        rules: Some(vec![
-            rule(&[""], &["pods", "namespaces"]),
-            rule(&["apps"], &["replicasets"]),
-            rule(&["batch"], &["jobs"]),
-        ]),
-        ..Default::default()
-    })
-}
-
 /// The ConfigMap every agent reads its pipelines from (the union of all LogPipelines, the same
 /// for every class: one copy, not one per class).
 pub const PIPELINES_CONFIG_MAP: &str = "otelhouse-agent-pipelines";
@@ -111,11 +84,11 @@ pub fn build_shared(
     routes: &[AgentRoute],
     keys: &LabelKeys,
 ) -> (Desired, String) {
-    let config = agent_config::pipelines_config(&settings.namespace, routes, keys).to_yaml();
+    let config = agent_config::pipelines_config(&settings.agent_namespace, routes, keys).to_yaml();
     let cm = ConfigMap {
         metadata: ObjectMeta {
             name: Some(PIPELINES_CONFIG_MAP.to_string()),
-            namespace: Some(settings.namespace.clone()),
+            namespace: Some(settings.agent_namespace.clone()),
             labels: Some(meta::labels("otelhouse-agent", "agent", "shared")),
             annotations: Some(meta::owner_annotation("agents")),
             ..Default::default()
@@ -134,7 +107,7 @@ pub fn build_shared(
 pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str) -> Vec<Desired> {
     let class_name = class.class.name_any();
     let name = agent_name(&class_name);
-    let ns = settings.namespace.clone();
+    let ns = settings.agent_namespace.clone();
     let mut labels = meta::labels("otelhouse-agent", "agent", &class_name);
     labels.insert(
         meta::LABEL_CLASS.to_string(),
@@ -142,9 +115,9 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
     );
     let owner = meta::owner_ref(class.class).map(|o| vec![o]);
     let owner_annotation = meta::owner_annotation(&format!("AgentClass/{class_name}"));
-    let object_meta = |name: &str, namespace: Option<&str>| ObjectMeta {
+    let object_meta = |name: &str| ObjectMeta {
         name: Some(name.to_string()),
-        namespace: namespace.map(str::to_string),
+        namespace: Some(ns.clone()),
         labels: Some(labels.clone()),
         annotations: Some(owner_annotation.clone()),
         owner_references: owner.clone(),
@@ -154,29 +127,10 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
     let config = ClassOverlay::for_memory_limit(class.memory_limit_bytes).to_yaml();
     let hash = meta::config_hash(&format!("{pipelines_config}\n---\n{config}"));
     let config_map = ConfigMap {
-        metadata: object_meta(&name, Some(&ns)),
+        metadata: object_meta(&name),
         data: Some(BTreeMap::from([("class.yaml".to_string(), config)])),
         ..Default::default()
     };
-    let sa = ServiceAccount {
-        metadata: object_meta(&name, Some(&ns)),
-        ..Default::default()
-    };
-    let binding = ClusterRoleBinding {
-        metadata: object_meta(&name, None),
-        role_ref: RoleRef {
-            api_group: "rbac.authorization.k8s.io".to_string(),
-            kind: "ClusterRole".to_string(),
-            name: AGENT_CLUSTER_ROLE.to_string(),
-        },
-        subjects: Some(vec![Subject {
-            kind: "ServiceAccount".to_string(),
-            name: name.clone(),
-            namespace: Some(ns.clone()),
-            ..Default::default()
-        }]),
-    };
-
     let selector_labels: BTreeMap<String, String> = labels
         .iter()
         .filter(|(k, _)| {
@@ -274,7 +228,7 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
     let mut pod_annotations = BTreeMap::new();
     pod_annotations.insert(meta::CONFIG_HASH_ANNOTATION.to_string(), hash);
     let daemon_set = DaemonSet {
-        metadata: object_meta(&name, Some(&ns)),
+        metadata: object_meta(&name),
         spec: Some(DaemonSetSpec {
             selector: LabelSelector {
                 match_labels: Some(selector_labels),
@@ -294,7 +248,7 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
-                    service_account_name: Some(name.clone()),
+                    service_account_name: Some(settings.agent_service_account.clone()),
                     affinity,
                     tolerations: if spec.tolerations.is_empty() {
                         None
@@ -355,12 +309,7 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
         }),
         ..Default::default()
     };
-    vec![
-        Desired::new(&sa),
-        Desired::new(&binding),
-        Desired::new(&config_map),
-        Desired::new(&daemon_set),
-    ]
+    vec![Desired::new(&config_map), Desired::new(&daemon_set)]
 }
 
 /// Liveness/readiness through the health_check extension.

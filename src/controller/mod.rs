@@ -24,7 +24,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use snapshot::{Owner, Snapshot, Wanted};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -77,12 +77,31 @@ pub struct Live {
     pub owner: Option<Owner>,
     /// The applied-hash annotation: the hash of what was last applied.
     pub applied_hash: Option<String>,
-    pub generation: Option<i64>,
-    /// The generation our own last apply produced (unknown after a restart): a higher live
-    /// generation means someone else changed the spec, and it is applied again.
-    pub applied_generation: Option<i64>,
+    /// A hash of the live object's content (see [`fingerprint`]).
+    pub fingerprint: String,
+    /// The fingerprint our own last apply produced (unknown after a restart): a different live
+    /// one means someone else changed the object, and it is applied again.
+    pub applied_fingerprint: Option<String>,
     /// Labels and the few status fields status reports read, at their usual paths.
     pub summary: Value,
+}
+
+/// A hash of what an object is, apart from what others legitimately change: its metadata (the
+/// Deployment controller's revision annotation), its status, and a Deployment's replicas (its
+/// HorizontalPodAutoscaler's). A generation would move when the autoscaler scales, and the
+/// operator would then fight it.
+pub fn fingerprint(kind: &str, v: &Value) -> String {
+    let mut content = v.clone();
+    if let Some(m) = content.as_object_mut() {
+        m.remove("metadata");
+        m.remove("status");
+    }
+    if kind == "Deployment"
+        && let Some(spec) = content.get_mut("spec").and_then(Value::as_object_mut)
+    {
+        spec.remove("replicas");
+    }
+    crate::meta::config_hash(&content.to_string())[..16].to_string()
 }
 
 impl Live {
@@ -112,8 +131,8 @@ impl Live {
                 .and_then(|a| a.get(snapshot::APPLIED_HASH_ANNOTATION))
                 .and_then(Value::as_str)
                 .map(String::from),
-            generation: v.pointer("/metadata/generation").and_then(Value::as_i64),
-            applied_generation: None,
+            fingerprint: fingerprint(v["kind"].as_str().unwrap_or_default(), v),
+            applied_fingerprint: None,
             summary,
         }
     }
@@ -121,10 +140,10 @@ impl Live {
     /// Whether applying `w` would change nothing.
     fn is(&self, w: &Wanted) -> bool {
         self.applied_hash.as_deref() == Some(w.hash.as_str())
-            && match (self.applied_generation, self.generation) {
-                (Some(ours), Some(now)) => ours == now,
-                _ => true,
-            }
+            && self
+                .applied_fingerprint
+                .as_ref()
+                .is_none_or(|f| *f == self.fingerprint)
     }
 }
 
@@ -151,6 +170,11 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     pub metrics: metrics::Metrics,
     pub recorder: Recorder,
+    /// This replica holds the Lease (always, without leader election).
+    leading: AtomicBool,
+    /// Every cache holds its first list: before that, an object missing from a cache may
+    /// exist, and applying it as new would reset what others own.
+    synced: AtomicBool,
 }
 
 impl Context {
@@ -183,7 +207,23 @@ impl Context {
             failures: Mutex::default(),
             metrics: metrics::Metrics::default(),
             recorder,
+            leading: AtomicBool::new(true),
+            synced: AtomicBool::new(true),
         }
+    }
+
+    pub fn set_leading(&self, leading: bool) {
+        self.leading.store(leading, Ordering::SeqCst);
+    }
+
+    pub fn set_synced(&self, synced: bool) {
+        self.synced.store(synced, Ordering::SeqCst);
+    }
+
+    /// Whether this replica reconciles: it leads and its caches are synced. The others return
+    /// from a reconcile at once and are triggered for everything when they start to lead.
+    pub fn is_active(&self) -> bool {
+        self.leading.load(Ordering::SeqCst) && self.synced.load(Ordering::SeqCst)
     }
 
     /// The facts changed: the next reconcile rebuilds the snapshot.
@@ -236,6 +276,40 @@ impl Context {
         clients.entry(key).or_insert_with(|| conn.client()).clone()
     }
 
+    /// A managed object as a watch showed it (with apiVersion and kind): update the cache of
+    /// live objects, keeping what our own apply learnt, and return its owner.
+    pub fn observe_owned(&self, value: &Value, deleted: bool) -> Option<Owner> {
+        let key: ObjKey = (
+            value["kind"].as_str().unwrap_or_default().to_string(),
+            value
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        );
+        let live = Live::from_value(value);
+        let owner = live.owner.clone();
+        let mut owned = self.owned.write().unwrap_or_else(|e| e.into_inner());
+        if deleted {
+            owned.remove(&key);
+        } else {
+            let applied_fingerprint = owned.get(&key).and_then(|l| l.applied_fingerprint.clone());
+            owned.insert(
+                key,
+                Live {
+                    applied_fingerprint,
+                    ..live
+                },
+            );
+        }
+        owner
+    }
+
     fn owned_value(&self, key: &ObjKey) -> Option<Live> {
         self.owned
             .read()
@@ -244,24 +318,42 @@ impl Context {
             .cloned()
     }
 
-    /// Server-side apply `d` unless the live object already is it. Returns whether it wrote.
-    pub async fn apply(&self, d: &Wanted) -> Result<bool, Error> {
+    /// Server-side apply `d` unless the live object already is it. Returns the writes.
+    pub async fn apply(&self, d: &Wanted) -> Result<u32, Error> {
         let key = key_of(d);
-        if let Some(live) = self.owned_value(&key)
-            && live.is(d)
-        {
-            return Ok(false);
+        let existing = self.owned_value(&key);
+        if existing.as_ref().is_some_and(|live| live.is(d)) {
+            return Ok(0);
         }
         let api = self.dynamic_api(&d.api_version, &d.kind, d.namespace.as_deref());
         let obj: DynamicObject = serde_json::from_str(&d.json)
             .map_err(|e| Error::Internal(format!("{} {}: {e}", d.kind, d.name)))?;
-        let applied = api
+        let mut applied = api
             .patch(
                 &d.name,
                 &PatchParams::apply(FIELD_MANAGER).force(),
                 &Patch::Apply(&obj),
             )
             .await?;
+        let mut writes = 1;
+        // Created just now: set its first size once, as an update of the scale subresource. That
+        // is not part of our apply, so our later applies never reset it and the autoscaler
+        // takes the field over when it first scales.
+        if existing.is_none()
+            && let Some(replicas) = d.initial_replicas
+        {
+            api.patch_scale(
+                &d.name,
+                &PatchParams {
+                    field_manager: Some(FIELD_MANAGER.to_string()),
+                    ..Default::default()
+                },
+                &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+            )
+            .await?;
+            applied.data["spec"]["replicas"] = json!(replicas);
+            writes += 1;
+        }
         self.metrics
             .applied
             .get_or_create(&metrics::KindLabel {
@@ -270,14 +362,15 @@ impl Context {
             .inc();
         if let Ok(mut v) = serde_json::to_value(&applied) {
             v["apiVersion"] = d.api_version.clone().into();
+            v["kind"] = d.kind.clone().into();
             let mut live = Live::from_value(&v);
-            live.applied_generation = live.generation;
+            live.applied_fingerprint = Some(live.fingerprint.clone());
             self.owned
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(key, live);
         }
-        Ok(true)
+        Ok(writes)
     }
 
     fn dynamic_api(
@@ -336,7 +429,7 @@ impl Context {
         let desired: Vec<&Wanted> = snapshot.objects_of(owner).collect();
         let mut writes = 0;
         for d in &desired {
-            writes += u32::from(self.apply(d).await?);
+            writes += self.apply(d).await?;
         }
         let keep: Vec<ObjKey> = desired.iter().map(|d| key_of(d)).collect();
         writes += self.delete_orphans(owner, &keep).await?;
@@ -454,6 +547,9 @@ fn ready_transition(
 
 /// Reconcile one AgentClass: the shared agent objects, the class's own, its status.
 pub async fn reconcile_class(class: Arc<AgentClass>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.is_active() {
+        return Ok(Action::await_change());
+    }
     let _timer = Timer::start(&ctx, "agentclass");
     let name = class.name_any();
     let snapshot = ctx.snapshot();
@@ -465,7 +561,7 @@ pub async fn reconcile_class(class: Arc<AgentClass>, ctx: Arc<Context>) -> Resul
     }
     let ds_key = (
         "DaemonSet".to_string(),
-        ctx.settings.namespace.clone(),
+        ctx.settings.agent_namespace.clone(),
         crate::agents::agent_name(&name),
     );
     let ds = ctx.owned_value(&ds_key).map(|l| l.summary);
@@ -504,6 +600,9 @@ pub async fn reconcile_class(class: Arc<AgentClass>, ctx: Arc<Context>) -> Resul
 
 /// Reconcile one LogPipeline: its gateways, its schema in every store, its status.
 pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Result<Action, Error> {
+    if !ctx.is_active() {
+        return Ok(Action::await_change());
+    }
     let _timer = Timer::start(&ctx, "logpipeline");
     let ns = p.namespace().unwrap_or_default();
     let name = p.name_any();
@@ -855,6 +954,9 @@ pub async fn reconcile_store(
     store: Arc<ClickHouseStore>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    if !ctx.is_active() {
+        return Ok(Action::await_change());
+    }
     let _timer = Timer::start(&ctx, "clickhousestore");
     let name = store.name_any();
     let snapshot = ctx.snapshot();

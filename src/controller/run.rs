@@ -2,16 +2,15 @@
 //! and a graceful shutdown.
 
 use super::snapshot::Owner;
-use super::{Context, ObjKey, error_policy, reconcile_class, reconcile_pipeline, reconcile_store};
+use super::{Context, error_policy, reconcile_class, reconcile_pipeline, reconcile_store};
 use crate::crd::{AgentClass, ClickHouseStore, LogPipeline};
 use crate::inventory::{NodeFacts, Settings};
 use crate::meta::MANAGED_BY;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
-use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
@@ -28,6 +27,26 @@ pub struct RunConfig {
     pub settings: Settings,
     pub leader_elect: bool,
     pub metrics_addr: std::net::SocketAddr,
+    /// How long the Lease holds without renewal, and how long before its end the holder renews.
+    pub lease: LeaseTiming,
+}
+
+/// Leader election timing (seconds): a standby takes over at most `duration` after the leader
+/// stopped renewing; a leader shutting down releases the Lease at once.
+#[derive(Clone, Copy, Debug)]
+pub struct LeaseTiming {
+    pub duration: u64,
+    pub grace: u64,
+}
+
+impl Default for LeaseTiming {
+    /// controller-runtime's leader election defaults: a 15 s lease.
+    fn default() -> Self {
+        Self {
+            duration: 15,
+            grace: 5,
+        }
+    }
 }
 
 /// Run the operator until SIGTERM/SIGINT.
@@ -46,6 +65,11 @@ pub async fn run(config: RunConfig) -> Result<(), String> {
 }
 
 /// Run the operator with this client until `shutdown` is cancelled.
+///
+/// Every replica watches and keeps its caches (a standby takes over warm); it is ready once it
+/// serves and its caches are synced, leader or not, so a rolling update and a node drain can
+/// proceed with two replicas. Only the replica holding the Lease reconciles: the others'
+/// reconcilers return at once without a request.
 pub async fn run_with(
     client: Client,
     config: RunConfig,
@@ -63,33 +87,6 @@ pub async fn run_with(
     ));
 
     wait_for_crds(&client, &shutdown).await?;
-    if config.leader_elect {
-        let lease =
-            kube_lease_manager::LeaseManagerBuilder::new(client.clone(), "otelhouse-leader")
-                .with_namespace(&config.settings.namespace)
-                .build()
-                .await
-                .map_err(|e| e.to_string())?;
-        let (mut leading, _task) = lease.watch().await;
-        while !*leading.borrow_and_update() {
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                changed = leading.changed() => { changed.map_err(|e| e.to_string())?; }
-            }
-        }
-        tracing::info!("leading");
-        // Losing the lease ends this process; the next leader starts from a clean state.
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            while leading.changed().await.is_ok() {
-                if !*leading.borrow() {
-                    tracing::warn!("lost the lease");
-                    shutdown.cancel();
-                    break;
-                }
-            }
-        });
-    }
 
     let (class_reader, class_writer) = reflector::store_shared::<AgentClass>(256);
     let (pipeline_reader, pipeline_writer) = reflector::store_shared::<LogPipeline>(256);
@@ -110,98 +107,130 @@ pub async fn run_with(
         pipeline_reader.clone(),
         store_reader.clone(),
     ));
+    // Without leader election this replica is the only one: it leads from the start. Nothing
+    // is reconciled before the caches are synced.
+    ctx.set_leading(!config.leader_elect);
+    ctx.set_synced(false);
     let _ = metrics_tx.send(ctx.clone());
 
     // Triggers: every class when anything of the agents' union changes, every pipeline when
-    // nodes (zones) change, single objects when their owned objects change.
+    // nodes (zones) change, single objects when their owned objects change, everything when
+    // this replica starts to lead.
     let (all_classes_tx, all_classes_rx) = mpsc::unbounded_channel::<()>();
     let (all_pipelines_tx, all_pipelines_rx) = mpsc::unbounded_channel::<()>();
+    let (all_stores_tx, all_stores_rx) = mpsc::unbounded_channel::<()>();
     let (class_tx, class_rx) = mpsc::unbounded_channel::<ObjectRef<AgentClass>>();
     let (pipeline_tx, pipeline_rx) = mpsc::unbounded_channel::<ObjectRef<LogPipeline>>();
 
-    let classes = resource_watch(
-        Api::<AgentClass>::all(client.clone()),
-        class_writer,
-        ctx.clone(),
-        None,
+    // The watches run on their own tasks; each says when its first list is in.
+    let mut synced = Vec::new();
+    let mut watches = Vec::new();
+    let mut spawn_watch = |fut: futures::future::BoxFuture<'static, ()>| {
+        watches.push(tokio::spawn(fut));
+    };
+    spawn_watch(
+        resource_watch(
+            Api::<AgentClass>::all(client.clone()),
+            class_writer,
+            ctx.clone(),
+            None,
+        )
+        .boxed(),
     );
     // The agents' config is the union of all pipelines: a pipeline change re-renders every class.
-    let pipelines = resource_watch(
-        Api::<LogPipeline>::all(client.clone()),
-        pipeline_writer,
-        ctx.clone(),
-        Some(all_classes_tx.clone()),
+    spawn_watch(
+        resource_watch(
+            Api::<LogPipeline>::all(client.clone()),
+            pipeline_writer,
+            ctx.clone(),
+            Some(all_classes_tx.clone()),
+        )
+        .boxed(),
     );
-    let stores = resource_watch(
-        Api::<ClickHouseStore>::all(client.clone()),
-        store_writer,
-        ctx.clone(),
-        None,
+    spawn_watch(
+        resource_watch(
+            Api::<ClickHouseStore>::all(client.clone()),
+            store_writer,
+            ctx.clone(),
+            None,
+        )
+        .boxed(),
     );
-    let nodes = node_watch(
-        client.clone(),
-        ctx.clone(),
-        all_classes_tx.clone(),
-        all_pipelines_tx.clone(),
-    );
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        synced.push(rx);
+        spawn_watch(
+            node_watch(
+                client.clone(),
+                ctx.clone(),
+                all_classes_tx.clone(),
+                all_pipelines_tx.clone(),
+                tx,
+            )
+            .boxed(),
+        );
+    }
 
     let owned_selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
     let owned_cfg = watcher::Config::default().labels(&owned_selector);
     let ns = config.settings.namespace.clone();
-    // One watch per kind we manage, all feeding the same cache of live summaries.
+    let agent_ns = config.settings.agent_namespace.clone();
+    // One watch per kind we manage and namespace it lives in, all feeding the same cache of live
+    // summaries.
     macro_rules! owned {
-        ($kind:ty, $api:expr) => {
-            owned_watch::<$kind>(
-                $api,
-                owned_cfg.clone(),
-                ctx.clone(),
-                class_tx.clone(),
-                pipeline_tx.clone(),
-            )
-            .boxed()
-        };
+        ($kind:ty, $ns:expr) => {{
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            synced.push(rx);
+            spawn_watch(
+                owned_watch::<$kind>(
+                    Api::namespaced(client.clone(), $ns),
+                    owned_cfg.clone(),
+                    ctx.clone(),
+                    class_tx.clone(),
+                    pipeline_tx.clone(),
+                    tx,
+                )
+                .boxed(),
+            );
+        }};
     }
-    let owned = futures::future::join_all(vec![
-        owned!(DaemonSet, Api::namespaced(client.clone(), &ns)),
-        owned!(Deployment, Api::namespaced(client.clone(), &ns)),
-        owned!(ConfigMap, Api::namespaced(client.clone(), &ns)),
-        owned!(Service, Api::namespaced(client.clone(), &ns)),
-        owned!(ServiceAccount, Api::namespaced(client.clone(), &ns)),
-        owned!(
-            HorizontalPodAutoscaler,
-            Api::namespaced(client.clone(), &ns)
-        ),
-        owned!(PodDisruptionBudget, Api::namespaced(client.clone(), &ns)),
-        owned!(ClusterRole, Api::all(client.clone())),
-        owned!(ClusterRoleBinding, Api::all(client.clone())),
-    ]);
+    owned!(DaemonSet, &agent_ns);
+    owned!(ConfigMap, &agent_ns);
+    owned!(Deployment, &ns);
+    owned!(ConfigMap, &ns);
+    owned!(Service, &ns);
+    owned!(HorizontalPodAutoscaler, &ns);
+    owned!(PodDisruptionBudget, &ns);
     // Secrets only as metadata, only in our namespace: a change re-checks the stores using them.
-    let secrets = {
+    {
         let ctx = ctx.clone();
         let all_pipelines_tx = all_pipelines_tx.clone();
-        watcher(
-            Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), &ns),
-            watcher::Config::default(),
-        )
-        .default_backoff()
-        .touched_objects()
-        .for_each(move |s| {
-            if let Ok(s) = s {
-                let name = s.name_any();
-                if ctx
-                    .stores
-                    .state()
-                    .iter()
-                    .any(|st| st.spec.credentials.secret_name == name)
-                {
-                    let _ = all_pipelines_tx.send(());
+        spawn_watch(
+            watcher(
+                Api::<PartialObjectMeta<Secret>>::namespaced(client.clone(), &ns),
+                watcher::Config::default(),
+            )
+            .default_backoff()
+            .touched_objects()
+            .for_each(move |s| {
+                if let Ok(s) = s {
+                    let name = s.name_any();
+                    if ctx
+                        .stores
+                        .state()
+                        .iter()
+                        .any(|st| st.spec.credentials.secret_name == name)
+                    {
+                        let _ = all_pipelines_tx.send(());
+                    }
                 }
-            }
-            async {}
-        })
-    };
+                async {}
+            })
+            .boxed(),
+        );
+    }
 
-    let class_controller = Controller::for_shared_stream(classes_sub, class_reader)
+    let class_controller = Controller::for_shared_stream(classes_sub, class_reader.clone())
         .reconcile_all_on(receiver_stream(all_classes_rx))
         .reconcile_on(receiver_stream(class_rx))
         .graceful_shutdown_on(cancelled(shutdown.clone()))
@@ -210,7 +239,7 @@ pub async fn run_with(
     let pipeline_controller = {
         let ctx2 = ctx.clone();
         let pipelines_for_store = pipeline_reader.clone();
-        Controller::for_shared_stream(pipelines_sub, pipeline_reader)
+        Controller::for_shared_stream(pipelines_sub, pipeline_reader.clone())
             .watches_shared_stream(stores_sub.clone(), move |store: Arc<ClickHouseStore>| {
                 let name = store.name_any();
                 pipelines_for_store
@@ -226,7 +255,9 @@ pub async fn run_with(
             .run(reconcile_pipeline, error_policy, ctx.clone())
             .for_each(move |r| {
                 // A deleted pipeline is not reconciled (it is gone): clean up its gateways.
-                if let Err(kube::runtime::controller::Error::ObjectNotFound(obj)) = r {
+                if let Err(kube::runtime::controller::Error::ObjectNotFound(obj)) = r
+                    && ctx2.is_active()
+                {
                     let ctx = ctx2.clone();
                     let ns = obj.namespace.clone().unwrap_or_default();
                     tokio::spawn(async move {
@@ -238,26 +269,105 @@ pub async fn run_with(
                 async {}
             })
     };
-    let store_controller = Controller::for_shared_stream(stores_sub, store_reader)
+    let store_controller = Controller::for_shared_stream(stores_sub, store_reader.clone())
+        .reconcile_all_on(receiver_stream(all_stores_rx))
         .graceful_shutdown_on(cancelled(shutdown.clone()))
         .run(reconcile_store, error_policy, ctx.clone())
         .for_each(|_| async {});
 
-    ready.store(true, std::sync::atomic::Ordering::SeqCst);
-    tracing::info!(namespace = %config.settings.namespace, "otelhouse is running");
-    tokio::select! {
-        _ = futures::future::join3(class_controller, pipeline_controller, store_controller) => {},
-        _ = classes => {},
-        _ = pipelines => {},
-        _ = stores => {},
-        _ = nodes => {},
-        _ = owned => {},
-        _ = secrets => {},
-        _ = shutdown.cancelled() => {},
-    }
+    // Ready once every cache holds its first list; then, holding the Lease (or without leader
+    // election), this replica starts reconciling: everything once, then on changes.
+    let activate = {
+        let ctx = ctx.clone();
+        let ready = ready.clone();
+        let shutdown = shutdown.clone();
+        let client = client.clone();
+        let namespace = config.settings.namespace.clone();
+        let leader_elect = config.leader_elect;
+        let lease_timing = config.lease;
+        async move {
+            let caches = async {
+                let _ = class_reader.wait_until_ready().await;
+                let _ = pipeline_reader.wait_until_ready().await;
+                let _ = store_reader.wait_until_ready().await;
+                for rx in synced {
+                    let _ = rx.await;
+                }
+            };
+            tokio::select! {
+                _ = caches => {},
+                _ = shutdown.cancelled() => return Ok(()),
+            }
+            ctx.set_synced(true);
+            ready.store(true, std::sync::atomic::Ordering::SeqCst);
+            tracing::info!("caches synced, ready");
+            let mut lease_task = None;
+            let mut leading = None;
+            if leader_elect {
+                let lease =
+                    kube_lease_manager::LeaseManagerBuilder::new(client, "otelhouse-leader")
+                        .with_namespace(&namespace)
+                        .with_duration(lease_timing.duration)
+                        .with_grace(lease_timing.grace)
+                        .build()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                let (mut rx, task) = lease.watch().await;
+                lease_task = Some(task);
+                while !*rx.borrow_and_update() {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return Ok(()),
+                        changed = rx.changed() => { changed.map_err(|e| e.to_string())?; }
+                    }
+                }
+                tracing::info!("leading");
+                ctx.set_leading(true);
+                leading = Some(rx);
+            }
+            let _ = all_classes_tx.send(());
+            let _ = all_pipelines_tx.send(());
+            let _ = all_stores_tx.send(());
+            tracing::info!(namespace = %namespace, "otelhouse is reconciling");
+            match leading.as_mut() {
+                // Losing the lease ends this process; the next leader starts from a clean state.
+                Some(rx) => loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        changed = rx.changed() => {
+                            if changed.is_err() || !*rx.borrow() {
+                                tracing::warn!("lost the lease");
+                                shutdown.cancel();
+                                break;
+                            }
+                        }
+                    }
+                },
+                None => shutdown.cancelled().await,
+            }
+            ctx.set_leading(!leader_elect);
+            // Closing the channel makes the lease manager release the Lease: a standby takes
+            // over now, not when the Lease runs out.
+            drop(leading);
+            if let Some(task) = lease_task {
+                let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+            }
+            drop((all_classes_tx, all_pipelines_tx, all_stores_tx));
+            Ok::<(), String>(())
+        }
+    };
+
+    // The controllers stop on shutdown (after the reconciles in flight), the activation after
+    // releasing the Lease.
+    let (_, result) = tokio::join!(
+        futures::future::join3(class_controller, pipeline_controller, store_controller),
+        activate
+    );
     shutdown.cancel();
+    for w in watches {
+        w.abort();
+    }
     let _ = server.await;
-    Ok(())
+    result
 }
 
 fn receiver_stream<T: Send + 'static>(
@@ -356,24 +466,34 @@ where
         })
 }
 
-/// Nodes, metadata only, cached as name + labels; only a change of labels or of the set of nodes
-/// triggers the controllers (a Node's status heartbeats do not).
+/// Nodes, cached as name, labels and taints; only a change of those or of the set of nodes
+/// triggers the controllers (a Node's status heartbeats do not). Taints are in the spec, so
+/// this is a watch of whole Nodes, each reduced to its facts at once, listed in small pages.
 fn node_watch(
     client: Client,
     ctx: Arc<Context>,
     all_classes: mpsc::UnboundedSender<()>,
     all_pipelines: mpsc::UnboundedSender<()>,
-) -> impl std::future::Future<Output = ()> {
+    synced: tokio::sync::oneshot::Sender<()>,
+) -> impl std::future::Future<Output = ()> + Send {
+    let mut synced = Some(synced);
     watcher(
-        Api::<PartialObjectMeta<Node>>::all(client),
-        watcher::Config::default(),
+        Api::<Node>::all(client),
+        watcher::Config::default().page_size(NODE_PAGE_SIZE),
     )
     .default_backoff()
     .for_each(move |ev| {
+        let facts = |n: &Node| {
+            NodeFacts::new(n.name_any(), n.metadata.labels.clone().unwrap_or_default()).with_taints(
+                n.spec
+                    .as_ref()
+                    .and_then(|s| s.taints.as_deref())
+                    .unwrap_or_default(),
+            )
+        };
         let changed = match ev {
             Ok(watcher::Event::Apply(n)) | Ok(watcher::Event::InitApply(n)) => {
-                let facts =
-                    NodeFacts::new(n.name_any(), n.metadata.labels.clone().unwrap_or_default());
+                let facts = facts(&n);
                 let mut nodes = ctx.nodes.write().unwrap_or_else(|e| e.into_inner());
                 nodes.insert(facts.name.clone(), facts.clone()) != Some(facts)
             }
@@ -383,7 +503,12 @@ fn node_watch(
                 .unwrap_or_else(|e| e.into_inner())
                 .remove(&n.name_any())
                 .is_some(),
-            Ok(watcher::Event::InitDone) => true,
+            Ok(watcher::Event::InitDone) => {
+                if let Some(tx) = synced.take() {
+                    let _ = tx.send(());
+                }
+                true
+            }
             Ok(watcher::Event::Init) | Err(_) => false,
         };
         if changed {
@@ -395,6 +520,9 @@ fn node_watch(
     })
 }
 
+/// Nodes per page of the initial list: a whole Node is tens of KiB, and only its facts are kept.
+const NODE_PAGE_SIZE: u32 = 100;
+
 /// Objects we manage of one kind: keep the cache of live objects and trigger their owner.
 fn owned_watch<K>(
     api: Api<K>,
@@ -402,6 +530,7 @@ fn owned_watch<K>(
     ctx: Arc<Context>,
     class_tx: mpsc::UnboundedSender<ObjectRef<AgentClass>>,
     pipeline_tx: mpsc::UnboundedSender<ObjectRef<LogPipeline>>,
+    synced: tokio::sync::oneshot::Sender<()>,
 ) -> impl std::future::Future<Output = ()> + Send
 where
     K: Resource<DynamicType = ()>
@@ -413,6 +542,7 @@ where
         + Sync
         + 'static,
 {
+    let mut synced = Some(synced);
     watcher(api, cfg)
         .default_backoff()
         .modify(|o| o.meta_mut().managed_fields = None)
@@ -420,36 +550,20 @@ where
             let (obj, deleted) = match ev {
                 Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => (o, false),
                 Ok(watcher::Event::Delete(o)) => (o, true),
+                Ok(watcher::Event::InitDone) => {
+                    if let Some(tx) = synced.take() {
+                        let _ = tx.send(());
+                    }
+                    return futures::future::ready(());
+                }
                 _ => return futures::future::ready(()),
             };
-            let key: ObjKey = (
-                K::kind(&()).into_owned(),
-                obj.meta().namespace.clone().unwrap_or_default(),
-                obj.name_any(),
-            );
             let mut value = serde_json::to_value(&obj).unwrap_or_default();
             if let Some(m) = value.as_object_mut() {
                 m.insert("apiVersion".into(), K::api_version(&()).into_owned().into());
                 m.insert("kind".into(), K::kind(&()).into_owned().into());
             }
-            let live = super::Live::from_value(&value);
-            let owner = live.owner.clone();
-            {
-                let mut owned = ctx.owned.write().unwrap_or_else(|e| e.into_inner());
-                if deleted {
-                    owned.remove(&key);
-                } else {
-                    // Keep what our own apply learnt (the generation it produced).
-                    let applied_generation = owned.get(&key).and_then(|l| l.applied_generation);
-                    owned.insert(
-                        key,
-                        super::Live {
-                            applied_generation,
-                            ..live
-                        },
-                    );
-                }
-            }
+            let owner = ctx.observe_owned(&value, deleted);
             match owner {
                 Some(Owner::Class(name)) => {
                     let _ = class_tx.send(ObjectRef::new(&name));

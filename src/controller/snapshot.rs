@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Who an object belongs to (from its `otelhouse.dev/owner` annotation).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Owner {
-    /// Shared by every agent class (the ClusterRole, the pipelines ConfigMap).
+    /// Shared by every agent class (the pipelines ConfigMap).
     Agents,
     Class(String),
     Pipeline {
@@ -75,6 +75,8 @@ pub struct Wanted {
     pub hash: String,
     /// The object, with the applied-hash annotation, as JSON.
     pub json: std::sync::Arc<str>,
+    /// Replicas set once at creation (see [`Desired::initial_replicas`]).
+    pub initial_replicas: Option<u32>,
 }
 
 impl Wanted {
@@ -96,6 +98,7 @@ impl Wanted {
             name: d.name.clone(),
             hash,
             json: object.to_string().into(),
+            initial_replicas: d.initial_replicas,
         }
     }
 }

@@ -184,15 +184,9 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
         return (out, plans);
     }
     out.push(Desired::new(&Service {
-        metadata: meta_with(
-            &base,
-            &[],
-            // Clusters older than 1.31 ignore trafficDistribution; they read the annotation.
-            Some(BTreeMap::from([(
-                "service.kubernetes.io/topology-mode".to_string(),
-                "Auto".to_string(),
-            )])),
-        ),
+        // trafficDistribution alone: the older topology-mode annotation would override it
+        // where both are set, and every supported cluster (1.33+) has it GA.
+        metadata: meta_with(&base, &[], None),
         spec: Some(ServiceSpec {
             selector: Some(selector.clone()),
             ports: Some(vec![ServicePort {
@@ -229,9 +223,8 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
             pod_selector.insert(meta::LABEL_ZONE.to_string(), zone_label.clone());
             let mut pod_labels = labels.clone();
             pod_labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            out.push(Desired::new(&deployment(
+            let mut d = Desired::new(&deployment(
                 meta_with(&name, &extra, None),
-                zp.replicas,
                 &zp.zone,
                 pod_selector.clone(),
                 pod_labels,
@@ -245,7 +238,9 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
                     .image
                     .as_deref()
                     .unwrap_or(&settings.collector_image),
-            )));
+            ));
+            d.initial_replicas = Some(zp.replicas);
+            out.push(d);
             out.push(Desired::new(&HorizontalPodAutoscaler {
                 metadata: meta_with(&name, &extra, None),
                 spec: Some(HorizontalPodAutoscalerSpec {
@@ -255,8 +250,8 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
                         name: name.clone(),
                     },
                     // The floor is the plan: the autoscaler may add, never go below it.
-                    min_replicas: Some(zp.replicas as i32),
-                    max_replicas: zp.max_replicas as i32,
+                    min_replicas: Some(i32::try_from(zp.replicas).unwrap_or(i32::MAX)),
+                    max_replicas: i32::try_from(zp.max_replicas).unwrap_or(i32::MAX),
                     metrics: Some(vec![MetricSpec {
                         type_: "Resource".to_string(),
                         resource: Some(ResourceMetricSource {
@@ -296,7 +291,6 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
 #[allow(clippy::too_many_arguments)]
 fn deployment(
     metadata: ObjectMeta,
-    replicas: u32,
     zone: &str,
     selector: BTreeMap<String, String>,
     pod_labels: BTreeMap<String, String>,
@@ -376,7 +370,9 @@ fn deployment(
     Deployment {
         metadata,
         spec: Some(DeploymentSpec {
-            replicas: Some(replicas as i32),
+            // No replicas: the HPA owns them (its floor is the plan). A Deployment applied with
+            // replicas would be scaled back on every apply, fighting the autoscaler.
+            replicas: None,
             selector: LabelSelector {
                 match_labels: Some(selector.clone()),
                 ..Default::default()

@@ -1,0 +1,192 @@
+//! The controller's test world: the operator's context on the in-memory API server, its caches
+//! filled as the watches would fill them, and the custom resources, Nodes and Secrets in place.
+
+use super::api::{FakeApi, Recorded};
+use kube::ResourceExt;
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher;
+use otelhouse::controller::{self, Context};
+use otelhouse::crd::{AgentClass, ClickHouseStore, LogPipeline};
+use otelhouse::inventory::{Inputs, Settings};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub const CLASSES: &str = "otelhouse.dev/v1alpha1/agentclasses";
+pub const PIPELINES: &str = "otelhouse.dev/v1alpha1/logpipelines";
+pub const STORES: &str = "otelhouse.dev/v1alpha1/clickhousestores";
+
+pub struct World {
+    pub ctx: Arc<Context>,
+    pub api: FakeApi,
+    pub classes: Writer<AgentClass>,
+    pub pipelines: Writer<LogPipeline>,
+    pub stores: Writer<ClickHouseStore>,
+}
+
+/// A Secret of ClickHouse credentials, as a store names it (user `default`, empty password).
+pub fn credentials_secret(namespace: &str, store: &ClickHouseStore) -> Value {
+    let c = &store.spec.credentials;
+    json!({"apiVersion": "v1", "kind": "Secret",
+           "metadata": {"name": c.secret_name, "namespace": namespace},
+           "data": {c.username_key.clone(): "ZGVmYXVsdA==", c.password_key.clone(): ""}})
+}
+
+impl World {
+    pub fn new(inputs: &Inputs) -> Self {
+        Self::with_settings(inputs, super::settings())
+    }
+
+    pub fn with_settings(inputs: &Inputs, settings: Settings) -> Self {
+        let api = FakeApi::new();
+        Self::on(api, inputs, settings)
+    }
+
+    /// A world on an API server shared with others (several operators, one cluster).
+    pub fn on(api: FakeApi, inputs: &Inputs, settings: Settings) -> Self {
+        let (cr, mut cw) = reflector::store::<AgentClass>();
+        let (pr, mut pw) = reflector::store::<LogPipeline>();
+        let (sr, mut sw) = reflector::store::<ClickHouseStore>();
+        let seed = |plural: &str, v: Value| api.seed(plural, v);
+        for c in &inputs.classes {
+            let v = seed("agentclasses", with_kind(c, "AgentClass"));
+            cw.apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+        }
+        for p in &inputs.pipelines {
+            let v = seed("logpipelines", with_kind(p, "LogPipeline"));
+            pw.apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+        }
+        for s in &inputs.stores {
+            let v = seed("clickhousestores", with_kind(s, "ClickHouseStore"));
+            sw.apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+            seed("secrets", credentials_secret(&settings.namespace, s));
+        }
+        for n in &inputs.nodes {
+            seed(
+                "nodes",
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n.name, "labels": n.labels}}),
+            );
+        }
+        let ctx = Arc::new(Context::new(api.client(), settings, cr, pr, sr));
+        for n in &inputs.nodes {
+            ctx.nodes.write().unwrap().insert(n.name.clone(), n.clone());
+        }
+        api.take();
+        World {
+            ctx,
+            api,
+            classes: cw,
+            pipelines: pw,
+            stores: sw,
+        }
+    }
+
+    /// Let the statuses (and finalizers) the server now holds flow back into the caches, as the
+    /// watches would.
+    pub fn sync_status(&mut self) {
+        for v in self.api.list(CLASSES) {
+            self.classes
+                .apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+        }
+        for v in self.api.list(PIPELINES) {
+            self.pipelines
+                .apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+        }
+        for v in self.api.list(STORES) {
+            self.stores
+                .apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+        }
+    }
+
+    /// Change a pipeline as a user would (`kubectl apply`): the server moves its generation and
+    /// the cache sees it.
+    pub fn update_pipeline(&mut self, p: LogPipeline) {
+        let v = self.api.seed("logpipelines", with_kind(&p, "LogPipeline"));
+        self.pipelines
+            .apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+        self.ctx.touch();
+    }
+
+    /// Feed the live object at `collection`/`namespace`/`name` to the operator as its watch of
+    /// owned objects would.
+    pub fn observe(&self, collection: &str, namespace: &str, name: &str) {
+        let v = self
+            .api
+            .get(collection, namespace, name)
+            .expect("object exists");
+        self.ctx.observe_owned(&v, false);
+    }
+
+    pub fn class(&self, name: &str) -> Arc<AgentClass> {
+        self.ctx
+            .classes
+            .state()
+            .into_iter()
+            .find(|c| c.name_any() == name)
+            .unwrap()
+    }
+
+    pub fn pipeline(&self, name: &str) -> Arc<LogPipeline> {
+        self.ctx
+            .pipelines
+            .state()
+            .into_iter()
+            .find(|p| p.name_any() == name)
+            .unwrap()
+    }
+
+    /// Reconcile every class, then every pipeline; return the requests and let statuses flow
+    /// back.
+    pub async fn reconcile_all(&mut self) -> Vec<Recorded> {
+        for c in self.ctx.classes.state() {
+            controller::reconcile_class(c, self.ctx.clone())
+                .await
+                .unwrap();
+        }
+        for p in self.ctx.pipelines.state() {
+            controller::reconcile_pipeline(p, self.ctx.clone())
+                .await
+                .unwrap();
+        }
+        let out = self.api.take();
+        self.sync_status();
+        out
+    }
+}
+
+/// A custom resource as JSON with apiVersion and kind (kube's derive serializes them).
+pub fn with_kind<K: serde::Serialize>(obj: &K, kind: &str) -> Value {
+    let mut v = serde_json::to_value(obj).unwrap();
+    v["apiVersion"] = json!(otelhouse::crd::API_VERSION);
+    v["kind"] = json!(kind);
+    v
+}
+
+/// The server-side applies among requests (paths), not status patches or scale updates.
+pub fn applies(reqs: &[Recorded]) -> Vec<String> {
+    reqs.iter()
+        .filter(|r| r.is_apply())
+        .map(|r| r.path.clone())
+        .collect()
+}
+
+/// The tenant fixture with its store pointing at the test ClickHouse, in a fresh database.
+pub fn tenant_inputs() -> Inputs {
+    let url = super::clickhouse_url();
+    let db = super::unique_database("ctl");
+    let text = std::fs::read_to_string(super::root().join("tests/fixtures/tenant.yaml"))
+        .unwrap()
+        .replace(
+            "httpUrl: http://ch:8123",
+            &format!("httpUrl: {url}\n  database: {db}"),
+        );
+    let mut inputs = super::inputs_from(&text);
+    for p in &mut inputs.pipelines {
+        p.metadata.uid = Some("uid-p".into());
+        p.metadata.generation = Some(1);
+    }
+    for c in &mut inputs.classes {
+        c.metadata.uid = Some(format!("uid-{}", c.name_any()));
+        c.metadata.generation = Some(1);
+    }
+    inputs
+}
