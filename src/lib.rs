@@ -20,6 +20,7 @@ pub mod crd;
 pub mod gateway;
 pub mod ident;
 pub mod inventory;
+pub mod kinds;
 pub mod meta;
 pub mod par;
 pub mod quantity;

@@ -69,6 +69,17 @@ enum Command {
         #[arg(long, default_value = otelhouse::collector::DEFAULT_IMAGE)]
         collector_image: String,
     },
+    /// Stop the operator and delete every object it made (the Helm chart's uninstall hook).
+    /// Custom resources, CRDs and ClickHouse tables stay.
+    Cleanup {
+        #[arg(long, env = "POD_NAMESPACE", default_value = "otelhouse-system")]
+        namespace: String,
+        #[command(flatten)]
+        agents: AgentArgs,
+        /// The operator's Deployment, scaled to 0 first so it makes nothing again.
+        #[arg(long)]
+        operator_deployment: Option<String>,
+    },
     /// ClickHouse schemas: print, plan (dry run against the live schema) or apply.
     Schema {
         #[command(subcommand)]
@@ -132,6 +143,45 @@ enum Engine {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Schema { action } => schema(action),
+        Command::Cleanup {
+            namespace,
+            agents,
+            operator_deployment,
+        } => {
+            let settings = Settings {
+                namespace,
+                agent_namespace: agents.agent_namespace,
+                agent_service_account: agents.agent_service_account,
+                ..Settings::default()
+            };
+            let run = async {
+                let client = kube::Client::try_default()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                otelhouse::controller::cleanup::cleanup(
+                    client,
+                    &settings,
+                    operator_deployment.as_deref(),
+                )
+                .await
+                .map_err(|e| e.to_string())
+            };
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|rt| rt.block_on(run))
+            {
+                Ok(n) => {
+                    println!("deleted {n} object(s) made by otelhouse");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Run {
             namespace,
             agents,

@@ -106,20 +106,9 @@ impl Desired {
         }
     }
 
-    /// Apply order: what others depend on first (RBAC and config before workloads).
+    /// Apply order: what others depend on first (config before workloads).
     pub fn kind_rank(&self) -> u8 {
-        match self.kind.as_str() {
-            "ClusterRole" => 0,
-            "ServiceAccount" => 1,
-            "ClusterRoleBinding" => 2,
-            "ConfigMap" => 3,
-            "Service" => 4,
-            "DaemonSet" => 5,
-            "Deployment" => 6,
-            "HorizontalPodAutoscaler" => 7,
-            "PodDisruptionBudget" => 8,
-            _ => 9,
-        }
+        crate::kinds::Managed::from_kind(&self.kind).map_or(u8::MAX, |m| m.rank())
     }
 
     /// The stable order `render` prints in.

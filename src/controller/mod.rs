@@ -4,6 +4,7 @@
 //! -> apply (server-side apply, only what differs from the live object) -> delete orphans ->
 //! status (only when it changed) and Events (only on transitions).
 
+pub mod cleanup;
 pub mod metrics;
 pub mod run;
 pub mod snapshot;
@@ -16,7 +17,7 @@ use crate::schema::apply::{self as schema_apply, Connection, Outcome, Record};
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
-use kube::core::{ApiResource, GroupVersionKind};
+use kube::core::ApiResource;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
@@ -325,7 +326,7 @@ impl Context {
         if existing.as_ref().is_some_and(|live| live.is(d)) {
             return Ok(0);
         }
-        let api = self.dynamic_api(&d.api_version, &d.kind, d.namespace.as_deref());
+        let api = self.dynamic_api(&d.api_version, &d.kind, d.namespace.as_deref())?;
         let obj: DynamicObject = serde_json::from_str(&d.json)
             .map_err(|e| Error::Internal(format!("{} {}: {e}", d.kind, d.name)))?;
         let mut applied = api
@@ -378,17 +379,19 @@ impl Context {
         api_version: &str,
         kind: &str,
         namespace: Option<&str>,
-    ) -> Api<DynamicObject> {
-        let (group, version) = match api_version.split_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", api_version),
-        };
-        let gvk = GroupVersionKind::gvk(group, version, kind);
-        let ar = ApiResource::from_gvk_with_plural(&gvk, &plural(kind));
-        match namespace {
+    ) -> Result<Api<DynamicObject>, Error> {
+        let ar = crate::kinds::Managed::from_kind(kind)
+            .map(|m| m.api_resource())
+            .filter(|ar| ar.api_version == api_version)
+            .ok_or_else(|| {
+                Error::Internal(format!(
+                    "{api_version} {kind} is not a kind the operator manages"
+                ))
+            })?;
+        Ok(match namespace {
             Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
             None => Api::all_with(self.client.clone(), &ar),
-        }
+        })
     }
 
     /// Delete the objects of `owner` that are not in `keep`.
@@ -404,7 +407,7 @@ impl Context {
         let mut deleted = 0;
         for ((kind, ns, name), api_version) in orphans {
             let api =
-                self.dynamic_api(&api_version, &kind, (!ns.is_empty()).then_some(ns.as_str()));
+                self.dynamic_api(&api_version, &kind, (!ns.is_empty()).then_some(ns.as_str()))?;
             match api.delete(&name, &DeleteParams::background()).await {
                 Ok(_) => {}
                 // Already gone is what we wanted.
@@ -505,14 +508,6 @@ impl Context {
             self.event(obj, !ready, &reason, message).await;
         }
         Ok(true)
-    }
-}
-
-fn plural(kind: &str) -> String {
-    match kind {
-        "PodDisruptionBudget" => "poddisruptionbudgets".into(),
-        "HorizontalPodAutoscaler" => "horizontalpodautoscalers".into(),
-        k => format!("{}s", k.to_lowercase()),
     }
 }
 

@@ -1,9 +1,12 @@
 //! The test kit every integration test and bench shares: paths and fixtures, the Python tools,
-//! the ClickHouse to test against, the in-memory API server ([`api`]) and the controller's test
-//! world ([`world`]).
+//! the ClickHouse to test against, the in-memory API server ([`api`]), the controller's test
+//! world ([`world`]), and the stand-ins for what a real cluster enforces, each written from that
+//! component's source: Pod Security admission ([`pss`]) and RBAC ([`rbac`]).
 #![allow(dead_code)]
 
 pub mod api;
+pub mod pss;
+pub mod rbac;
 pub mod world;
 
 use otelhouse::inventory::{Inputs, Settings};
@@ -113,4 +116,21 @@ pub fn unique_database(prefix: &str) -> String {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// The Helm chart rendered by Helm v4's library (tests/tools/helm_render.py), every object.
+pub fn render_chart(namespace: &str, values: &serde_json::Value) -> Vec<serde_json::Value> {
+    let out = python()
+        .arg(root().join("tests/tools/helm_render.py"))
+        .args(["--namespace", namespace, "--values", &values.to_string()])
+        .output()
+        .expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "helm_render.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let docs = otelhouse::render::documents(&text, "chart").expect("the chart renders YAML");
+    docs.into_iter().filter(|d| d.is_object()).collect()
 }

@@ -17,8 +17,11 @@ no ``helm`` binary). Checks:
   Operator custom resource that kubernetes-validate has no schema for: it is
   left out of that validation and checked field by field here instead;
 * the operator Deployment's arguments (``run --namespace <release namespace>
-  --leader-elect --metrics-addr 0.0.0.0:8080 ...``), probes, ports, security
-  contexts, labels and selectors, and the exact RBAC rules;
+  --agent-namespace otelhouse-agents --leader-elect --metrics-addr 0.0.0.0:8080
+  ...``), probes, ports, security contexts, labels and selectors; the RBAC's
+  structure (no wildcards, no RBAC rights, bindings resolve; which rules the
+  operator needs is tested against its requests in tests/rbac.rs), the agents'
+  privileged namespace and the uninstall cleanup hook;
 * values.schema.json rejects bad values.
 
 Usage: python3 tests/tools/chart_test.py (from anywhere; paths are relative to
@@ -54,41 +57,21 @@ except ImportError as err:
 STANDARD_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/instance",
                    "app.kubernetes.io/version", "app.kubernetes.io/managed-by", "helm.sh/chart")
 
-FULL = ["get", "list", "watch", "create", "patch", "update", "delete"]
+AGENT_NAMESPACE = "otelhouse-agents"
 READ = ["get", "list", "watch"]
-# (apiGroup, resource) -> verbs: exactly what the operator needs, nothing more.
-CLUSTER_RULES = {
-    **{("otelhouse.dev", r): ["get", "list", "watch", "patch", "update"]
-       for r in ("agentclasses", "logpipelines", "clickhousestores")},
-    **{("otelhouse.dev", f"{r}/status"): ["get", "patch", "update"]
-       for r in ("agentclasses", "logpipelines", "clickhousestores")},
-    ("otelhouse.dev", "logpipelines/finalizers"): ["update"],
-    ("", "nodes"): READ,
-    # granted to the agents' ClusterRole, so the operator must hold them itself
-    ("", "namespaces"): READ,
+# The agents' ClusterRole: what the collector's k8sattributes processor reads, read-only. The
+# operator's own RBAC is checked against the requests it really sends in tests/rbac.rs.
+AGENT_RULES = {
     ("", "pods"): READ,
+    ("", "namespaces"): READ,
     ("apps", "replicasets"): READ,
     ("batch", "jobs"): READ,
-    ("apps", "daemonsets"): FULL,
-    ("apps", "deployments"): FULL,
-    ("", "services"): FULL,
-    ("", "configmaps"): FULL,
-    ("", "serviceaccounts"): FULL,
-    ("autoscaling", "horizontalpodautoscalers"): FULL,
-    ("policy", "poddisruptionbudgets"): FULL,
-    ("rbac.authorization.k8s.io", "clusterroles"): FULL,
-    ("rbac.authorization.k8s.io", "clusterrolebindings"): FULL,
-    ("events.k8s.io", "events"): ["create", "patch"],
-    ("apiextensions.k8s.io", "customresourcedefinitions"): READ,
-}
-NAMESPACE_RULES = {
-    ("", "secrets"): READ,
-    ("coordination.k8s.io", "leases"): ["get", "create", "update", "patch"],
 }
 
 # Scenarios: name -> values. Each renders in NAMESPACE as release RELEASE.
 SCENARIOS = {
     "default": None,
+    "no-namespace-no-cleanup": {"agents": {"createNamespace": False}, "cleanup": {"enabled": False}},
     "replicas-1": {"replicas": 1},
     "trusted-namespaces": {"trustedNamespaces": ["a", "b"]},
     "service-monitor": {"serviceMonitor": {"enabled": True}},
@@ -240,8 +223,8 @@ def flag_values(args, flag):
 
 
 def check_default(chart, defaults, kinds):
-    expected = {"ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding",
-                "Deployment", "Service", "PodDisruptionBudget"}
+    expected = {"Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role",
+                "RoleBinding", "Deployment", "Service", "PodDisruptionBudget", "Job"}
     expect(set(kinds) == expected, f"kinds {sorted(kinds)}, expected {sorted(expected)}")
     meta = chart.metadata
     expect(meta.get("apiVersion") == "v2", f"Chart.yaml apiVersion {meta.get('apiVersion')}")
@@ -265,8 +248,13 @@ def check_args(kinds, trusted=()):
            f"--metrics-addr {flag_values(args, '--metrics-addr')}")
     expect(flag_values(args, "--log-format") == ["json"],
            f"--log-format {flag_values(args, '--log-format')}")
-    expect(flag_values(args, "--collector-image") == ["otel/opentelemetry-collector-contrib:0.150.0"],
-           f"--collector-image {flag_values(args, '--collector-image')}")
+    image = yaml.safe_load((CHART / "values.yaml").read_text())["collectorImage"]
+    expect(flag_values(args, "--collector-image") == [image],
+           f"--collector-image {flag_values(args, '--collector-image')}, expected [{image}]")
+    expect(flag_values(args, "--agent-namespace") == [AGENT_NAMESPACE],
+           f"--agent-namespace {flag_values(args, '--agent-namespace')}")
+    expect(flag_values(args, "--agent-service-account") == ["otelhouse-agent"],
+           f"--agent-service-account {flag_values(args, '--agent-service-account')}")
     expect(flag_values(args, "--trusted-namespace") == list(trusted),
            f"--trusted-namespace {flag_values(args, '--trusted-namespace')}, expected {list(trusted)}")
 
@@ -296,7 +284,7 @@ def check_pod(kinds):
     expect(sc.get("runAsNonRoot") is True, "container runAsNonRoot is not true")
     expect((sc.get("capabilities") or {}).get("drop") == ["ALL"], "capabilities do not drop ALL")
     expect(sc.get("seccompProfile") == {"type": "RuntimeDefault"}, "container seccomp not RuntimeDefault")
-    sa = one(kinds, "ServiceAccount")["metadata"]["name"]
+    sa = operator_sa(kinds)
     expect(pod.get("serviceAccountName") == sa, f"serviceAccountName {pod.get('serviceAccountName')}")
     selector = spec["selector"]["matchLabels"]
     labels = spec["template"]["metadata"]["labels"]
@@ -306,6 +294,13 @@ def check_pod(kinds):
     sports = service["spec"]["ports"]
     expect(len(sports) == 1 and sports[0].get("name") == "metrics"
            and sports[0].get("targetPort") in ("metrics", 8080), f"Service ports {sports}")
+
+
+def operator_sa(kinds):
+    """The operator's ServiceAccount (the other one is the agents')."""
+    found = [sa for sa in kinds.get("ServiceAccount", []) if sa["metadata"].get("namespace") == NAMESPACE]
+    expect(len(found) == 1, f"{len(found)} ServiceAccounts in {NAMESPACE}, expected 1")
+    return found[0]["metadata"]["name"]
 
 
 def check_labels_and_namespaces(objects):
@@ -318,20 +313,19 @@ def check_labels_and_namespaces(objects):
             expect(not missing, f"{where}: missing labels {missing}")
             expect(labels["app.kubernetes.io/managed-by"] == "Helm", f"{where}: managed-by")
             expect(labels["app.kubernetes.io/instance"] == RELEASE, f"{where}: instance")
-            cluster_scoped = obj["kind"] in ("ClusterRole", "ClusterRoleBinding")
+            cluster_scoped = obj["kind"] in ("ClusterRole", "ClusterRoleBinding", "Namespace")
             expect(("namespace" in meta) != cluster_scoped and
-                   meta.get("namespace", NAMESPACE) == NAMESPACE,
+                   meta.get("namespace", NAMESPACE) in (NAMESPACE, AGENT_NAMESPACE),
                    f"{where}: namespace {meta.get('namespace')!r}")
 
 
 def rules_table(rules, where):
     table = {}
     for rule in rules:
-        expect(not rule.get("resourceNames") and not rule.get("nonResourceURLs"),
-               f"{where}: unexpected resourceNames/nonResourceURLs in {rule}")
+        expect(not rule.get("nonResourceURLs"), f"{where}: unexpected nonResourceURLs in {rule}")
         for group in rule["apiGroups"]:
             for resource in rule["resources"]:
-                key = (group, resource)
+                key = (group, resource, ",".join(rule.get("resourceNames") or []))
                 expect(key not in table, f"{where}: {key} appears twice")
                 expect("*" not in rule["verbs"] and "*" not in (group, resource),
                        f"{where}: wildcard in {rule}")
@@ -349,17 +343,61 @@ def compare_rules(got, want, where):
 
 
 def check_rbac(kinds):
-    sa = one(kinds, "ServiceAccount")["metadata"]["name"]
-    role, cluster_role = one(kinds, "Role"), one(kinds, "ClusterRole")
-    compare_rules(rules_table(cluster_role["rules"], "ClusterRole"), CLUSTER_RULES, "ClusterRole")
-    compare_rules(rules_table(role["rules"], "Role"), NAMESPACE_RULES, "Role")
-    for binding_kind, target in (("ClusterRoleBinding", cluster_role), ("RoleBinding", role)):
-        binding = one(kinds, binding_kind)
-        ref = binding["roleRef"]
-        expect(ref == {"apiGroup": "rbac.authorization.k8s.io", "kind": target["kind"],
-                       "name": target["metadata"]["name"]}, f"{binding_kind} roleRef {ref}")
-        expect(binding["subjects"] == [{"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE}],
-               f"{binding_kind} subjects {binding['subjects']}")
+    """Structure only: no wildcards, every binding names a role the chart has and the right
+    ServiceAccount, no RBAC or Pod rights for the operator, the agents read-only. Which rules
+    the operator needs is tested against its requests (tests/rbac.rs)."""
+    sa = operator_sa(kinds)
+    roles = {(r["kind"], r["metadata"].get("namespace"), r["metadata"]["name"]): r
+             for kind in ("Role", "ClusterRole") for r in kinds.get(kind, [])}
+    for key, role in roles.items():
+        table = rules_table(role["rules"], f"{key[0]} {key[2]}")
+        for group, resource, _ in table:
+            expect(group != "rbac.authorization.k8s.io", f"{key}: grants RBAC rights ({resource})")
+    for kind in ("RoleBinding", "ClusterRoleBinding"):
+        for b in kinds.get(kind, []):
+            ref = b["roleRef"]
+            ns = b["metadata"].get("namespace") if ref["kind"] == "Role" else None
+            expect((ref["kind"], ns, ref["name"]) in roles, f"{kind} {b['metadata']['name']}: roleRef {ref}")
+            for subject in b["subjects"]:
+                expect(subject in ({"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE},
+                                   {"kind": "ServiceAccount", "name": "otelhouse-agent",
+                                    "namespace": AGENT_NAMESPACE}),
+                       f"{kind} {b['metadata']['name']}: subject {subject}")
+    agent = roles[("ClusterRole", None, f"{RELEASE}-agent")]
+    got = {(g, r): v for (g, r, _), v in rules_table(agent["rules"], "agent ClusterRole").items()}
+    compare_rules(got, AGENT_RULES, "agent ClusterRole")
+    operator_rules = [rule for (kind, _, name), r in roles.items() if name == RELEASE
+                      for rule in r["rules"]]
+    expect(not any("pods" in rule["resources"] for rule in operator_rules),
+           "the operator reads pods: only the agents need them")
+
+
+def check_agent_namespace(kinds, created=True):
+    namespaces = kinds.get("Namespace", [])
+    if not created:
+        expect(not namespaces, "a Namespace is rendered with agents.createNamespace false")
+        return
+    ns = one(kinds, "Namespace")
+    labels = ns["metadata"]["labels"]
+    expect(ns["metadata"]["name"] == AGENT_NAMESPACE, f"agents' namespace {ns['metadata']['name']}")
+    expect(labels.get("pod-security.kubernetes.io/enforce") == "privileged",
+           f"agents' namespace labels {labels}")
+
+
+def check_cleanup_hook(kinds, present=True):
+    jobs = kinds.get("Job", [])
+    if not present:
+        expect(not jobs, "a cleanup Job is rendered with cleanup.enabled false")
+        return
+    job = one(kinds, "Job")
+    ann = job["metadata"].get("annotations") or {}
+    expect(ann.get("helm.sh/hook") == "pre-delete", f"cleanup Job hook {ann}")
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    expect(args[:1] == ["cleanup"] and flag_values(args, "--operator-deployment") == [RELEASE]
+           and flag_values(args, "--agent-namespace") == [AGENT_NAMESPACE], f"cleanup args {args}")
+    expect(job["spec"]["template"]["spec"]["serviceAccountName"] == operator_sa(kinds),
+           "cleanup runs as the operator's ServiceAccount")
 
 
 def check_pdb(kinds, expected):
@@ -474,9 +512,15 @@ def main():
             run.check("default: pod (image, probes, ports, resources, security)", check_pod, kinds)
             run.check("default: labels and namespaces", check_labels_and_namespaces,
                       rendered["default"])
-            run.check("default: RBAC rules are exactly what the operator needs", check_rbac, kinds)
+            run.check("default: RBAC structure (the rules themselves: tests/rbac.rs)", check_rbac, kinds)
+            run.check("default: the agents' namespace is privileged", check_agent_namespace, kinds)
+            run.check("default: the uninstall cleanup hook", check_cleanup_hook, kinds)
             run.check("default: PodDisruptionBudget maxUnavailable 1", check_pdb, kinds, True)
             run.check("default: no ServiceMonitor", check_service_monitor, kinds, False)
+        if "no-namespace-no-cleanup" in kinds_of:
+            k = kinds_of["no-namespace-no-cleanup"]
+            run.check("agents.createNamespace false: no Namespace", check_agent_namespace, k, False)
+            run.check("cleanup.enabled false: no Job", check_cleanup_hook, k, False)
         if "replicas-1" in kinds_of:
             run.check("replicas 1: no PodDisruptionBudget", check_replicas_1, kinds_of["replicas-1"])
         if "trusted-namespaces" in kinds_of:

@@ -59,3 +59,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "otelhouse.image" -}}
 {{- printf "%s:%s" .Values.image.repository (include "otelhouse.tag" .) }}
 {{- end }}
+
+{{/* The agents' namespace: their own, so the release namespace can enforce `restricted`. */}}
+{{- define "otelhouse.agentNamespace" -}}
+{{- required "agents.namespace is required" .Values.agents.namespace }}
+{{- end }}
+
+{{/* Labels of the agents' shared objects (their ServiceAccount and RBAC). */}}
+{{- define "otelhouse.agentLabels" -}}
+helm.sh/chart: {{ include "otelhouse.chart" . }}
+app.kubernetes.io/name: otelhouse-agent
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ include "otelhouse.tag" . | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/component: agent
+app.kubernetes.io/part-of: otelhouse
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}

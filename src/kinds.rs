@@ -1,0 +1,112 @@
+//! The kinds of object the operator makes: their API resource (group, version, plural), where
+//! they live, and the order they are applied in. One list, so the watches, the applies, the
+//! orphan deletion and the uninstall cleanup cannot disagree.
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::core::ApiResource;
+
+/// A kind of object the operator makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Managed {
+    ConfigMap,
+    Service,
+    DaemonSet,
+    Deployment,
+    HorizontalPodAutoscaler,
+    PodDisruptionBudget,
+}
+
+/// Which namespace of the operator's an object lives in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Home {
+    /// The agents' namespace (privileged Pod Security).
+    Agents,
+    /// The operator's namespace (gateways, Secrets).
+    Operator,
+}
+
+impl Managed {
+    /// Every kind, in apply order: what others depend on first (config before workloads).
+    pub const ALL: [Managed; 6] = [
+        Managed::ConfigMap,
+        Managed::Service,
+        Managed::DaemonSet,
+        Managed::Deployment,
+        Managed::HorizontalPodAutoscaler,
+        Managed::PodDisruptionBudget,
+    ];
+
+    pub fn api_resource(self) -> ApiResource {
+        match self {
+            Managed::ConfigMap => ApiResource::erase::<ConfigMap>(&()),
+            Managed::Service => ApiResource::erase::<Service>(&()),
+            Managed::DaemonSet => ApiResource::erase::<DaemonSet>(&()),
+            Managed::Deployment => ApiResource::erase::<Deployment>(&()),
+            Managed::HorizontalPodAutoscaler => ApiResource::erase::<HorizontalPodAutoscaler>(&()),
+            Managed::PodDisruptionBudget => ApiResource::erase::<PodDisruptionBudget>(&()),
+        }
+    }
+
+    /// Where objects of this kind live.
+    pub fn homes(self) -> &'static [Home] {
+        match self {
+            Managed::ConfigMap => &[Home::Agents, Home::Operator],
+            Managed::DaemonSet => &[Home::Agents],
+            Managed::Service
+            | Managed::Deployment
+            | Managed::HorizontalPodAutoscaler
+            | Managed::PodDisruptionBudget => &[Home::Operator],
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Managed::ConfigMap => "ConfigMap",
+            Managed::Service => "Service",
+            Managed::DaemonSet => "DaemonSet",
+            Managed::Deployment => "Deployment",
+            Managed::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
+            Managed::PodDisruptionBudget => "PodDisruptionBudget",
+        }
+    }
+
+    pub fn from_kind(kind: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.kind() == kind)
+    }
+
+    /// Position in apply order.
+    pub fn rank(self) -> u8 {
+        Self::ALL.iter().position(|m| *m == self).unwrap_or(0) as u8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plurals_come_from_the_api_types() {
+        let plurals: Vec<String> = Managed::ALL
+            .iter()
+            .map(|m| m.api_resource().plural)
+            .collect();
+        assert_eq!(
+            plurals,
+            [
+                "configmaps",
+                "services",
+                "daemonsets",
+                "deployments",
+                "horizontalpodautoscalers",
+                "poddisruptionbudgets"
+            ]
+        );
+        for m in Managed::ALL {
+            assert_eq!(Managed::from_kind(m.kind()), Some(m));
+            assert_eq!(m.api_resource().kind, m.kind());
+        }
+    }
+}
