@@ -35,7 +35,7 @@ pub struct AgentClassSpec {
     /// Shorthand for a `node.kubernetes.io/instance-type In [...]` term.
     #[serde(default)]
     #[x_kube(validation = Rule::new("self.all(t, size(t) > 0 && size(t) <= 63)").message("instance types are non-empty label values of at most 63 characters"))]
-    #[schemars(length(max = 200))]
+    #[schemars(length(max = 200), inner(length(max = 63)))]
     pub instance_types: Vec<String>,
     /// General node selector terms (ORed, as in node affinity), for pools keyed on other labels.
     #[serde(default)]
@@ -49,12 +49,15 @@ pub struct AgentClassSpec {
     pub expected_lines_per_second: u32,
     /// Tolerations, so agents also run on tainted nodes of the class.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
     pub tolerations: Vec<Toleration>,
     /// Overrides the collector-contrib image the operator pins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
     pub image: Option<String>,
     /// An optional PriorityClass for the agent pods (node agents usually run with a high one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
     pub priority_class_name: Option<String>,
 }
 

@@ -22,22 +22,27 @@ use serde::{Deserialize, Serialize};
 pub struct ClickHouseStoreSpec {
     /// The region this store serves (matched against nodes' `topology.kubernetes.io/region`).
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(self) <= 63").message("region must be a lowercase DNS label, e.g. us-east-1"))]
+    #[schemars(length(max = 63))]
     pub region: String,
     /// ClickHouse's HTTP(S) interface, used by the operator for schema work, e.g.
     /// `https://clickhouse.us-east-1.example:8443`.
     #[x_kube(validation = Rule::new("self.matches('^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$')").message("httpUrl must be http(s)://host[:port] with no path, query or credentials"))]
+    #[schemars(length(max = 512))]
     pub http_url: String,
     /// The endpoint the gateways' ClickHouse exporter connects to: `tcp://host:port` (native
     /// protocol) or `http(s)://host:port`. Insert settings are added by the operator.
     #[x_kube(validation = Rule::new("self.matches('^(tcp|clickhouse|http|https)://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$')").message("exporterEndpoint must be tcp|clickhouse|http|https://host[:port] with no path, query or credentials"))]
+    #[schemars(length(max = 512))]
     pub exporter_endpoint: String,
     /// The database the pipelines' tables live in.
     #[serde(default = "default_database")]
     #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]{0,62}$')").message("database must be a plain identifier: letters, digits, underscore, not starting with a digit"))]
+    #[schemars(length(max = 63))]
     pub database: String,
     /// A cluster name for `ON CLUSTER` DDL (self-managed replicated clusters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]{0,62}$')").message("cluster must be a plain identifier"))]
+    #[schemars(length(max = 63))]
     pub cluster: Option<String>,
     /// The MergeTree family of the target tables.
     #[serde(default)]
@@ -51,6 +56,7 @@ pub struct ClickHouseStoreSpec {
     /// the operator's trusted namespaces.
     #[serde(default)]
     #[x_kube(validation = Rule::new("self.all(n, n == '*' || (n.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(n) <= 63))").message("allowedNamespaces holds namespace names or '*'"))]
+    #[schemars(length(max = 256), inner(length(max = 63)))]
     pub allowed_namespaces: Vec<String>,
 }
 
@@ -75,10 +81,13 @@ pub enum TableEngine {
 #[serde(rename_all = "camelCase")]
 pub struct SecretCredentials {
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$') && size(self) <= 253").message("secretName must be a Secret name"))]
+    #[schemars(length(max = 253))]
     pub secret_name: String,
     #[serde(default = "default_username_key")]
+    #[schemars(length(max = 253))]
     pub username_key: String,
     #[serde(default = "default_password_key")]
+    #[schemars(length(max = 253))]
     pub password_key: String,
 }
 

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 pub struct LogPipelineSpec {
     /// The ClickHouseStores (one per region) whose ClickHouse receives this pipeline's tables.
     #[x_kube(validation = Rule::new("size(self) > 0").message("at least one store is required"))]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = 32), inner(length(max = 253)))]
     pub stores: Vec<String>,
     /// What to collect. Without namespaces or a namespaceSelector, the pipeline's own namespace.
     #[serde(default)]
@@ -50,6 +50,7 @@ pub struct LogPipelineSpec {
     /// Where logs that match no route go. Without it they are dropped (and counted by the
     /// gateway's metrics). A pipeline with one table and no routes sends everything there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 48))]
     pub default_table: Option<String>,
     /// Gateway sizing and batching.
     pub gateway: GatewaySpec,
@@ -76,7 +77,7 @@ pub enum DeletionPolicy {
 pub struct Sources {
     /// Namespace names. Only a pipeline in a trusted namespace may name another namespace.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 256))]
+    #[schemars(length(max = 256), inner(length(max = 63)))]
     pub namespaces: Vec<String>,
     /// Namespaces by label (trusted namespaces only): collection across the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -86,7 +87,7 @@ pub struct Sources {
     pub pod_selector: Option<LabelSelector>,
     /// Container names; empty means every container.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), inner(length(max = 63)))]
     pub containers: Vec<String>,
     /// What to leave out even when selected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,8 +99,10 @@ pub struct Sources {
 #[serde(rename_all = "camelCase")]
 pub struct Excludes {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(max = 63)))]
     pub namespaces: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 63)))]
     pub containers: Vec<String>,
 }
 
@@ -124,8 +127,10 @@ pub struct Parse {
 #[serde(rename_all = "camelCase")]
 pub struct TimestampParse {
     /// The LogAttributes key holding the time.
+    #[schemars(length(max = 256))]
     pub attribute: String,
     /// Its layout in strptime notation, e.g. `%Y-%m-%d %H:%M:%S.%f`.
+    #[schemars(length(max = 64))]
     pub layout: String,
 }
 
@@ -135,6 +140,7 @@ pub struct TimestampParse {
 pub struct TableSpec {
     /// The target table's name; the ingest table and view are named after it.
     #[x_kube(validation = Rule::new("self.matches('^[a-z_][a-z0-9_]{0,47}$')").message("table name must be lowercase letters, digits and underscores (at most 48), not starting with a digit"))]
+    #[schemars(length(max = 48))]
     pub name: String,
     /// Days rows are kept (whole parts are dropped: ttl_only_drop_parts).
     #[x_kube(validation = Rule::new("self >= 1 && self <= 3650").message("retentionDays must be between 1 and 3650"))]
@@ -142,11 +148,12 @@ pub struct TableSpec {
     /// ORDER BY: column names, or a column wrapped in one allowed function
     /// (e.g. `toStartOfHour(Timestamp)`). Default: `[Namespace, PodName, Timestamp]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 8))]
+    #[schemars(length(max = 8), inner(length(max = 256)))]
     pub order_by: Vec<String>,
     /// PARTITION BY, same grammar. Default: `toDate(Timestamp)` (daily, and a plain filter on
     /// Timestamp then skips whole parts, which it does not with `EventDate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256))]
     pub partition_by: Option<String>,
     /// Columns extracted from the attribute maps. Default: Namespace, PodName, ContainerName.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -155,6 +162,7 @@ pub struct TableSpec {
     /// Skip indexes. Default: full-text indexes on Body and TraceId (ClickHouse 26.2+) and a
     /// bloom filter on PodName; see the README for the measurements behind it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 32))]
     pub indexes: Option<Vec<IndexSpec>>,
     /// Rows per granule. Default 1024: a point lookup (a trace id, a rare token) reads 1024 rows
     /// per hit instead of 8192.
@@ -169,6 +177,7 @@ pub struct TableSpec {
 pub struct ColumnSpec {
     /// Column name (an identifier).
     #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]{0,62}$')").message("column name must be letters, digits and underscores, not starting with a digit"))]
+    #[schemars(length(max = 63))]
     pub name: String,
     /// The map it comes from.
     pub from: AttributeMap,
@@ -214,6 +223,7 @@ pub struct IndexSpec {
     /// Index name; default derived from the expression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]{0,62}$')").message("index name must be an identifier"))]
+    #[schemars(length(max = 63))]
     pub name: Option<String>,
     /// A column, or `mapKeys(Map)` / `mapValues(Map)` / `lower(Column)`.
     #[schemars(length(min = 1, max = 128))]
@@ -267,13 +277,29 @@ pub enum IndexType {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Route {
+    #[schemars(length(max = 48))]
     pub table: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(max = 63)))]
     pub namespaces: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 63)))]
     pub containers: Vec<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(transform = pod_labels_bounds)]
     pub pod_labels: BTreeMap<String, String>,
+}
+
+/// At most 32 pod labels per route, each value a label value (at most 63 characters); a CRD
+/// schema cannot bound map keys.
+fn pod_labels_bounds(schema: &mut schemars::Schema) {
+    schema.insert("maxProperties".into(), 32.into());
+    if let Some(values) = schema
+        .get_mut("additionalProperties")
+        .and_then(|v| v.as_object_mut())
+    {
+        values.insert("maxLength".into(), 63.into());
+    }
 }
 
 /// Gateway sizing, buffering and batching.
@@ -306,6 +332,7 @@ pub struct GatewaySpec {
     pub batch: BatchSpec,
     /// Overrides the collector-contrib image the operator pins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 512))]
     pub image: Option<String>,
 }
 
@@ -322,6 +349,7 @@ fn one() -> u32 {
 pub struct BufferSpec {
     /// Default 2h.
     #[serde(default = "default_buffer_duration")]
+    #[schemars(length(max = 32))]
     pub duration: Duration,
     /// Memory one buffered event costs. The default, 20 bytes, is what LogHouse's published
     /// sizing implies (16 x 11 GiB holding 2 h of 1.1M lines/s); measure yours.
@@ -354,6 +382,7 @@ pub struct BatchSpec {
     #[x_kube(validation = Rule::new("self >= 1000 && self <= 1000000").message("batch rows must be between 1,000 and 1,000,000: smaller batches make too many parts"))]
     pub rows: u32,
     #[serde(default = "default_timeout")]
+    #[schemars(length(max = 32))]
     pub timeout: Duration,
 }
 
