@@ -9,6 +9,7 @@ use crate::ident::{
 };
 use crate::inventory::{Inputs, NodeFacts, Settings};
 use crate::quantity::parse_quantity;
+use k8s_openapi::api::core::v1::Toleration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use kube::{CustomResourceExt, Resource, ResourceExt};
@@ -171,7 +172,16 @@ pub fn validate<'a>(
         .iter()
         .map(|c| (c.class.name_any(), c.selection.clone()))
         .collect();
-    let coverage = coverage::compute(&selections, &inputs.nodes);
+    let tolerations: BTreeMap<String, Vec<Toleration>> = classes
+        .iter()
+        .map(|c| {
+            (
+                c.class.name_any(),
+                crate::agents::tolerations(&c.class.spec),
+            )
+        })
+        .collect();
+    let coverage = coverage::compute(&selections, &tolerations, &inputs.nodes);
     if errors.is_empty() {
         for (node, classes) in &coverage.overlaps {
             errors.push(Problem {
@@ -180,6 +190,17 @@ pub fn validate<'a>(
                 message: format!(
                     "classes overlap: node {node} is selected by {}; every node must be covered by exactly one class",
                     classes.join(" and ")
+                ),
+            });
+        }
+        for (class, nodes) in &coverage.untolerated {
+            warnings.push(Problem {
+                resource: format!("AgentClass {class}"),
+                field: "spec.tolerations".to_string(),
+                message: format!(
+                    "{} node(s) selected but tainted so that its agents cannot run there (no logs collected): {}; tolerate their taints, or leave tolerateAllTaints at its default (true)",
+                    nodes.len(),
+                    preview(nodes)
                 ),
             });
         }

@@ -267,3 +267,58 @@ fn a_pipeline_change_rolls_the_agents() {
         hash(&render(&kit::inputs_from(&base), &kit::settings()).unwrap())
     );
 }
+
+/// Agents tolerate every taint by default, so a tainted node is still covered; a class that opts
+/// out has the nodes its agents cannot run on reported, not silently left without an agent.
+#[test]
+fn tainted_nodes_are_covered_by_default_and_reported_when_not() {
+    let yaml = |tolerate_all: bool| {
+        format!(
+            r#"
+apiVersion: otelhouse.dev/v1alpha1
+kind: AgentClass
+metadata: {{name: all}}
+spec: {{default: true, expectedLinesPerSecond: 100, tolerateAllTaints: {tolerate_all}, resources: {{limits: {{memory: 128Mi}}}}}}
+---
+apiVersion: v1
+kind: Node
+metadata: {{name: gpu-1, labels: {{topology.kubernetes.io/zone: a}}}}
+spec: {{taints: [{{key: nvidia.com/gpu, value: "true", effect: NoSchedule}}, {{key: soft, effect: PreferNoSchedule}}]}}
+---
+apiVersion: v1
+kind: Node
+metadata: {{name: plain-1, labels: {{topology.kubernetes.io/zone: a}}}}
+---
+apiVersion: v1
+kind: Node
+metadata: {{name: cordoned, labels: {{topology.kubernetes.io/zone: a}}}}
+spec: {{taints: [{{key: node.kubernetes.io/unschedulable, effect: NoSchedule}}]}}
+"#
+        )
+    };
+    let settings = kit::settings();
+    let r = otelhouse::render::render(&kit::inputs_from(&yaml(true)), &settings).unwrap();
+    let ds = find(&r, "DaemonSet", "otelhouse-agent-all");
+    assert_eq!(
+        ds["spec"]["template"]["spec"]["tolerations"][0],
+        serde_json::json!({"operator": "Exists"})
+    );
+    assert!(
+        r.warnings.iter().all(|w| !w.message.contains("tainted")),
+        "{:?}",
+        r.warnings
+    );
+
+    let r = otelhouse::render::render(&kit::inputs_from(&yaml(false)), &settings).unwrap();
+    let ds = find(&r, "DaemonSet", "otelhouse-agent-all");
+    assert!(ds["spec"]["template"]["spec"].get("tolerations").is_none());
+    let w: Vec<String> = r.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(
+        w.iter().any(|w| w.contains("AgentClass all")
+            && w.contains("1 node(s)")
+            && w.contains("gpu-1")),
+        "{w:?}"
+    );
+    // The cordoned node keeps its agent: the DaemonSet controller tolerates unschedulable.
+    assert!(!w.iter().any(|w| w.contains("cordoned")), "{w:?}");
+}

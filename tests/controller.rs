@@ -472,3 +472,36 @@ async fn the_autoscaler_owns_gateway_replicas() {
         vec!["kube-controller-manager/Update/scale"]
     );
 }
+
+/// A class whose agents do not tolerate a node's taints says so in status (Degraded,
+/// TaintedNodes, and the count), and the node does not count as covered.
+#[tokio::test]
+async fn untolerated_nodes_are_reported_in_the_class_status() {
+    let mut inputs = tenant_inputs();
+    inputs.classes[0].spec.tolerate_all_taints = false;
+    let extra = kit::inputs_from(
+        r#"
+apiVersion: v1
+kind: Node
+metadata: {name: n-gpu, labels: {topology.kubernetes.io/zone: us-east-1a, topology.kubernetes.io/region: us-east-1}}
+spec: {taints: [{key: nvidia.com/gpu, effect: NoSchedule}]}
+"#,
+    );
+    inputs.nodes.extend(extra.nodes);
+    let mut w = World::new(&inputs);
+    w.reconcile_all().await;
+    let st = w.class("all").status.clone().unwrap();
+    assert_eq!(st.nodes, Some(2));
+    assert_eq!(st.nodes_untolerated, Some(1));
+    let degraded = st
+        .common
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Degraded")
+        .unwrap();
+    assert_eq!(
+        (degraded.status.as_str(), degraded.reason.as_str()),
+        ("True", "TaintedNodes")
+    );
+    assert!(degraded.message.contains("n-gpu"), "{}", degraded.message);
+}

@@ -81,6 +81,7 @@ fn class(name: String, default: bool) -> impl Strategy<Value = AgentClass> {
         .prop_map(move |(types, terms)| {
             let spec = AgentClassSpec {
                 default,
+                tolerate_all_taints: true,
                 instance_types: if default {
                     vec![]
                 } else {
@@ -168,7 +169,12 @@ proptest! {
             // The catch-all's negation grew past its bound: refused with a reason, not built.
             return Ok(());
         };
-        let cov = coverage::compute(&selections, &nodes);
+        // Every class tolerates every taint here (the default): the partition is about labels.
+        let tolerations = selections
+            .keys()
+            .map(|n| (n.clone(), vec![k8s_openapi::api::core::v1::Toleration { operator: Some("Exists".into()), ..Default::default() }]))
+            .collect();
+        let cov = coverage::compute(&selections, &tolerations, &nodes);
         let affinities: Vec<(String, Option<NodeSelector>)> =
             selections.iter().map(|(n, s)| (n.clone(), s.to_node_selector())).collect();
         for node in &nodes {

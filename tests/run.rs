@@ -202,3 +202,55 @@ async fn two_replicas_are_both_ready_and_exactly_one_writes() {
         Ok(Ok(Ok(())))
     ));
 }
+
+/// Helm installs CRDs once and never upgrades them: an operator newer than its CRDs says so in
+/// each resource's status and in a metric, instead of losing the new fields silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_crd_is_reported_in_status_and_metrics() {
+    let api = FakeApi::new();
+    for crd in otelhouse::crd::all_crds() {
+        let mut v = serde_json::to_value(crd).unwrap();
+        v["status"] = json!({"conditions": [{"type": "Established", "status": "True"}]});
+        if v["metadata"]["name"] == "logpipelines.otelhouse.dev" {
+            v["metadata"]["annotations"][otelhouse::crd::SCHEMA_HASH_ANNOTATION] =
+                json!("0ld0ld00");
+        }
+        api.seed("customresourcedefinitions", v);
+    }
+    let inputs = kit::world::tenant_inputs();
+    drop(kit::world::World::on(api.clone(), &inputs, kit::settings()));
+    let port = free_port();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run_with(api.client(), config(port, false), stop.clone()));
+    let degraded = eventually(30, || async {
+        api.get(kit::world::PIPELINES, "team-a", "app")
+            .and_then(|p| {
+                p["status"]["conditions"]
+                    .as_array()
+                    .and_then(|c| c.iter().find(|c| c["type"] == "Degraded").cloned())
+            })
+            .is_some_and(|c| {
+                c["reason"] == "StaleCRD"
+                    && c["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("0ld0ld00")
+            })
+    })
+    .await;
+    assert!(degraded, "no StaleCRD condition on the pipeline");
+    let (_, metrics) = http_get(port, "/metrics").await.unwrap();
+    assert!(
+        metrics.contains("otelhouse_crd_stale{crd=\"logpipelines.otelhouse.dev\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("otelhouse_crd_stale{crd=\"agentclasses.otelhouse.dev\"} 0"),
+        "{metrics}"
+    );
+    stop.cancel();
+    assert!(matches!(
+        tokio::time::timeout(Duration::from_secs(20), task).await,
+        Ok(Ok(Ok(())))
+    ));
+}

@@ -3,11 +3,14 @@
 //! A non-default class selects nodes by its terms (ORed, as in node affinity). The catch-all's
 //! affinity is the negation of every other class's terms, so the DaemonSets' affinities partition
 //! the nodes: each node is matched by exactly one DaemonSet unless two non-default classes
-//! overlap (reported) or there is no catch-all and no class selects it (reported).
+//! overlap (reported) or there is no catch-all and no class selects it (reported). A node
+//! counts as covered only where its class's agents tolerate its taints (else reported).
 
 use crate::crd::AgentClass;
-use crate::inventory::{INSTANCE_TYPE_LABEL, NodeFacts};
-use k8s_openapi::api::core::v1::{NodeSelector, NodeSelectorRequirement, NodeSelectorTerm};
+use crate::inventory::{INSTANCE_TYPE_LABEL, NodeFacts, NodeTaint};
+use k8s_openapi::api::core::v1::{
+    NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Toleration,
+};
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -313,16 +316,25 @@ pub struct Coverage {
     pub overlaps: BTreeMap<String, Vec<String>>,
     /// Nodes no class covers.
     pub uncovered: Vec<String>,
+    /// Class name -> nodes it selects whose taints its agents do not tolerate: no agent runs
+    /// there, so they are not covered.
+    pub untolerated: BTreeMap<String, Vec<String>>,
 }
 
-/// Compute coverage from every class's selection (the catch-all's included): a node matched by
-/// no selection is uncovered, by several is an overlap. Because the catch-all's selection is the
-/// one its DaemonSet's affinity carries, this is exactly what the scheduler will do.
-pub fn compute(selections: &BTreeMap<String, Selection>, nodes: &[NodeFacts]) -> Coverage {
+/// Compute coverage from every class's selection (the catch-all's included) and tolerations: a
+/// node matched by no selection is uncovered, by several is an overlap, by one whose agents do
+/// not tolerate its taints is untolerated. Because the catch-all's selection is the one its
+/// DaemonSet's affinity carries, this is exactly what the scheduler will do.
+pub fn compute(
+    selections: &BTreeMap<String, Selection>,
+    tolerations: &BTreeMap<String, Vec<Toleration>>,
+    nodes: &[NodeFacts],
+) -> Coverage {
     let mut cov = Coverage::default();
     for name in selections.keys() {
         cov.by_class.insert(name.clone(), Vec::new());
     }
+    let none = Vec::new();
     for node in nodes {
         let matching: Vec<&String> = selections
             .iter()
@@ -331,6 +343,9 @@ pub fn compute(selections: &BTreeMap<String, Selection>, nodes: &[NodeFacts]) ->
             .collect();
         match matching.as_slice() {
             [] => cov.uncovered.push(node.name.clone()),
+            [one] if !schedulable(tolerations.get(*one).unwrap_or(&none), &node.taints) => {
+                push(&mut cov.untolerated, one, &node.name)
+            }
             [one] => push(&mut cov.by_class, one, &node.name),
             many => {
                 for c in many {
@@ -344,6 +359,66 @@ pub fn compute(selections: &BTreeMap<String, Selection>, nodes: &[NodeFacts]) ->
         }
     }
     cov
+}
+
+/// The tolerations the DaemonSet controller adds to every daemon pod
+/// (`pkg/controller/daemon/util/daemonset_util.go`, `AddOrUpdateDaemonPodTolerations`; the
+/// network-unavailable one only for hostNetwork pods, which agents are not).
+pub fn daemon_tolerations() -> Vec<Toleration> {
+    [
+        ("node.kubernetes.io/not-ready", "NoExecute"),
+        ("node.kubernetes.io/unreachable", "NoExecute"),
+        ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+        ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+        ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+        ("node.kubernetes.io/unschedulable", "NoSchedule"),
+    ]
+    .map(|(key, effect)| Toleration {
+        key: Some(key.to_string()),
+        operator: Some("Exists".to_string()),
+        effect: Some(effect.to_string()),
+        ..Default::default()
+    })
+    .to_vec()
+}
+
+/// Kubernetes' `Toleration.ToleratesTaint` (`staging/src/k8s.io/api/core/v1/toleration.go`):
+/// an empty effect matches every effect, an empty key (with `Exists`) every key; `Exists`
+/// matches every value, `Equal` (or no operator) the same value, `Lt`/`Gt` compare integers.
+pub fn tolerates(t: &Toleration, taint: &NodeTaint) -> bool {
+    let effect = t.effect.as_deref().unwrap_or_default();
+    if !effect.is_empty() && effect != taint.effect {
+        return false;
+    }
+    let key = t.key.as_deref().unwrap_or_default();
+    if !key.is_empty() && key != taint.key {
+        return false;
+    }
+    let value = t.value.as_deref().unwrap_or_default();
+    let int = |v: &str| v.parse::<i64>().ok();
+    match t.operator.as_deref().unwrap_or_default() {
+        "" | "Equal" => value == taint.value,
+        "Exists" => true,
+        "Lt" => matches!((int(value), int(&taint.value)), (Some(t), Some(n)) if n < t),
+        "Gt" => matches!((int(value), int(&taint.value)), (Some(t), Some(n)) if n > t),
+        _ => false,
+    }
+}
+
+/// Whether a daemon pod with `tolerations` can run on a node with `taints`: the scheduler's
+/// TaintToleration filter refuses a node with a `NoSchedule` or `NoExecute` taint that no
+/// toleration (the pod's, or the DaemonSet controller's) tolerates.
+pub fn schedulable(tolerations: &[Toleration], taints: &[NodeTaint]) -> bool {
+    let automatic = daemon_tolerations();
+    taints
+        .iter()
+        .filter(|t| t.effect == "NoSchedule" || t.effect == "NoExecute")
+        .all(|taint| {
+            tolerations
+                .iter()
+                .chain(automatic.iter())
+                .any(|t| tolerates(t, taint))
+        })
 }
 
 fn push(map: &mut BTreeMap<String, Vec<String>>, class: &str, node: &str) {
@@ -379,5 +454,169 @@ pub fn selections(
         Ok(out)
     } else {
         Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tol(key: &str, op: &str, value: &str, effect: &str) -> Toleration {
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        Toleration {
+            key: opt(key),
+            operator: opt(op),
+            value: opt(value),
+            effect: opt(effect),
+            ..Default::default()
+        }
+    }
+
+    fn taint(key: &str, value: &str, effect: &str) -> NodeTaint {
+        NodeTaint {
+            key: key.to_string(),
+            value: value.to_string(),
+            effect: effect.to_string(),
+        }
+    }
+
+    /// The cases of Kubernetes' `TestTolerationToleratesTaint`
+    /// (staging/src/k8s.io/api/core/v1/toleration_test.go).
+    #[test]
+    fn toleration_matching_follows_kubernetes() {
+        let cases = [
+            (
+                tol("foo", "Exists", "", "NoSchedule"),
+                taint("foo", "", "NoSchedule"),
+                true,
+            ),
+            (
+                tol("foo", "Exists", "", "NoSchedule"),
+                taint("foo", "bar", "NoSchedule"),
+                true,
+            ),
+            (
+                tol("", "Exists", "", "NoSchedule"),
+                taint("foo", "bar", "NoSchedule"),
+                true,
+            ),
+            (
+                tol("foo", "Equal", "bar", "NoSchedule"),
+                taint("foo", "bar", "NoSchedule"),
+                true,
+            ),
+            (
+                tol("foo", "Equal", "value1", "NoSchedule"),
+                taint("foo", "value2", "NoSchedule"),
+                false,
+            ),
+            (
+                tol("foo", "Equal", "bar", "NoSchedule"),
+                taint("foo", "bar", "NoExecute"),
+                false,
+            ),
+            (
+                tol("sla", "Gt", "950", "NoSchedule"),
+                taint("sla", "800", "NoSchedule"),
+                false,
+            ),
+            (
+                tol("sla", "Gt", "750", "NoSchedule"),
+                taint("sla", "950", "NoSchedule"),
+                true,
+            ),
+            (
+                tol("sla", "Lt", "800", "NoSchedule"),
+                taint("sla", "950", "NoSchedule"),
+                false,
+            ),
+            (
+                tol("sla", "Lt", "950", "NoSchedule"),
+                taint("sla", "800", "NoSchedule"),
+                true,
+            ),
+            (
+                tol("sla", "Gt", "950", "NoSchedule"),
+                taint("sla", "950", "NoSchedule"),
+                false,
+            ),
+            (
+                tol("sla", "Gt", "950", "NoSchedule"),
+                taint("sla", "high", "NoSchedule"),
+                false,
+            ),
+            (
+                tol("k", "Gt", "-100", "NoSchedule"),
+                taint("k", "-200", "NoSchedule"),
+                false,
+            ),
+            (
+                tol("k", "Gt", "9223372036854775806", "NoSchedule"),
+                taint("k", "100", "NoSchedule"),
+                false,
+            ),
+            // No operator means Equal; an empty effect matches every effect.
+            (
+                tol("foo", "", "bar", ""),
+                taint("foo", "bar", "NoExecute"),
+                true,
+            ),
+            // The universal toleration log agents use.
+            (
+                tol("", "Exists", "", ""),
+                taint("anything", "x", "NoExecute"),
+                true,
+            ),
+        ];
+        for (i, (t, n, want)) in cases.iter().enumerate() {
+            assert_eq!(tolerates(t, n), *want, "case {i}: {t:?} vs {n:?}");
+        }
+    }
+
+    #[test]
+    fn daemon_pods_tolerate_what_the_daemonset_controller_adds() {
+        // A cordoned node (kubectl drain) still runs its agent, as every DaemonSet pod.
+        assert!(schedulable(
+            &[],
+            &[taint("node.kubernetes.io/unschedulable", "", "NoSchedule")]
+        ));
+        assert!(schedulable(
+            &[],
+            &[taint("node.kubernetes.io/not-ready", "", "NoExecute")]
+        ));
+        // A dedicated pool's taint keeps agents off unless tolerated.
+        let dedicated = [taint("dedicated", "gpu", "NoSchedule")];
+        assert!(!schedulable(&[], &dedicated));
+        assert!(schedulable(
+            &[tol("dedicated", "Equal", "gpu", "NoSchedule")],
+            &dedicated
+        ));
+        // PreferNoSchedule never keeps a pod off.
+        assert!(schedulable(&[], &[taint("soft", "", "PreferNoSchedule")]));
+    }
+
+    #[test]
+    fn a_tainted_node_is_covered_only_if_tolerated() {
+        let mut labels = BTreeMap::new();
+        labels.insert("pool".to_string(), "gpu".to_string());
+        let node = NodeFacts {
+            name: "g1".into(),
+            labels,
+            taints: vec![taint("dedicated", "gpu", "NoSchedule")],
+        };
+        let selections = BTreeMap::from([(
+            "gpu".to_string(),
+            Selection {
+                terms: vec![vec![Req::new("pool", Op::In, ["gpu".to_string()])]],
+            },
+        )]);
+        let none = BTreeMap::from([("gpu".to_string(), vec![])]);
+        let cov = compute(&selections, &none, std::slice::from_ref(&node));
+        assert_eq!(cov.untolerated["gpu"], vec!["g1".to_string()]);
+        assert!(cov.by_class["gpu"].is_empty());
+        let all = BTreeMap::from([("gpu".to_string(), vec![tol("", "Exists", "", "")])]);
+        let cov = compute(&selections, &all, &[node]);
+        assert_eq!(cov.by_class["gpu"], vec!["g1".to_string()]);
+        assert!(cov.untolerated.is_empty());
     }
 }

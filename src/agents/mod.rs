@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapProjection, Container, ContainerPort, EnvVar,
     EnvVarSource, HTTPGetAction, HostPathVolumeSource, NodeAffinity, ObjectFieldSelector,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, SeccompProfile,
-    SecurityContext, Volume, VolumeMount, VolumeProjection,
+    SecurityContext, Toleration, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -250,11 +250,7 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
                 spec: Some(PodSpec {
                     service_account_name: Some(settings.agent_service_account.clone()),
                     affinity,
-                    tolerations: if spec.tolerations.is_empty() {
-                        None
-                    } else {
-                        Some(spec.tolerations.clone())
-                    },
+                    tolerations: Some(tolerations(spec)).filter(|t| !t.is_empty()),
                     priority_class_name: spec.priority_class_name.clone(),
                     containers: vec![container],
                     security_context: Some(PodSecurityContext {
@@ -310,6 +306,20 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
         ..Default::default()
     };
     vec![Desired::new(&config_map), Desired::new(&daemon_set)]
+}
+
+/// A class's agents' tolerations: every taint (`operator: Exists` with no key), unless the
+/// class opts out, then only its own.
+pub fn tolerations(spec: &crate::crd::AgentClassSpec) -> Vec<Toleration> {
+    let mut out = Vec::new();
+    if spec.tolerate_all_taints {
+        out.push(Toleration {
+            operator: Some("Exists".to_string()),
+            ..Default::default()
+        });
+    }
+    out.extend(spec.tolerations.iter().cloned());
+    out
 }
 
 /// Liveness/readiness through the health_check extension.

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -30,6 +31,14 @@ pub struct Metrics {
     pub duration: Family<ControllerLabel, Histogram>,
     pub applied: Family<KindLabel, Counter>,
     pub deleted: Family<KindLabel, Counter>,
+    /// 1 for each installed CRD whose schema differs from the operator's (Helm never upgrades
+    /// CRDs).
+    pub stale_crds: Family<CrdLabel, Gauge>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CrdLabel {
+    pub crd: String,
 }
 
 impl Default for Metrics {
@@ -42,6 +51,7 @@ impl Default for Metrics {
         });
         let applied = Family::<KindLabel, Counter>::default();
         let deleted = Family::<KindLabel, Counter>::default();
+        let stale_crds = Family::<CrdLabel, Gauge>::default();
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -63,6 +73,11 @@ impl Default for Metrics {
             "Orphaned objects deleted",
             deleted.clone(),
         );
+        registry.register(
+            "crd_stale",
+            "Installed CRDs whose schema differs from the operator's (apply crds/)",
+            stale_crds.clone(),
+        );
         // Every controller's series exists from the start (at 0), so dashboards see it.
         for controller in ["agentclass", "logpipeline", "clickhousestore"] {
             let _ = reconciles.get_or_create(&ControllerLabel { controller });
@@ -74,6 +89,7 @@ impl Default for Metrics {
             duration,
             applied,
             deleted,
+            stale_crds,
         }
     }
 }

@@ -176,6 +176,8 @@ pub struct Context {
     /// Every cache holds its first list: before that, an object missing from a cache may
     /// exist, and applying it as new would reset what others own.
     synced: AtomicBool,
+    /// Kind -> why its installed CRD is stale (see [`run::check_crds`]).
+    stale_crds: RwLock<BTreeMap<String, String>>,
 }
 
 impl Context {
@@ -210,7 +212,34 @@ impl Context {
             recorder,
             leading: AtomicBool::new(true),
             synced: AtomicBool::new(true),
+            stale_crds: RwLock::default(),
         }
+    }
+
+    /// Record which installed CRDs are stale; returns whether that changed (then statuses
+    /// change too: the snapshot is rebuilt).
+    pub fn set_stale_crds(&self, stale: BTreeMap<String, String>) -> bool {
+        for crd in crate::crd::all_crds() {
+            let kind = &crd.spec.names.kind;
+            let value = i64::from(stale.contains_key(kind));
+            if value == 1 {
+                tracing::error!(kind = %kind, message = %stale[kind], "stale CRD");
+            }
+            self.metrics
+                .stale_crds
+                .get_or_create(&metrics::CrdLabel {
+                    crd: crd.metadata.name.clone().unwrap_or_default(),
+                })
+                .set(value);
+        }
+        let mut current = self.stale_crds.write().unwrap_or_else(|e| e.into_inner());
+        if *current == stale {
+            return false;
+        }
+        *current = stale;
+        drop(current);
+        self.touch();
+        true
     }
 
     pub fn set_leading(&self, leading: bool) {
@@ -259,7 +288,13 @@ impl Context {
                 .cloned()
                 .collect(),
         };
-        let s = Arc::new(snapshot::build(inputs, &self.settings));
+        let mut s = snapshot::build(inputs, &self.settings);
+        s.stale_crds = self
+            .stale_crds
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let s = Arc::new(s);
         *cached = Some((version, s.clone()));
         s
     }

@@ -17,6 +17,7 @@ use kube::runtime::controller::Controller;
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -86,7 +87,7 @@ pub async fn run_with(
         shutdown.clone(),
     ));
 
-    wait_for_crds(&client, &shutdown).await?;
+    let stale = wait_for_crds(&client, &shutdown).await?;
 
     let (class_reader, class_writer) = reflector::store_shared::<AgentClass>(256);
     let (pipeline_reader, pipeline_writer) = reflector::store_shared::<LogPipeline>(256);
@@ -107,6 +108,7 @@ pub async fn run_with(
         pipeline_reader.clone(),
         store_reader.clone(),
     ));
+    ctx.set_stale_crds(stale);
     // Without leader election this replica is the only one: it leads from the start. Nothing
     // is reconciled before the caches are synced.
     ctx.set_leading(!config.leader_elect);
@@ -125,6 +127,22 @@ pub async fn run_with(
     // The watches run on their own tasks; each says when its first list is in.
     let mut synced = Vec::new();
     let mut watches = Vec::new();
+    // The CRDs again, every minute: a stale one is reported until it is replaced.
+    {
+        let ctx = ctx.clone();
+        let client = client.clone();
+        let (classes, pipelines) = (all_classes_tx.clone(), all_pipelines_tx.clone());
+        watches.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(CRD_CHECK_INTERVAL).await;
+                let check = check_crds(&client).await;
+                if ctx.set_stale_crds(check.stale) {
+                    let _ = classes.send(());
+                    let _ = pipelines.send(());
+                }
+            }
+        }));
+    }
     let mut spawn_watch = |fut: futures::future::BoxFuture<'static, ()>| {
         watches.push(tokio::spawn(fut));
     };
@@ -395,46 +413,80 @@ async fn wait_for_signal() {
     }
 }
 
+/// What the installed CRDs say: the ones missing or not established yet, and, per kind, why a
+/// stale one differs from this operator's.
+pub struct CrdCheck {
+    pub missing: Vec<String>,
+    pub stale: BTreeMap<String, String>,
+}
+
+/// Read our CRDs by name and compare their schema hash with ours.
+pub async fn check_crds(client: &Client) -> CrdCheck {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut out = CrdCheck {
+        missing: Vec::new(),
+        stale: BTreeMap::new(),
+    };
+    for ours in crate::crd::all_crds() {
+        let name = ours.metadata.name.clone().unwrap_or_default();
+        let installed = match api.get_opt(&name).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, crd = %name, "reading CRDs");
+                None
+            }
+        };
+        let Some(installed) = installed.filter(|crd| {
+            crd.status
+                .iter()
+                .flat_map(|s| s.conditions.iter().flatten())
+                .any(|c| c.type_ == "Established" && c.status == "True")
+        }) else {
+            out.missing.push(name);
+            continue;
+        };
+        let annotation = |c: &CustomResourceDefinition| {
+            c.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(crate::crd::SCHEMA_HASH_ANNOTATION))
+                .cloned()
+        };
+        let (want, have) = (annotation(&ours), annotation(&installed));
+        if want != have {
+            out.stale.insert(
+                ours.spec.names.kind.clone(),
+                format!(
+                    "the installed CRD {name} has schema {} but this operator needs {}: fields it does not know are dropped by the API server; apply the chart's crds/ (Helm never upgrades CRDs): kubectl apply --server-side -f crds/",
+                    have.as_deref().unwrap_or("(unversioned)"),
+                    want.as_deref().unwrap_or_default()
+                ),
+            );
+        }
+    }
+    out
+}
+
 /// Wait until our CRDs are established instead of crash-looping before they are installed.
 async fn wait_for_crds(
     client: &Client,
     shutdown: &tokio_util::sync::CancellationToken,
-) -> Result<(), String> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let names: Vec<String> = crate::crd::all_crds()
-        .into_iter()
-        .filter_map(|c| c.metadata.name)
-        .collect();
+) -> Result<BTreeMap<String, String>, String> {
     loop {
-        let mut missing = Vec::new();
-        for n in &names {
-            let established = match api.get_opt(n).await {
-                Ok(Some(crd)) => crd
-                    .status
-                    .and_then(|s| s.conditions)
-                    .into_iter()
-                    .flatten()
-                    .any(|c| c.type_ == "Established" && c.status == "True"),
-                Ok(None) => false,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading CRDs");
-                    false
-                }
-            };
-            if !established {
-                missing.push(n.clone());
-            }
+        let check = check_crds(client).await;
+        if check.missing.is_empty() {
+            return Ok(check.stale);
         }
-        if missing.is_empty() {
-            return Ok(());
-        }
-        tracing::info!(?missing, "waiting for the CRDs to be installed");
+        tracing::info!(missing = ?check.missing, "waiting for the CRDs to be installed");
         tokio::select! {
             _ = shutdown.cancelled() => return Err(String::from("shut down while waiting for CRDs")),
             _ = tokio::time::sleep(Duration::from_secs(10)) => {}
         }
     }
 }
+
+/// How often the installed CRDs are compared again (someone may apply the new ones).
+const CRD_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A custom resource kind into its shared store; every change of the facts bumps the snapshot
 /// (and, for pipelines, triggers every class).

@@ -117,6 +117,8 @@ pub struct Snapshot {
     pub plans: BTreeMap<String, Vec<(String, Plan)>>,
     /// Pipeline `ns/name` -> (store name, its layouts).
     pub layouts: BTreeMap<String, Vec<(String, Vec<TableLayout>)>>,
+    /// Kind -> why its installed CRD is stale.
+    pub stale_crds: BTreeMap<String, String>,
 }
 
 impl Snapshot {

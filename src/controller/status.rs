@@ -83,6 +83,19 @@ fn int(v: Option<&Value>, path: &str) -> u32 {
         .unwrap_or(0) as u32
 }
 
+/// A stale CRD of this kind makes the resource Degraded (unless something worse already does):
+/// fields the operator knows and the installed CRD does not are silently dropped.
+fn stale_crd(conds: &mut Vec<Cond>, snapshot: &Snapshot, kind: &str) {
+    let Some(message) = snapshot.stale_crds.get(kind) else {
+        return;
+    };
+    if conds.iter().any(|c| c.type_ == "Degraded" && c.status) {
+        return;
+    }
+    conds.retain(|c| c.type_ != "Degraded");
+    conds.push(Cond::new("Degraded", true, "StaleCRD", message.clone()));
+}
+
 /// The conditions and generation every status carries.
 fn common(
     conds: Vec<Cond>,
@@ -115,7 +128,8 @@ pub fn class_status(
     let nodes = snapshot.coverage.by_class.get(name).map(|n| n.len() as u32);
     let desired = int(daemon_set, "/status/desiredNumberScheduled");
     let ready = int(daemon_set, "/status/numberReady");
-    let conds = if snapshot.excluded.contains(&key) {
+    let untolerated = snapshot.coverage.untolerated.get(name);
+    let mut conds = if snapshot.excluded.contains(&key) {
         let msg = problems_message(snapshot, &key);
         let reason = if overlaps_with.is_empty() {
             "Invalid"
@@ -157,12 +171,31 @@ pub fn class_status(
             Cond::new("Degraded", false, "AsExpected", ""),
         ]
     };
+    // Nodes the class selects but its agents cannot run on: logs there are not collected.
+    if let Some(untolerated) = untolerated.filter(|_| !snapshot.excluded.contains(&key)) {
+        let shown: Vec<&str> = untolerated.iter().take(5).map(String::as_str).collect();
+        let more = untolerated.len().saturating_sub(shown.len());
+        conds.retain(|c| c.type_ != "Degraded");
+        conds.push(Cond::new(
+            "Degraded",
+            true,
+            "TaintedNodes",
+            format!(
+                "{} selected node(s) have taints its agents do not tolerate, so no logs are collected there: {}{}; tolerate them in spec.tolerations or set tolerateAllTaints: true",
+                untolerated.len(),
+                shown.join(", "),
+                if more > 0 { format!(" and {more} more") } else { String::new() }
+            ),
+        ));
+    }
+    stale_crd(&mut conds, snapshot, "AgentClass");
     AgentClassStatus {
         common: common(conds, old.map(|o| &o.common), generation, now),
         nodes,
         agents_desired: daemon_set.map(|_| desired),
         agents_ready: daemon_set.map(|_| ready),
         overlaps_with,
+        nodes_untolerated: untolerated.map(|u| u.len() as u32),
     }
 }
 
@@ -213,7 +246,7 @@ pub fn pipeline_status(
         .collect();
     let bad_stores: Vec<&StoreSchemaStatus> =
         stores.iter().filter(|s| s.state != "Applied").collect();
-    let conds = if snapshot.excluded.contains(&res) {
+    let mut conds = if snapshot.excluded.contains(&res) {
         let msg = problems_message(snapshot, &res);
         vec![
             Cond::new("Ready", false, "Invalid", msg.clone()),
@@ -276,6 +309,7 @@ pub fn pipeline_status(
         };
         vec![ready_cond, degraded]
     };
+    stale_crd(&mut conds, snapshot, "LogPipeline");
     LogPipelineStatus {
         common: common(conds, old.map(|o| &o.common), generation, now),
         gateways: plans.map(|_| GatewayStatus {
@@ -299,7 +333,7 @@ pub fn store_status(
     now: &Time,
 ) -> ClickHouseStoreStatus {
     let res = format!("ClickHouseStore {key}");
-    let (conds, reachable, version, error) = if snapshot.excluded.contains(&res) {
+    let (mut conds, reachable, version, error) = if snapshot.excluded.contains(&res) {
         let msg = problems_message(snapshot, &res);
         (
             vec![
@@ -332,6 +366,7 @@ pub fn store_status(
             ),
         }
     };
+    stale_crd(&mut conds, snapshot, "ClickHouseStore");
     ClickHouseStoreStatus {
         common: common(conds, old.map(|o| &o.common), generation, now),
         reachable,

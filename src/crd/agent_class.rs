@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Default","type":"boolean","jsonPath":".spec.default"}"#,
     printcolumn = r#"{"name":"Nodes","type":"integer","jsonPath":".status.nodes"}"#,
     printcolumn = r#"{"name":"Agents-Ready","type":"integer","jsonPath":".status.agentsReady"}"#,
+    printcolumn = r#"{"name":"Untolerated","type":"integer","jsonPath":".status.nodesUntolerated","priority":1}"#,
     printcolumn = r#"{"name":"Lines/s","type":"integer","jsonPath":".spec.expectedLinesPerSecond","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -47,7 +48,14 @@ pub struct AgentClassSpec {
     /// gateways are spread and reported in status.
     #[x_kube(validation = Rule::new("self > 0").message("expectedLinesPerSecond must be positive"))]
     pub expected_lines_per_second: u32,
-    /// Tolerations, so agents also run on tainted nodes of the class.
+    /// Agents tolerate every taint (default), as log agents usually do: a node whose taints
+    /// keep other pods off still has logs to collect. With `false`, only `tolerations` (and the
+    /// DaemonSet controller's own, e.g. unschedulable and not-ready), and nodes whose taints
+    /// they do not tolerate are reported uncovered in status.
+    #[serde(default = "yes")]
+    pub tolerate_all_taints: bool,
+    /// Tolerations, so agents also run on tainted nodes of the class (needed only with
+    /// `tolerateAllTaints: false`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub tolerations: Vec<Toleration>,
@@ -59,6 +67,10 @@ pub struct AgentClassSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 253))]
     pub priority_class_name: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// What the controller observed of a class.
@@ -79,4 +91,7 @@ pub struct AgentClassStatus {
     /// Other classes that select some of the same nodes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub overlaps_with: Vec<String>,
+    /// Nodes this class selects whose taints its agents do not tolerate: no agent runs there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes_untolerated: Option<u32>,
 }

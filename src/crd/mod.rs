@@ -36,13 +36,33 @@ pub struct CommonStatus {
     pub observed_generation: Option<i64>,
 }
 
-/// All CRDs, in a stable order (the order of `crds/` and of `otelhouse crd`).
+/// The annotation on each CRD naming its schema: a hash of the CRD's spec. Helm installs CRDs
+/// once and never upgrades them; the operator compares the installed CRDs' annotation with its
+/// own and reports a stale CRD, whose missing fields the API server would silently drop.
+pub const SCHEMA_HASH_ANNOTATION: &str = "otelhouse.dev/schema-hash";
+
+/// All CRDs, in a stable order (the order of `crds/` and of `otelhouse crd`), stamped with
+/// their schema hash.
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    let mut crds = vec![
         AgentClass::crd(),
         ClickHouseStore::crd(),
         LogPipeline::crd(),
-    ]
+    ];
+    for crd in &mut crds {
+        let hash = schema_hash(crd);
+        crd.metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(SCHEMA_HASH_ANNOTATION.to_string(), hash);
+    }
+    crds
+}
+
+/// The hash of a CRD's spec (its names, versions, schemas, printer columns).
+pub fn schema_hash(crd: &CustomResourceDefinition) -> String {
+    let spec = serde_json::to_string(&crd.spec).unwrap_or_default();
+    crate::meta::short_hash(&spec)
 }
 
 /// A CRD's file name under `crds/`.
