@@ -1,7 +1,9 @@
 //! The config keys each component accepts in collector-contrib v0.150.0, read from that
 //! version's `config.go` files (mapstructure tags) and the core v0.150.0 tag: the checklist the
-//! generated configs are tested against. A key path is dotted; `*` stands for a map key or a list
-//! item. Only the keys otelhouse may emit are listed, each verified at the source.
+//! generated configs are tested against. The pinned image, the 0.150.1 distribution
+//! (`super::DEFAULT_IMAGE`), builds every one of these components at v0.150.0: the patch release
+//! only renumbered the distribution, no key changed. A key path is dotted; `*` stands for a map key
+//! or a list item. Only the keys otelhouse may emit are listed, each verified at the source.
 
 use serde_json::Value;
 

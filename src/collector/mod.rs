@@ -2,8 +2,10 @@
 //!
 //! Every struct here mirrors a component's config keys in collector-contrib **v0.150.0** (the
 //! `mapstructure` tags of each component's `config.go`); `keys.rs` lists those keys and a test
-//! checks every key the builders emit against it. Values that come from custom resources pass
-//! through [`crate::ident::escape_collector_value`] so `${...}` is never expanded.
+//! checks every key the builders emit against it. The image that runs them is the **0.150.1**
+//! distribution ([`DEFAULT_IMAGE`]): the releases repository's re-cut of 0.150.0, built from the
+//! same v0.150.0 components. Values that come from custom resources pass through
+//! [`crate::ident::escape_collector_value`] so `${...}` is never expanded.
 
 pub mod agent;
 pub mod gateway;
@@ -12,10 +14,13 @@ pub mod keys;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// The pinned collector-contrib release.
-pub const CONTRIB_VERSION: &str = "0.150.0";
+/// The pinned collector-contrib distribution: open-telemetry/opentelemetry-collector-releases
+/// `v0.150.1`, whose manifest builds every component at v0.150.0 (the sources `keys.rs` follows).
+/// That repository's `v0.150.0` tag still named the distribution 0.149.0; the release was re-cut
+/// as 0.150.1, the version the upstream Helm charts ship (they skip 0.150.0).
+pub const CONTRIB_VERSION: &str = "0.150.1";
 /// Its image.
-pub const DEFAULT_IMAGE: &str = "otel/opentelemetry-collector-contrib:0.150.0";
+pub const DEFAULT_IMAGE: &str = "otel/opentelemetry-collector-contrib:0.150.1";
 /// Where the image reads its config.
 pub const CONFIG_DIR: &str = "/etc/otelcol-contrib";
 /// The health_check extension's port (probes).
