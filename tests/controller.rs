@@ -505,3 +505,55 @@ spec: {taints: [{key: nvidia.com/gpu, effect: NoSchedule}]}
     );
     assert!(degraded.message.contains("n-gpu"), "{}", degraded.message);
 }
+
+/// `helm uninstall`'s hook: the operator is stopped first (scaled to 0, so it makes nothing
+/// again), then everything it made is deleted, in both namespaces; the custom resources and the
+/// tables stay.
+#[tokio::test]
+async fn cleanup_stops_the_operator_and_deletes_what_it_made() {
+    let inputs = tenant_inputs();
+    let mut w = World::new(&inputs);
+    w.reconcile_all().await;
+    let managed = |api: &kit::api::FakeApi| {
+        otelhouse::kinds::Managed::ALL
+            .iter()
+            .flat_map(|m| {
+                let ar = m.api_resource();
+                let group = if ar.group.is_empty() {
+                    String::new()
+                } else {
+                    ar.group.clone()
+                };
+                api.list(&format!("{group}/{}/{}", ar.version, ar.plural))
+            })
+            .filter(|o| o["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "otelhouse")
+            .count()
+    };
+    let before = managed(&w.api);
+    assert!(before >= 10, "{before}");
+    w.api.seed(
+        "deployments",
+        json!({"apiVersion": "apps/v1", "kind": "Deployment",
+               "metadata": {"name": "otelhouse", "namespace": "otelhouse-system"},
+               "spec": {"replicas": 2}, "status": {"replicas": 0}}),
+    );
+    w.api.take();
+    let deleted = controller::cleanup::cleanup(w.api.client(), &kit::settings(), Some("otelhouse"))
+        .await
+        .unwrap();
+    assert_eq!(deleted as usize, before);
+    assert_eq!(managed(&w.api), 0, "nothing the operator made is left");
+    let reqs = w.api.take();
+    assert_eq!(
+        reqs[0].path,
+        "/apis/apps/v1/namespaces/otelhouse-system/deployments/otelhouse/scale"
+    );
+    assert_eq!(reqs[0].body, json!({"spec": {"replicas": 0}}));
+    // The operator's own Deployment (the chart's) and the custom resources stay.
+    assert!(
+        w.api
+            .get("apps/v1/deployments", "otelhouse-system", "otelhouse")
+            .is_some()
+    );
+    assert!(w.api.get(kit::world::PIPELINES, "team-a", "app").is_some());
+}
