@@ -62,7 +62,7 @@ impl Managed {
         }
     }
 
-    pub fn kind(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Managed::ConfigMap => "ConfigMap",
             Managed::Service => "Service",
@@ -74,13 +74,50 @@ impl Managed {
     }
 
     pub fn from_kind(kind: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.kind() == kind)
+        Self::ALL.into_iter().find(|m| m.as_str() == kind)
     }
 
     /// Position in apply order.
     pub fn rank(self) -> u8 {
         Self::ALL.iter().position(|m| *m == self).unwrap_or(0) as u8
     }
+}
+
+impl std::fmt::Display for Managed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Managed {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The Kubernetes types the builders make, each mapped to its kind: a builder cannot make an
+/// object of a kind the operator does not watch, apply and clean up.
+pub trait ManagedKind {
+    const MANAGED: Managed;
+}
+
+impl ManagedKind for ConfigMap {
+    const MANAGED: Managed = Managed::ConfigMap;
+}
+impl ManagedKind for Service {
+    const MANAGED: Managed = Managed::Service;
+}
+impl ManagedKind for DaemonSet {
+    const MANAGED: Managed = Managed::DaemonSet;
+}
+impl ManagedKind for Deployment {
+    const MANAGED: Managed = Managed::Deployment;
+}
+impl ManagedKind for HorizontalPodAutoscaler {
+    const MANAGED: Managed = Managed::HorizontalPodAutoscaler;
+}
+impl ManagedKind for PodDisruptionBudget {
+    const MANAGED: Managed = Managed::PodDisruptionBudget;
 }
 
 #[cfg(test)]
@@ -105,8 +142,8 @@ mod tests {
             ]
         );
         for m in Managed::ALL {
-            assert_eq!(Managed::from_kind(m.kind()), Some(m));
-            assert_eq!(m.api_resource().kind, m.kind());
+            assert_eq!(Managed::from_kind(m.as_str()), Some(m));
+            assert_eq!(m.api_resource().kind, m.as_str());
         }
     }
 }

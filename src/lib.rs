@@ -1,8 +1,8 @@
 //! otelhouse: a Kubernetes operator for an OpenTelemetry-to-ClickHouse log platform.
 //!
-//! Reconcile is a short pipeline: read facts ([`inventory`]) -> validate ([`validate`], pure)
-//! -> build ([`agents`], [`gateway`], [`collector`], pure) -> apply -> status. `render` runs
-//! the first three offline.
+//! Reconcile is a short pipeline: read facts ([`inventory`]) -> resolve and validate into the
+//! model ([`model`], pure) -> build ([`build`]: [`agents`], [`gateway`], [`collector`],
+//! [`schema`], pure) -> apply -> status ([`controller`]). `render` runs the first three offline.
 
 #![cfg_attr(
     not(test),
@@ -14,6 +14,7 @@
 pub const MIN_KUBERNETES_VERSION: &str = "1.33.0";
 
 pub mod agents;
+pub mod build;
 pub mod collector;
 pub mod controller;
 pub mod crd;
@@ -22,8 +23,8 @@ pub mod ident;
 pub mod inventory;
 pub mod kinds;
 pub mod meta;
+pub mod model;
 pub mod par;
 pub mod quantity;
 pub mod render;
 pub mod schema;
-pub mod validate;

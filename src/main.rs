@@ -348,11 +348,14 @@ fn schema(action: SchemaAction) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let problems: Vec<_> = inputs
-        .pipelines
-        .iter()
-        .flat_map(otelhouse::validate::table_problems)
-        .collect();
+    let mut problems = Vec::new();
+    let mut resolved = Vec::new();
+    for p in &inputs.pipelines {
+        match otelhouse::model::pipeline::resolve_tables(p) {
+            Ok(tables) => resolved.push((p, tables)),
+            Err(e) => problems.extend(e),
+        }
+    }
     if !problems.is_empty() || inputs.pipelines.is_empty() {
         for p in &problems {
             eprintln!("error: {p}");
@@ -382,22 +385,15 @@ fn schema(action: SchemaAction) -> ExitCode {
         Engine::ReplicatedMergeTree => TableEngine::ReplicatedMergeTree,
         Engine::SharedMergeTree => TableEngine::SharedMergeTree,
     };
+    let at = otelhouse::schema::Placement {
+        database: &args.database,
+        cluster: args.cluster.as_deref(),
+        engine,
+    };
     if offline {
         let mut out = String::new();
-        for p in &inputs.pipelines {
-            let layouts: Vec<_> = p
-                .spec
-                .tables
-                .iter()
-                .map(|t| {
-                    otelhouse::schema::ddl::layout(
-                        t,
-                        &args.database,
-                        args.cluster.as_deref(),
-                        engine,
-                    )
-                })
-                .collect();
+        for (_, tables) in &resolved {
+            let layouts = otelhouse::schema::layouts(tables, at);
             for s in otelhouse::schema::ddl::fresh_install(&layouts) {
                 out.push_str(&s);
                 out.push_str(";\n\n");
@@ -427,26 +423,17 @@ fn schema(action: SchemaAction) -> ExitCode {
     };
     let mut failed = false;
     let mut out = String::new();
-    for p in &inputs.pipelines {
+    for (p, tables) in &resolved {
         let id = format!(
             "{}/{}",
             p.metadata.namespace.as_deref().unwrap_or_default(),
             p.metadata.name.as_deref().unwrap_or_default()
         );
-        let layouts: Vec<_> = p
-            .spec
-            .tables
-            .iter()
-            .map(|t| {
-                otelhouse::schema::ddl::layout(t, &args.database, args.cluster.as_deref(), engine)
-            })
-            .collect();
+        let layouts = otelhouse::schema::layouts(tables, at);
         let record = Record {
             pipeline: id.clone(),
             generation: p.metadata.generation.unwrap_or(0),
-            spec_hash: otelhouse::meta::short_hash(
-                &serde_json::to_string(&p.spec).unwrap_or_default(),
-            ),
+            spec_hash: otelhouse::schema::spec_hash(&layouts),
         };
         let outcome = runtime.block_on(apply::apply(&client, &layouts, &record, dry_run));
         out.push_str(&format!(

@@ -1,5 +1,6 @@
 //! Names, labels, owner references and the object wrapper every builder returns.
 
+use crate::kinds::{Managed, ManagedKind};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
 use serde::Serialize;
@@ -19,9 +20,69 @@ pub const LABEL_REGION: &str = "otelhouse.dev/region";
 /// Pod template annotation holding the config's hash, so a config change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "otelhouse.dev/config-hash";
 
-/// The annotation naming an object's owning resource (see `controller::snapshot::Owner`).
-pub fn owner_annotation(owner: &str) -> BTreeMap<String, String> {
-    BTreeMap::from([("otelhouse.dev/owner".to_string(), owner.to_string())])
+/// Names the owner of every object the operator manages. Gateways live in the operator's
+/// namespace, so a namespaced LogPipeline cannot be their ownerReference.
+pub const OWNER_ANNOTATION: &str = "otelhouse.dev/owner";
+
+/// Who an object belongs to (written by the builders, read back from live objects to delete
+/// orphans and to route watch events).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Owner {
+    /// Shared by every agent class (the pipelines ConfigMap).
+    Agents,
+    Class(String),
+    Pipeline {
+        namespace: String,
+        name: String,
+    },
+}
+
+impl Owner {
+    pub fn annotation(&self) -> String {
+        match self {
+            Owner::Agents => "agents".to_string(),
+            Owner::Class(n) => format!("AgentClass/{n}"),
+            Owner::Pipeline { namespace, name } => format!("LogPipeline/{namespace}/{name}"),
+        }
+    }
+
+    /// The owner annotation as an object's annotations.
+    pub fn annotations(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([(OWNER_ANNOTATION.to_string(), self.annotation())])
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        let mut parts = s.splitn(3, '/');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("agents"), None, None) => Some(Owner::Agents),
+            (Some("AgentClass"), Some(n), None) => Some(Owner::Class(n.to_string())),
+            (Some("LogPipeline"), Some(ns), Some(n)) => Some(Owner::Pipeline {
+                namespace: ns.to_string(),
+                name: n.to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The owner of a desired or live object, from its annotation.
+    pub fn of(object: &Value) -> Option<Self> {
+        object
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(OWNER_ANNOTATION))
+            .and_then(|v| v.as_str())
+            .and_then(Owner::parse)
+    }
+
+    /// The custom resource that owns it (none for the shared agent objects).
+    pub fn resource(&self) -> Option<crate::model::ResourceId> {
+        match self {
+            Owner::Agents => None,
+            Owner::Class(n) => Some(crate::model::ResourceId::class(n)),
+            Owner::Pipeline { namespace, name } => {
+                Some(crate::model::ResourceId::pipeline(namespace, name))
+            }
+        }
+    }
 }
 
 /// The standard labels for one component instance.
@@ -71,7 +132,7 @@ pub fn owner_ref<K: Resource<DynamicType = ()>>(owner: &K) -> Option<OwnerRefere
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
     pub api_version: String,
-    pub kind: String,
+    pub kind: Managed,
     pub namespace: Option<String>,
     pub name: String,
     pub object: Value,
@@ -85,7 +146,7 @@ impl Desired {
     /// Wrap a typed object.
     pub fn new<K>(obj: &K) -> Self
     where
-        K: Resource<DynamicType = ()> + Serialize,
+        K: Resource<DynamicType = ()> + ManagedKind + Serialize,
     {
         let mut object = serde_json::to_value(obj).unwrap_or(Value::Null);
         if let Some(map) = object.as_object_mut() {
@@ -98,7 +159,7 @@ impl Desired {
         }
         Self {
             api_version: K::api_version(&()).into_owned(),
-            kind: K::kind(&()).into_owned(),
+            kind: K::MANAGED,
             namespace: obj.meta().namespace.clone(),
             name: obj.meta().name.clone().unwrap_or_default(),
             object,
@@ -108,7 +169,7 @@ impl Desired {
 
     /// Apply order: what others depend on first (config before workloads).
     pub fn kind_rank(&self) -> u8 {
-        crate::kinds::Managed::from_kind(&self.kind).map_or(u8::MAX, |m| m.rank())
+        self.kind.rank()
     }
 
     /// The stable order `render` prints in.

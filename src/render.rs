@@ -1,11 +1,12 @@
 //! `otelhouse render`: read custom resources and a node inventory, validate, and build every
 //! object the operator would apply, with the same builders the controller uses.
 
+use crate::build;
 use crate::crd::{AgentClass, ClickHouseStore, LogPipeline};
+use crate::gateway;
 use crate::inventory::{Inputs, NodeFacts, Settings};
 use crate::meta::Desired;
-use crate::validate::{self, Problem, Validated};
-use crate::{agents, gateway};
+use crate::model::{Problem, ProblemKind, ResourceId, Subject};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -25,8 +26,8 @@ pub enum RenderError {
 pub struct Rendered {
     pub objects: Vec<Desired>,
     pub warnings: Vec<Problem>,
-    /// Per pipeline id and region: the gateway plan.
-    pub plans: BTreeMap<String, Vec<(String, gateway::plan::Plan)>>,
+    /// Per pipeline and region: the gateway plan.
+    pub plans: BTreeMap<ResourceId, Vec<(String, gateway::plan::Plan)>>,
     /// Every pipeline's DDL per store, as YAML comments.
     pub ddl: String,
 }
@@ -117,9 +118,10 @@ pub fn add_documents(
             .to_string();
         let what = describe(&doc);
         let bad = |e: serde_json::Error| Problem {
-            resource: what.clone(),
+            subject: Subject::Document(what.clone()),
             field: String::new(),
             message: format!("in {origin}: {e}"),
+            kind: ProblemKind::Invalid,
         };
         match (api.as_str(), kind.as_str()) {
             (crate::crd::API_VERSION, "AgentClass") => match serde_json::from_value::<AgentClass>(doc) {
@@ -137,13 +139,15 @@ pub fn add_documents(
             ("v1", "Node") => match node_facts(&doc) {
                 Some(n) => inputs.nodes.push(n),
                 None => problems.push(Problem {
-                    resource: what,
+                    subject: Subject::Document(what),
                     field: "metadata.name".to_string(),
                     message: format!("in {origin}: a Node needs a name"),
+                    kind: ProblemKind::Invalid,
                 }),
             },
             _ => problems.push(Problem {
-                resource: what,
+                subject: Subject::Document(what),
+                kind: ProblemKind::Invalid,
                 field: "apiVersion/kind".to_string(),
                 message: format!(
                     "in {origin}: {api} {kind} is not an input of otelhouse (AgentClass, LogPipeline, ClickHouseStore of {}, or v1 Node)",
@@ -200,103 +204,22 @@ pub fn load(resources: &[PathBuf], nodes: &[PathBuf]) -> Result<Inputs, RenderEr
     }
 }
 
-/// Validate and build everything, in apply order.
+/// Resolve and build everything, in apply order; any problem refuses the whole input.
 pub fn render(inputs: &Inputs, settings: &Settings) -> Result<Rendered, RenderError> {
-    let validated = validate::validate(inputs, settings).map_err(RenderError::Invalid)?;
-    Ok(build_all(&validated, settings))
-}
-
-/// What the builders produce besides the objects.
-pub struct Built {
-    pub warnings: Vec<Problem>,
-    pub plans: BTreeMap<String, Vec<(String, gateway::plan::Plan)>>,
-}
-
-/// The builders over a validated model, handing each object to `sink` as it is built (the
-/// controller keeps them compact; `render` collects them). The controller and `render` call
-/// the same function.
-pub fn build_each(v: &Validated<'_>, settings: &Settings, mut sink: impl FnMut(Desired)) -> Built {
-    let mut warnings = v.warnings.clone();
-    if !v.classes.is_empty() {
-        let (routes, keys) = agents::routes(v, settings);
-        let (shared, text) = agents::build_shared(settings, &routes, &keys);
-        sink(shared);
-        for class in &v.classes {
-            agents::build(class, settings, &text)
-                .into_iter()
-                .for_each(&mut sink);
-        }
-    }
-    let mut plans = BTreeMap::new();
-    for p in &v.pipelines {
-        let (objs, plan) = gateway::build(p, settings);
-        for (region, pl) in &plan {
-            if pl.capped {
-                warnings.push(Problem {
-                    resource: validate::resource_ref(p.pipeline),
-                    field: "spec.gateway.maxReplicas".to_string(),
-                    message: format!(
-                        "region {region}: the plan wants {} replicas (throughput {}, buffer {}) but maxReplicas caps it at {}",
-                        pl.by_throughput.max(pl.by_buffer),
-                        pl.by_throughput,
-                        pl.by_buffer,
-                        pl.total
-                    ),
-                });
-            }
-        }
-        if p.regions.is_empty() {
-            warnings.push(Problem {
-                resource: validate::resource_ref(p.pipeline),
-                field: "spec.stores".to_string(),
-                message: "no node of this cluster is in a region of the pipeline's stores: no gateways here".to_string(),
-            });
-        }
-        objs.into_iter().for_each(&mut sink);
-        plans.insert(p.id.clone(), plan);
-    }
-    Built { warnings, plans }
-}
-
-/// Every object, in apply order, with the DDL.
-pub fn build_all(v: &Validated<'_>, settings: &Settings) -> Rendered {
+    let (model, warnings) = crate::model::resolve(inputs, settings)
+        .into_complete()
+        .map_err(RenderError::Invalid)?;
     let mut objects = Vec::new();
-    let built = build_each(v, settings, |d| objects.push(d));
+    let built = build::build_each(&model, settings, |d| objects.push(d));
     objects.sort_by_key(Desired::sort_key);
-    Rendered {
+    let mut all_warnings = warnings;
+    all_warnings.extend(built.warnings);
+    Ok(Rendered {
         objects,
-        warnings: built.warnings,
+        warnings: all_warnings,
         plans: built.plans,
-        ddl: ddl_comments(v),
-    }
-}
-
-/// Each pipeline's fresh-install DDL in every store it targets, as YAML comments (so the stream
-/// still applies with kubectl), in the order of the pipelines and their stores.
-pub fn ddl_comments(v: &Validated<'_>) -> String {
-    crate::par::map(&v.pipelines, |p| {
-        let mut out = String::new();
-        for store in &p.stores {
-            out.push_str(&format!(
-                "# --- ClickHouse DDL: LogPipeline {}/{} in ClickHouseStore {} (region {}) ---\n",
-                p.namespace,
-                p.name,
-                kube::ResourceExt::name_any(*store),
-                store.spec.region
-            ));
-            let layouts = crate::schema::layouts(&p.pipeline.spec, store);
-            for sql in crate::schema::ddl::fresh_install(&layouts) {
-                for line in sql.lines() {
-                    out.push_str("# ");
-                    out.push_str(line);
-                    out.push('\n');
-                }
-                out.push_str("# ;\n");
-            }
-        }
-        out
+        ddl: build::ddl_comments(&model),
     })
-    .concat()
 }
 
 /// Each object as a YAML document (without the `---`), emitted on all cores.

@@ -1,14 +1,14 @@
 //! The generated CRDs: `crds/*.yaml` must be exactly what `otelhouse crd` prints, and the CEL
 //! rules we rely on must be in them (a kube upgrade once made such rules vanish silently).
 
-mod common;
+mod kit;
 
 use kube::core::cel::{compile_schema, estimate_rule_cost};
 use serde_json::Value;
 
 #[test]
 fn crd_files_do_not_drift() {
-    let dir = common::root().join("crds");
+    let dir = kit::root().join("crds");
     let update = std::env::var("OTELHOUSE_UPDATE_CRDS").is_ok();
     for crd in otelhouse::crd::all_crds() {
         let file = dir.join(otelhouse::crd::crd_file_name(&crd));

@@ -25,11 +25,24 @@ fn sample_pipeline() -> LogPipeline {
 }
 
 fn layouts_in(p: &LogPipeline, database: &str) -> Vec<TableLayout> {
-    p.spec
+    let tables: Vec<otelhouse::model::Table> = p
+        .spec
         .tables
         .iter()
-        .map(|t| ddl::layout(t, database, None, TableEngine::MergeTree))
-        .collect()
+        .map(|t| otelhouse::model::table::resolve_spec(t).expect("the table resolves"))
+        .collect();
+    layouts_of(&tables, database)
+}
+
+fn layouts_of(tables: &[otelhouse::model::Table], database: &str) -> Vec<TableLayout> {
+    otelhouse::schema::layouts(
+        tables,
+        otelhouse::schema::Placement {
+            database,
+            cluster: None,
+            engine: TableEngine::MergeTree,
+        },
+    )
 }
 
 fn record() -> Record {
@@ -378,14 +391,18 @@ async fn hostile_keys_stay_literals() {
     let hostile = "x'] , (SELECT 1) AS ['y\\";
     p.spec.tables[0].columns = vec![
         serde_json::from_value(serde_json::json!({
-            "name": "evil", "from": "LogAttributes", "key": hostile
+            "name": "evil", "from": "LogAttributes", "key": "safe"
         }))
         .unwrap(),
     ];
     p.spec.tables[0].order_by = vec!["Timestamp".into()];
     p.spec.tables[0].indexes = Some(vec![]);
+    // Validation refuses such a key; the DDL must quote it all the same (defense in depth), so
+    // it is put into the resolved table past validation.
+    let mut table = otelhouse::model::table::resolve_spec(&p.spec.tables[0]).unwrap();
+    table.columns[0].key = hostile.to_string();
     let c = client();
-    let out = apply::apply(&c, &layouts_in(&p, &db), &record(), false).await;
+    let out = apply::apply(&c, &layouts_of(&[table], &db), &record(), false).await;
     assert!(matches!(out, Outcome::Applied { .. }), "{out:?}");
     let mut r = row(1, "p");
     r.log_attributes = vec![(hostile.to_string(), "caught".into())];

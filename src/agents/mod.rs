@@ -11,7 +11,7 @@ use crate::collector::agent::{
 use crate::collector::{CONFIG_DIR, HEALTH_PORT, METRICS_PORT};
 use crate::inventory::Settings;
 use crate::meta::{self, Desired};
-use crate::validate::{ValidClass, Validated};
+use crate::model::{Class, Model};
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetSpec, DaemonSetUpdateStrategy, RollingUpdateDaemonSet,
 };
@@ -19,11 +19,10 @@ use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapProjection, Container, ContainerPort, EnvVar,
     EnvVarSource, HTTPGetAction, HostPathVolumeSource, NodeAffinity, ObjectFieldSelector,
     PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, SeccompProfile,
-    SecurityContext, Toleration, Volume, VolumeMount, VolumeProjection,
+    SecurityContext, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::ResourceExt;
 use std::collections::BTreeMap;
 
 /// `otelhouse-agent-<class>`, at most 63 characters (DaemonSet pod names get a suffix).
@@ -32,25 +31,25 @@ pub fn agent_name(class: &str) -> String {
 }
 
 /// The routes every agent carries: one per pipeline, to its gateway Service.
-pub fn routes(v: &Validated<'_>, settings: &Settings) -> (Vec<AgentRoute>, LabelKeys) {
+pub fn routes(v: &Model, settings: &Settings) -> (Vec<AgentRoute>, LabelKeys) {
     let mut keys = LabelKeys::default();
     let routes = v
         .pipelines
         .iter()
         .map(|p| {
-            let sources = &p.pipeline.spec.sources;
+            let sources = &p.sources;
             if let Some(sel) = &sources.pod_selector {
                 agent_config::selector_keys(sel, &mut keys.pod);
             }
             if let Some(sel) = &sources.namespace_selector {
                 agent_config::selector_keys(sel, &mut keys.namespace);
             }
-            for r in &p.pipeline.spec.routes {
+            for r in &p.routes {
                 keys.pod.extend(r.pod_labels.keys().cloned());
             }
             // Columns may extract pod or namespace labels: the agents must attach them.
-            for t in &p.pipeline.spec.tables {
-                for c in crate::schema::columns_of(t) {
+            for t in &p.tables {
+                for c in &t.columns {
                     if let Some(k) = c.key.strip_prefix(agent_config::POD_LABEL_PREFIX) {
                         keys.pod.insert(k.to_string());
                     } else if let Some(k) = c.key.strip_prefix(agent_config::NAMESPACE_LABEL_PREFIX)
@@ -60,7 +59,7 @@ pub fn routes(v: &Validated<'_>, settings: &Settings) -> (Vec<AgentRoute>, Label
                 }
             }
             AgentRoute {
-                id: p.id.clone(),
+                id: p.component_id.clone(),
                 keep: agent_config::sources_condition(&p.namespace, sources),
                 endpoint: format!(
                     "{}.{}.svc:{}",
@@ -90,7 +89,7 @@ pub fn build_shared(
             name: Some(PIPELINES_CONFIG_MAP.to_string()),
             namespace: Some(settings.agent_namespace.clone()),
             labels: Some(meta::labels("otelhouse-agent", "agent", "shared")),
-            annotations: Some(meta::owner_annotation("agents")),
+            annotations: Some(meta::Owner::Agents.annotations()),
             ..Default::default()
         },
         data: Some(BTreeMap::from([(
@@ -104,8 +103,8 @@ pub fn build_shared(
 
 /// Everything one class turns into; `pipelines_config` is the shared config's text (its hash
 /// goes into the pod template so a pipeline change rolls the agents).
-pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str) -> Vec<Desired> {
-    let class_name = class.class.name_any();
+pub fn build(class: &Class, settings: &Settings, pipelines_config: &str) -> Vec<Desired> {
+    let class_name = class.name.clone();
     let name = agent_name(&class_name);
     let ns = settings.agent_namespace.clone();
     let mut labels = meta::labels("otelhouse-agent", "agent", &class_name);
@@ -113,8 +112,8 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
         meta::LABEL_CLASS.to_string(),
         meta::shorten(&class_name, 63),
     );
-    let owner = meta::owner_ref(class.class).map(|o| vec![o]);
-    let owner_annotation = meta::owner_annotation(&format!("AgentClass/{class_name}"));
+    let owner = class.owner_ref.clone().map(|o| vec![o]);
+    let owner_annotation = meta::Owner::Class(class_name.clone()).annotations();
     let object_meta = |name: &str| ObjectMeta {
         name: Some(name.to_string()),
         namespace: Some(ns.clone()),
@@ -152,7 +151,6 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
         read_only: Some(read_only),
         ..Default::default()
     };
-    let spec = &class.class.spec;
     let affinity = class.selection.to_node_selector().map(|ns| Affinity {
         node_affinity: Some(NodeAffinity {
             required_during_scheduling_ignored_during_execution: Some(ns),
@@ -163,7 +161,8 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
     let container = Container {
         name: "collector".to_string(),
         image: Some(
-            spec.image
+            class
+                .image
                 .clone()
                 .unwrap_or_else(|| settings.collector_image.clone()),
         ),
@@ -199,7 +198,7 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
             container_port: i32::from(METRICS_PORT),
             ..Default::default()
         }]),
-        resources: Some(spec.resources.clone()),
+        resources: Some(class.resources.clone()),
         volume_mounts: Some(vec![
             mount("config", CONFIG_DIR, true),
             mount("varlogpods", "/var/log/pods", true),
@@ -250,8 +249,8 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
                 spec: Some(PodSpec {
                     service_account_name: Some(settings.agent_service_account.clone()),
                     affinity,
-                    tolerations: Some(tolerations(spec)).filter(|t| !t.is_empty()),
-                    priority_class_name: spec.priority_class_name.clone(),
+                    tolerations: Some(class.tolerations.clone()).filter(|t| !t.is_empty()),
+                    priority_class_name: class.priority_class_name.clone(),
                     containers: vec![container],
                     security_context: Some(PodSecurityContext {
                         seccomp_profile: Some(SeccompProfile {
@@ -306,20 +305,6 @@ pub fn build(class: &ValidClass<'_>, settings: &Settings, pipelines_config: &str
         ..Default::default()
     };
     vec![Desired::new(&config_map), Desired::new(&daemon_set)]
-}
-
-/// A class's agents' tolerations: every taint (`operator: Exists` with no key), unless the
-/// class opts out, then only its own.
-pub fn tolerations(spec: &crate::crd::AgentClassSpec) -> Vec<Toleration> {
-    let mut out = Vec::new();
-    if spec.tolerate_all_taints {
-        out.push(Toleration {
-            operator: Some("Exists".to_string()),
-            ..Default::default()
-        });
-    }
-    out.extend(spec.tolerations.iter().cloned());
-    out
 }
 
 /// Liveness/readiness through the health_check extension.

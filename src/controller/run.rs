@@ -585,7 +585,8 @@ fn owned_watch<K>(
     synced: tokio::sync::oneshot::Sender<()>,
 ) -> impl std::future::Future<Output = ()> + Send
 where
-    K: Resource<DynamicType = ()>
+    K: crate::kinds::ManagedKind
+        + Resource<DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
         + serde::Serialize
@@ -615,7 +616,7 @@ where
                 m.insert("apiVersion".into(), K::api_version(&()).into_owned().into());
                 m.insert("kind".into(), K::kind(&()).into_owned().into());
             }
-            let owner = ctx.observe_owned(&value, deleted);
+            let owner = ctx.observe_owned(K::MANAGED, &value, deleted);
             match owner {
                 Some(Owner::Class(name)) => {
                     let _ = class_tx.send(ObjectRef::new(&name));

@@ -5,60 +5,14 @@
 use crate::agents::coverage::Coverage;
 use crate::gateway::plan::Plan;
 use crate::inventory::{Inputs, Settings};
+use crate::kinds::Managed;
 use crate::meta::Desired;
-use crate::render;
+use crate::model::{self, Problem, ProblemKind, ResourceId};
 use crate::schema::ddl::TableLayout;
-use crate::validate::{self, Problem};
-use kube::ResourceExt;
-use std::collections::{BTreeMap, BTreeSet};
+use crate::{build, schema};
+use std::collections::BTreeMap;
 
-/// Who an object belongs to (from its `otelhouse.dev/owner` annotation).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Owner {
-    /// Shared by every agent class (the pipelines ConfigMap).
-    Agents,
-    Class(String),
-    Pipeline {
-        namespace: String,
-        name: String,
-    },
-}
-
-impl Owner {
-    pub fn annotation(&self) -> String {
-        match self {
-            Owner::Agents => "agents".to_string(),
-            Owner::Class(n) => format!("AgentClass/{n}"),
-            Owner::Pipeline { namespace, name } => format!("LogPipeline/{namespace}/{name}"),
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        let mut parts = s.splitn(3, '/');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some("agents"), None, None) => Some(Owner::Agents),
-            (Some("AgentClass"), Some(n), None) => Some(Owner::Class(n.to_string())),
-            (Some("LogPipeline"), Some(ns), Some(n)) => Some(Owner::Pipeline {
-                namespace: ns.to_string(),
-                name: n.to_string(),
-            }),
-            _ => None,
-        }
-    }
-
-    /// The owner of a desired or live object, from its annotation.
-    pub fn of(object: &serde_json::Value) -> Option<Self> {
-        object
-            .pointer("/metadata/annotations")
-            .and_then(|a| a.get(OWNER_ANNOTATION))
-            .and_then(|v| v.as_str())
-            .and_then(Owner::parse)
-    }
-}
-
-/// Names the owner of every object the operator manages. Gateways live in the operator's
-/// namespace, so a namespaced LogPipeline cannot be their ownerReference.
-pub const OWNER_ANNOTATION: &str = "otelhouse.dev/owner";
+pub use crate::meta::{OWNER_ANNOTATION, Owner};
 
 /// Carries the hash of what the operator applied, so a later reconcile can tell without the
 /// whole object whether the live one is already it.
@@ -69,7 +23,7 @@ pub const APPLIED_HASH_ANNOTATION: &str = "otelhouse.dev/applied-hash";
 #[derive(Clone, Debug, PartialEq)]
 pub struct Wanted {
     pub api_version: String,
-    pub kind: String,
+    pub kind: Managed,
     pub namespace: Option<String>,
     pub name: String,
     pub hash: String,
@@ -93,7 +47,7 @@ impl Wanted {
         }
         Self {
             api_version: d.api_version.clone(),
-            kind: d.kind.clone(),
+            kind: d.kind,
             namespace: d.namespace.clone(),
             name: d.name.clone(),
             hash,
@@ -107,16 +61,14 @@ impl Wanted {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub objects: Vec<(Owner, Wanted)>,
-    /// Resource (`AgentClass x`, `LogPipeline ns/n`, `ClickHouseStore s`) -> its problems.
-    pub problems: BTreeMap<String, Vec<Problem>>,
-    /// Resources set aside for their problems.
-    pub excluded: BTreeSet<String>,
+    /// Each resource set aside, with its problems.
+    pub problems: BTreeMap<ResourceId, Vec<Problem>>,
     pub warnings: Vec<Problem>,
     pub coverage: Coverage,
-    /// Pipeline `ns/name` -> plans per region.
-    pub plans: BTreeMap<String, Vec<(String, Plan)>>,
-    /// Pipeline `ns/name` -> (store name, its layouts).
-    pub layouts: BTreeMap<String, Vec<(String, Vec<TableLayout>)>>,
+    /// Pipeline -> plans per region.
+    pub plans: BTreeMap<ResourceId, Vec<(String, Plan)>>,
+    /// Pipeline -> (store name, its layouts).
+    pub layouts: BTreeMap<ResourceId, Vec<(String, Vec<TableLayout>)>>,
     /// Kind -> why its installed CRD is stale.
     pub stale_crds: BTreeMap<String, String>,
 }
@@ -128,80 +80,77 @@ impl Snapshot {
             .filter(move |(o, _)| o == owner)
             .map(|(_, d)| d)
     }
-}
 
-/// The resources a problem names (`AgentClass a, b` names two).
-fn named(p: &Problem) -> Vec<String> {
-    let Some((kind, names)) = p.resource.split_once(' ') else {
-        return Vec::new();
-    };
-    if !matches!(kind, "AgentClass" | "LogPipeline" | "ClickHouseStore") {
-        return Vec::new();
+    /// Whether the resource was set aside for its problems.
+    pub fn excluded(&self, id: &ResourceId) -> bool {
+        self.problems.contains_key(id)
     }
-    names.split(", ").map(|n| format!("{kind} {n}")).collect()
+
+    /// The classes a class overlaps with.
+    pub fn overlaps_of(&self, id: &ResourceId) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .problems
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| match &p.kind {
+                ProblemKind::Overlap { with } => Some(with.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
-fn key_of<K: kube::Resource<DynamicType = ()>>(obj: &K) -> String {
-    validate::resource_ref(obj)
-}
-
-/// Compute the snapshot: validate, set aside what is invalid (a few rounds, as setting aside a
-/// store can make its pipelines invalid), build the rest.
+/// Compute the snapshot: resolve every resource on its own (one bad one sets aside only itself),
+/// build what is valid.
 pub fn build(inputs: Inputs, settings: &Settings) -> Snapshot {
-    let mut snapshot = Snapshot::default();
-    let mut current = inputs;
-    for _ in 0..4 {
-        match validate::validate(&current, settings) {
-            Ok(v) => {
-                // Each object is made compact as soon as it is built: the full objects of a
-                // large platform would otherwise all be in memory at once.
-                let mut objects = Vec::new();
-                let built = render::build_each(&v, settings, |d| {
-                    if let Some(o) = Owner::of(&d.object) {
-                        objects.push((o, Wanted::new(&d)));
-                    }
-                });
-                snapshot.objects = objects;
-                snapshot.warnings = built.warnings;
-                snapshot.coverage = v.coverage.clone();
-                for (id, plans) in built.plans {
-                    let key = id.replacen('.', "/", 1);
-                    snapshot.plans.insert(key, plans);
-                }
-                for p in &v.pipelines {
-                    let layouts = p
-                        .stores
-                        .iter()
-                        .map(|s| (s.name_any(), crate::schema::layouts(&p.pipeline.spec, s)))
-                        .collect();
-                    snapshot
-                        .layouts
-                        .insert(format!("{}/{}", p.namespace, p.name), layouts);
-                }
-                return snapshot;
-            }
-            Err(problems) => {
-                let mut removed = false;
-                for p in problems {
-                    let names = named(&p);
-                    for n in &names {
-                        snapshot
-                            .problems
-                            .entry(n.clone())
-                            .or_default()
-                            .push(p.clone());
-                        removed |= snapshot.excluded.insert(n.clone());
-                    }
-                }
-                if !removed {
-                    break;
-                }
-                let excluded = &snapshot.excluded;
-                current.classes.retain(|c| !excluded.contains(&key_of(c)));
-                current.pipelines.retain(|p| !excluded.contains(&key_of(p)));
-                current.stores.retain(|s| !excluded.contains(&key_of(s)));
-            }
+    let resolution = model::resolve(&inputs, settings);
+    drop(inputs);
+    let mut problems: BTreeMap<ResourceId, Vec<Problem>> = BTreeMap::new();
+    for p in resolution.problems {
+        if let Some(id) = p.resource().cloned() {
+            problems.entry(id).or_default().push(p);
         }
     }
-    snapshot
+    let m = &resolution.model;
+    // Each object is made compact as soon as it is built: the full objects of a large platform
+    // would otherwise all be in memory at once.
+    let mut objects = Vec::new();
+    let built = build::build_each(m, settings, |d| {
+        if let Some(o) = Owner::of(&d.object) {
+            objects.push((o, Wanted::new(&d)));
+        }
+    });
+    let mut warnings = resolution.warnings;
+    warnings.extend(built.warnings);
+    let layouts = m
+        .pipelines
+        .iter()
+        .map(|p| {
+            let per_store = p
+                .stores
+                .iter()
+                .map(|s| {
+                    (
+                        s.name.clone(),
+                        schema::layouts(&p.tables, schema::Placement::of(s)),
+                    )
+                })
+                .collect();
+            (p.id.clone(), per_store)
+        })
+        .collect();
+    Snapshot {
+        objects,
+        problems,
+        warnings,
+        coverage: m.coverage.clone(),
+        plans: built.plans,
+        layouts,
+        stale_crds: BTreeMap::new(),
+    }
 }

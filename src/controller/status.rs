@@ -8,6 +8,7 @@ use crate::crd::{
     StoreSchemaStatus, ZoneGatewayStatus,
 };
 use crate::meta::LABEL_ZONE;
+use crate::model::ResourceId;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use serde_json::Value;
 
@@ -58,7 +59,7 @@ pub fn conditions(
         .collect()
 }
 
-fn problems_message(snapshot: &Snapshot, key: &str) -> String {
+fn problems_message(snapshot: &Snapshot, key: &ResourceId) -> String {
     snapshot
         .problems
         .get(key)
@@ -116,7 +117,7 @@ fn common(
 
 /// An AgentClass's status.
 pub fn class_status(
-    name: &str,
+    id: &ResourceId,
     generation: Option<i64>,
     snapshot: &Snapshot,
     daemon_set: Option<&Value>,
@@ -124,13 +125,13 @@ pub fn class_status(
     old: Option<&AgentClassStatus>,
     now: &Time,
 ) -> AgentClassStatus {
-    let key = format!("AgentClass {name}");
+    let name = id.name.as_str();
     let nodes = snapshot.coverage.by_class.get(name).map(|n| n.len() as u32);
     let desired = int(daemon_set, "/status/desiredNumberScheduled");
     let ready = int(daemon_set, "/status/numberReady");
     let untolerated = snapshot.coverage.untolerated.get(name);
-    let mut conds = if snapshot.excluded.contains(&key) {
-        let msg = problems_message(snapshot, &key);
+    let mut conds = if snapshot.excluded(id) {
+        let msg = problems_message(snapshot, id);
         let reason = if overlaps_with.is_empty() {
             "Invalid"
         } else {
@@ -172,7 +173,7 @@ pub fn class_status(
         ]
     };
     // Nodes the class selects but its agents cannot run on: logs there are not collected.
-    if let Some(untolerated) = untolerated.filter(|_| !snapshot.excluded.contains(&key)) {
+    if let Some(untolerated) = untolerated.filter(|_| !snapshot.excluded(id)) {
         let shown: Vec<&str> = untolerated.iter().take(5).map(String::as_str).collect();
         let more = untolerated.len().saturating_sub(shown.len());
         conds.retain(|c| c.type_ != "Degraded");
@@ -202,7 +203,7 @@ pub fn class_status(
 /// A LogPipeline's status. `deployments` are its live gateway Deployments.
 #[allow(clippy::too_many_arguments)]
 pub fn pipeline_status(
-    key: &str,
+    id: &ResourceId,
     generation: Option<i64>,
     snapshot: &Snapshot,
     deployments: &[&Value],
@@ -211,8 +212,7 @@ pub fn pipeline_status(
     old: Option<&LogPipelineStatus>,
     now: &Time,
 ) -> LogPipelineStatus {
-    let res = format!("LogPipeline {key}");
-    let plans = snapshot.plans.get(key);
+    let plans = snapshot.plans.get(id);
     let mut zones = Vec::new();
     let mut capped = false;
     for (_, plan) in plans.into_iter().flatten() {
@@ -246,8 +246,8 @@ pub fn pipeline_status(
         .collect();
     let bad_stores: Vec<&StoreSchemaStatus> =
         stores.iter().filter(|s| s.state != "Applied").collect();
-    let mut conds = if snapshot.excluded.contains(&res) {
-        let msg = problems_message(snapshot, &res);
+    let mut conds = if snapshot.excluded(id) {
+        let msg = problems_message(snapshot, id);
         vec![
             Cond::new("Ready", false, "Invalid", msg.clone()),
             Cond::new("Degraded", true, "Invalid", msg),
@@ -325,16 +325,15 @@ pub fn pipeline_status(
 
 /// A ClickHouseStore's status.
 pub fn store_status(
-    key: &str,
+    id: &ResourceId,
     generation: Option<i64>,
     snapshot: &Snapshot,
     health: Result<String, String>,
     old: Option<&ClickHouseStoreStatus>,
     now: &Time,
 ) -> ClickHouseStoreStatus {
-    let res = format!("ClickHouseStore {key}");
-    let (mut conds, reachable, version, error) = if snapshot.excluded.contains(&res) {
-        let msg = problems_message(snapshot, &res);
+    let (mut conds, reachable, version, error) = if snapshot.excluded(id) {
+        let msg = problems_message(snapshot, id);
         (
             vec![
                 Cond::new("Ready", false, "Invalid", msg.clone()),

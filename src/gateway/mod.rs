@@ -12,11 +12,9 @@ use crate::collector::gateway::{
     self as gateway_config, ExporterTarget, GatewayInput, GatewayTable, PASSWORD_ENV, USERNAME_ENV,
 };
 use crate::collector::{CONFIG_DIR, METRICS_PORT, OTLP_GRPC_PORT};
-use crate::crd::ClickHouseStore;
 use crate::inventory::{Settings, ZONE_LABEL};
 use crate::meta::{self, Desired};
-use crate::quantity::parse_quantity;
-use crate::validate::{ValidPipeline, Zone};
+use crate::model::{Pipeline, Store, Zone};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
@@ -32,70 +30,43 @@ use k8s_openapi::api::core::v1::{
     TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use plan::{Plan, PlanInput};
 use std::collections::BTreeMap;
 
-/// LogHouse's gateway: 3 cores, 11 GiB.
-pub const DEFAULT_CPU: &str = "3";
-pub const DEFAULT_MEMORY: &str = "11Gi";
-pub const DEFAULT_MEMORY_BYTES: u64 = 11 * 1024 * 1024 * 1024;
-
 /// The pipeline's gateway base name, `otelhouse-gw-<namespace>-<name>`, short enough for a
 /// Service (a DNS label) and for `-<zone>` suffixes.
-pub fn base_name(p: &ValidPipeline<'_>) -> String {
+pub fn base_name(p: &Pipeline) -> String {
     meta::shorten(&format!("otelhouse-gw-{}-{}", p.namespace, p.name), 40)
 }
 
 /// The Service agents send to.
-pub fn service_name(p: &ValidPipeline<'_>) -> String {
+pub fn service_name(p: &Pipeline) -> String {
     base_name(p)
 }
 
 /// The labels every gateway object of a pipeline carries.
-fn pipeline_labels(p: &ValidPipeline<'_>) -> BTreeMap<String, String> {
-    let mut l = meta::labels("otelhouse-gateway", "gateway", &meta::shorten(&p.id, 63));
+fn pipeline_labels(p: &Pipeline) -> BTreeMap<String, String> {
+    let mut l = meta::labels(
+        "otelhouse-gateway",
+        "gateway",
+        &meta::shorten(&p.component_id, 63),
+    );
     l.insert(meta::LABEL_PIPELINE_NAMESPACE.into(), p.namespace.clone());
     l.insert(meta::LABEL_PIPELINE_NAME.into(), meta::shorten(&p.name, 63));
     l
 }
 
-/// The gateways' resources: given, or 3 CPU / 11Gi.
-pub fn resources(p: &ValidPipeline<'_>) -> ResourceRequirements {
-    p.pipeline
-        .spec
-        .gateway
-        .resources
-        .clone()
-        .unwrap_or_else(|| {
-            let q = |cpu: &str, mem: &str| {
-                BTreeMap::from([
-                    ("cpu".to_string(), Quantity(cpu.into())),
-                    ("memory".to_string(), Quantity(mem.into())),
-                ])
-            };
-            ResourceRequirements {
-                requests: Some(q(DEFAULT_CPU, DEFAULT_MEMORY)),
-                limits: Some(BTreeMap::from([(
-                    "memory".to_string(),
-                    Quantity(DEFAULT_MEMORY.into()),
-                )])),
-                ..Default::default()
-            }
-        })
-}
-
 /// The plan of one region of a pipeline.
-pub fn region_plan(p: &ValidPipeline<'_>, zones: &[Zone]) -> Plan {
-    let g = &p.pipeline.spec.gateway;
+pub fn region_plan(p: &Pipeline, zones: &[Zone]) -> Plan {
+    let g = &p.gateway;
     plan::plan(&PlanInput {
-        events_per_second: g.expected_events_per_second,
+        events_per_second: g.events_per_second,
         capacity_per_replica: g.capacity_per_replica,
-        buffer_seconds: std::time::Duration::from(g.buffer.duration).as_secs(),
-        bytes_per_event: g.buffer.bytes_per_event,
-        memory_limit_bytes: p.gateway_memory_limit_bytes,
+        buffer_seconds: g.buffer.as_secs(),
+        bytes_per_event: g.bytes_per_event,
+        memory_limit_bytes: g.memory_limit_bytes,
         min_per_zone: g.min_replicas_per_zone,
         max_replicas: g.max_replicas,
         zones: zones
@@ -105,55 +76,41 @@ pub fn region_plan(p: &ValidPipeline<'_>, zones: &[Zone]) -> Plan {
     })
 }
 
-/// The exporter endpoint of a store (validated `scheme://host:port`).
-fn exporter_target(store: &ClickHouseStore) -> ExporterTarget {
-    let endpoint = store
-        .spec
-        .exporter_endpoint
-        .trim_end_matches('/')
-        .to_string();
-    let endpoint = if store.spec.tls.enabled && endpoint.starts_with("tcp://") {
-        format!("{endpoint}?secure=true")
-    } else {
-        endpoint
-    };
+/// The exporter's view of a store.
+fn exporter_target(store: &Store) -> ExporterTarget {
     ExporterTarget {
-        endpoint,
-        database: store.spec.database.clone(),
-        insecure_skip_verify: store.spec.tls.insecure_skip_verify,
-        region: store.spec.region.clone(),
+        endpoint: store.exporter_endpoint.clone(),
+        database: store.database.clone(),
+        insecure_skip_verify: store.insecure_skip_verify,
+        region: store.region.clone(),
     }
 }
 
 /// The gateway config of one region.
-pub fn region_config(p: &ValidPipeline<'_>, store: &ClickHouseStore, plan: &Plan) -> String {
-    let spec = &p.pipeline.spec;
+pub fn region_config(p: &Pipeline, store: &Store, plan: &Plan) -> String {
     gateway_config::config(&GatewayInput {
-        memory_limit_bytes: p.gateway_memory_limit_bytes,
-        parse: &spec.parse,
-        tables: spec
+        memory_limit_bytes: p.gateway.memory_limit_bytes,
+        parse: &p.parse,
+        tables: p
             .tables
             .iter()
             .map(|t| GatewayTable {
                 name: t.name.clone(),
-                ingest_table: crate::schema::ingest_table_name(&t.name),
+                ingest_table: t.ingest_name(),
             })
             .collect(),
-        routes: &spec.routes,
-        default_table: spec.default_table.as_deref(),
+        routes: &p.routes,
+        default_table: p.default_table.as_deref(),
         target: exporter_target(store),
-        batch_rows: spec.gateway.batch.rows,
-        batch_timeout: format!(
-            "{}ms",
-            std::time::Duration::from(spec.gateway.batch.timeout).as_millis()
-        ),
+        batch_rows: p.gateway.batch_rows,
+        batch_timeout: format!("{}ms", p.gateway.batch_timeout.as_millis()),
         queue_events: plan.queue_events_per_replica,
     })
     .to_yaml()
 }
 
 /// Everything one pipeline's gateways are, in every region with nodes in this cluster.
-pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(String, Plan)>) {
+pub fn build(p: &Pipeline, settings: &Settings) -> (Vec<Desired>, Vec<(String, Plan)>) {
     let ns = settings.namespace.clone();
     let base = base_name(p);
     let labels = pipeline_labels(p);
@@ -168,7 +125,11 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
         |name: &str, extra: &[(&str, &str)], annotations: Option<BTreeMap<String, String>>| {
             let mut l = labels.clone();
             l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            let mut a = meta::owner_annotation(&format!("LogPipeline/{}/{}", p.namespace, p.name));
+            let mut a = meta::Owner::Pipeline {
+                namespace: p.namespace.clone(),
+                name: p.name.clone(),
+            }
+            .annotations();
             a.extend(annotations.unwrap_or_default());
             ObjectMeta {
                 name: Some(name.to_string()),
@@ -201,9 +162,10 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
         }),
         ..Default::default()
     }));
-    let resources = resources(p);
-    for (region, (store, zones)) in &p.regions {
-        let plan = region_plan(p, zones);
+    let resources = &p.gateway.resources;
+    for (region, r) in &p.regions {
+        let store = &r.store;
+        let plan = region_plan(p, &r.zones);
         let cm_name = meta::shorten(&format!("{base}-{region}"), 63);
         let config = region_config(p, store, &plan);
         let hash = meta::config_hash(&config);
@@ -231,10 +193,9 @@ pub fn build(p: &ValidPipeline<'_>, settings: &Settings) -> (Vec<Desired>, Vec<(
                 &hash,
                 &cm_name,
                 store,
-                &resources,
-                p.pipeline
-                    .spec
-                    .gateway
+                resources,
+                p.gateway.memory_limit_bytes,
+                p.gateway
                     .image
                     .as_deref()
                     .unwrap_or(&settings.collector_image),
@@ -296,11 +257,12 @@ fn deployment(
     pod_labels: BTreeMap<String, String>,
     config_hash: &str,
     config_map: &str,
-    store: &ClickHouseStore,
+    store: &Store,
     resources: &ResourceRequirements,
+    memory: u64,
     image: &str,
 ) -> Deployment {
-    let creds = &store.spec.credentials;
+    let creds = &store.credentials;
     let secret_env = |env: &str, key: &str| EnvVar {
         name: env.to_string(),
         value_from: Some(EnvVarSource {
@@ -313,12 +275,6 @@ fn deployment(
         }),
         ..Default::default()
     };
-    let memory = resources
-        .limits
-        .as_ref()
-        .and_then(|l| l.get("memory"))
-        .and_then(|q| parse_quantity(&q.0).ok())
-        .unwrap_or(DEFAULT_MEMORY_BYTES);
     let container = Container {
         name: "collector".to_string(),
         image: Some(image.to_string()),

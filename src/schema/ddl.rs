@@ -2,8 +2,9 @@
 //! it. Every identifier is validated before it gets here and quoted here; attribute keys are
 //! string literals.
 
-use crate::crd::{ColumnType, IndexSpec, IndexType, TableEngine, TableSpec};
-use crate::ident::{ColumnExpr, INDEX_FUNCTIONS, KEY_FUNCTIONS, quote_ident, quote_sql_string};
+use crate::crd::{ColumnType, TableEngine, TextTokenizer};
+use crate::ident::{ColumnExpr, quote_ident, quote_sql_string};
+use crate::model::table::{Index as ModelIndex, IndexKind, Table};
 use sha2::{Digest, Sha256};
 
 /// The columns the pinned exporter (v0.150.0) inserts, in its INSERT's order, with the types of
@@ -69,13 +70,8 @@ pub struct TableLayout {
     pub index_granularity: u32,
 }
 
-/// The layout of a validated table in a store.
-pub fn layout(
-    t: &TableSpec,
-    database: &str,
-    cluster: Option<&str>,
-    engine: TableEngine,
-) -> TableLayout {
+/// The layout of a resolved table in a store.
+pub fn layout(t: &Table, at: super::Placement<'_>) -> TableLayout {
     let mut columns: Vec<Column> = Vec::new();
     let base = |name: &str, sql_type: &str, codec: &str, select: &str| Column {
         name: name.to_string(),
@@ -105,7 +101,7 @@ pub fn layout(
             ));
         }
     }
-    for c in super::columns_of(t) {
+    for c in &t.columns {
         let value = format!(
             "{}[{}]",
             quote_ident(map_name(c.from)),
@@ -121,25 +117,19 @@ pub fn layout(
         };
         columns.push(base(&c.name, sql_type, "ZSTD(1)", &select));
     }
-    let indexes = super::indexes_of(t).iter().filter_map(index).collect();
-    let key = |s: &str| {
-        ColumnExpr::parse(s, KEY_FUNCTIONS)
-            .map(|e| e.to_sql())
-            .unwrap_or_default()
-    };
     TableLayout {
-        database: database.to_string(),
-        cluster: cluster.map(str::to_string),
-        engine,
+        database: at.database.to_string(),
+        cluster: at.cluster.map(str::to_string),
+        engine: at.engine,
         table: t.name.clone(),
-        ingest: super::ingest_table_name(&t.name),
-        view: super::view_name(&t.name),
+        ingest: t.ingest_name(),
+        view: t.view_name(),
         columns,
-        indexes,
-        order_by: super::order_by_of(t).iter().map(|s| key(s)).collect(),
-        partition_by: key(&super::partition_by_of(t)),
+        indexes: t.indexes.iter().map(index).collect(),
+        order_by: t.order_by.iter().map(ColumnExpr::to_sql).collect(),
+        partition_by: t.partition_by.to_sql(),
         ttl_days: t.retention_days,
-        index_granularity: super::index_granularity_of(t),
+        index_granularity: t.index_granularity,
     }
 }
 
@@ -151,34 +141,32 @@ fn map_name(m: crate::crd::AttributeMap) -> &'static str {
     }
 }
 
-fn index(ix: &IndexSpec) -> Option<Index> {
-    let expr = ColumnExpr::parse(&ix.expression, INDEX_FUNCTIONS).ok()?;
-    let type_sql = match ix.type_ {
-        IndexType::bloom_filter => format!("bloom_filter({})", ix.false_positive.unwrap_or(0.01)),
-        IndexType::tokenbf_v1 => format!(
-            "tokenbf_v1({}, {}, 0)",
-            ix.size_bytes.unwrap_or(32768),
-            ix.hashes.unwrap_or(3)
-        ),
-        IndexType::ngrambf_v1 => format!(
-            "ngrambf_v1({}, {}, {}, 0)",
-            ix.ngram.unwrap_or(4),
-            ix.size_bytes.unwrap_or(32768),
-            ix.hashes.unwrap_or(3)
-        ),
-        IndexType::text => match ix.tokenizer {
-            Some(crate::crd::TextTokenizer::Array) => "text(tokenizer = 'array')".to_string(),
-            _ => "text(tokenizer = splitByNonAlpha)".to_string(),
-        },
-        IndexType::minmax => "minmax".to_string(),
-        IndexType::set => "set(100)".to_string(),
+fn index(ix: &ModelIndex) -> Index {
+    let type_sql = match &ix.kind {
+        IndexKind::BloomFilter { false_positive } => format!("bloom_filter({false_positive})"),
+        IndexKind::TokenBf { size_bytes, hashes } => {
+            format!("tokenbf_v1({size_bytes}, {hashes}, 0)")
+        }
+        IndexKind::NgramBf {
+            ngram,
+            size_bytes,
+            hashes,
+        } => format!("ngrambf_v1({ngram}, {size_bytes}, {hashes}, 0)"),
+        IndexKind::Text {
+            tokenizer: TextTokenizer::Array,
+        } => "text(tokenizer = 'array')".to_string(),
+        IndexKind::Text {
+            tokenizer: TextTokenizer::SplitByNonAlpha,
+        } => "text(tokenizer = splitByNonAlpha)".to_string(),
+        IndexKind::MinMax => "minmax".to_string(),
+        IndexKind::Set => "set(100)".to_string(),
     };
-    Some(Index {
-        name: super::index_name(ix, &expr),
-        expr: expr.to_sql(),
+    Index {
+        name: ix.name.clone(),
+        expr: ix.expr.to_sql(),
         type_sql,
-        granularity: ix.granularity.unwrap_or(1),
-    })
+        granularity: ix.granularity,
+    }
 }
 
 impl TableLayout {
@@ -397,6 +385,26 @@ impl TableLayout {
                 )
             })
             .collect()
+    }
+
+    /// The statements that drop a table's view, ingest table and target, by the table's name
+    /// alone (a pipeline whose spec no longer resolves is still dropped by what it was).
+    pub fn drop_by_name(table: &str, at: super::Placement<'_>) -> Vec<String> {
+        TableLayout {
+            database: at.database.to_string(),
+            cluster: at.cluster.map(str::to_string),
+            engine: at.engine,
+            table: table.to_string(),
+            ingest: format!("{table}_ingest"),
+            view: format!("{table}_mv"),
+            columns: Vec::new(),
+            indexes: Vec::new(),
+            order_by: Vec::new(),
+            partition_by: String::new(),
+            ttl_days: 0,
+            index_granularity: 0,
+        }
+        .drop_all()
     }
 
     /// The history table of the store (see [`fresh_install`] for the whole order). (same engine family as the targets).

@@ -113,7 +113,9 @@ impl World {
             .api
             .get(collection, namespace, name)
             .expect("object exists");
-        self.ctx.observe_owned(&v, false);
+        let kind = otelhouse::kinds::Managed::from_kind(v["kind"].as_str().unwrap_or_default())
+            .expect("a managed kind");
+        self.ctx.observe_owned(kind, &v, false);
     }
 
     pub fn class(&self, name: &str) -> Arc<AgentClass> {

@@ -1,0 +1,289 @@
+//! What the reconcilers share: the caches the watches fill, the snapshot of the current facts,
+//! ClickHouse clients, the per-object backoff, metrics, Events and status writes.
+
+use super::apply::{Live, ObjKey};
+use super::snapshot::{self, Snapshot};
+use super::{Error, metrics, status};
+use crate::crd::{AgentClass, ClickHouseStore, LogPipeline, StoreSchemaStatus};
+use crate::inventory::{Inputs, NodeFacts, Settings};
+use crate::meta::FIELD_MANAGER;
+use crate::model::ResourceId;
+use crate::schema::apply::Connection;
+use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::core::ApiResource;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// What the reconcilers share.
+pub struct Context {
+    pub client: Client,
+    pub settings: Settings,
+    pub classes: Store<AgentClass>,
+    pub pipelines: Store<LogPipeline>,
+    pub stores: Store<ClickHouseStore>,
+    /// Node name -> its facts (labels, taints).
+    pub nodes: RwLock<BTreeMap<String, NodeFacts>>,
+    /// The objects we manage, as the API server last showed them.
+    pub owned: RwLock<BTreeMap<ObjKey, Live>>,
+    /// Bumped on every change of the facts the snapshot is built from.
+    pub facts_version: AtomicU64,
+    snapshot: Mutex<Option<(u64, Arc<Snapshot>)>>,
+    /// (pipeline, store) -> (fingerprint of what was applied, its status), so an unchanged
+    /// pipeline does not talk to ClickHouse again.
+    pub(crate) schema_done: Mutex<HashMap<(ResourceId, String), (String, StoreSchemaStatus)>>,
+    /// One ClickHouse client (and its connection pool) per store endpoint and credentials.
+    clickhouse: Mutex<HashMap<String, clickhouse::Client>>,
+    /// Consecutive failures per resource, for the backoff.
+    failures: Mutex<HashMap<ResourceId, u32>>,
+    pub metrics: metrics::Metrics,
+    pub recorder: Recorder,
+    /// This replica holds the Lease (always, without leader election).
+    leading: AtomicBool,
+    /// Every cache holds its first list: before that, an object missing from a cache may
+    /// exist, and applying it as new would reset what others own.
+    synced: AtomicBool,
+    /// Kind -> why its installed CRD is stale (see [`run::check_crds`]).
+    stale_crds: RwLock<BTreeMap<String, String>>,
+}
+
+impl Context {
+    pub fn new(
+        client: Client,
+        settings: Settings,
+        classes: Store<AgentClass>,
+        pipelines: Store<LogPipeline>,
+        stores: Store<ClickHouseStore>,
+    ) -> Self {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: "otelhouse".into(),
+                instance: std::env::var("POD_NAME").ok(),
+            },
+        );
+        Self {
+            client,
+            settings,
+            classes,
+            pipelines,
+            stores,
+            nodes: RwLock::default(),
+            owned: RwLock::default(),
+            facts_version: AtomicU64::new(1),
+            snapshot: Mutex::default(),
+            schema_done: Mutex::default(),
+            clickhouse: Mutex::default(),
+            failures: Mutex::default(),
+            metrics: metrics::Metrics::default(),
+            recorder,
+            leading: AtomicBool::new(true),
+            synced: AtomicBool::new(true),
+            stale_crds: RwLock::default(),
+        }
+    }
+
+    /// Record which installed CRDs are stale; returns whether that changed (then statuses
+    /// change too: the snapshot is rebuilt).
+    pub fn set_stale_crds(&self, stale: BTreeMap<String, String>) -> bool {
+        for crd in crate::crd::all_crds() {
+            let kind = &crd.spec.names.kind;
+            let value = i64::from(stale.contains_key(kind));
+            if value == 1 {
+                tracing::error!(kind = %kind, message = %stale[kind], "stale CRD");
+            }
+            self.metrics
+                .stale_crds
+                .get_or_create(&metrics::CrdLabel {
+                    crd: crd.metadata.name.clone().unwrap_or_default(),
+                })
+                .set(value);
+        }
+        let mut current = self.stale_crds.write().unwrap_or_else(|e| e.into_inner());
+        if *current == stale {
+            return false;
+        }
+        *current = stale;
+        drop(current);
+        self.touch();
+        true
+    }
+
+    pub fn set_leading(&self, leading: bool) {
+        self.leading.store(leading, Ordering::SeqCst);
+    }
+
+    pub fn set_synced(&self, synced: bool) {
+        self.synced.store(synced, Ordering::SeqCst);
+    }
+
+    /// Whether this replica reconciles: it leads and its caches are synced. The others return
+    /// from a reconcile at once and are triggered for everything when they start to lead.
+    pub fn is_active(&self) -> bool {
+        self.leading.load(Ordering::SeqCst) && self.synced.load(Ordering::SeqCst)
+    }
+
+    /// The facts changed: the next reconcile rebuilds the snapshot.
+    pub fn touch(&self) {
+        self.facts_version.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The snapshot of the current facts (built once per change).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        let version = self.facts_version.load(Ordering::SeqCst);
+        let mut cached = self.snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((v, s)) = cached.as_ref()
+            && *v == version
+        {
+            return s.clone();
+        }
+        let inputs = Inputs {
+            classes: self.classes.state().iter().map(|c| (**c).clone()).collect(),
+            pipelines: self
+                .pipelines
+                .state()
+                .iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .map(|p| (**p).clone())
+                .collect(),
+            stores: self.stores.state().iter().map(|s| (**s).clone()).collect(),
+            nodes: self
+                .nodes
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .cloned()
+                .collect(),
+        };
+        let mut s = snapshot::build(inputs, &self.settings);
+        s.stale_crds = self
+            .stale_crds
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let s = Arc::new(s);
+        *cached = Some((version, s.clone()));
+        s
+    }
+
+    /// The client for a connection, reused across reconciles (a client per call would keep a
+    /// pool and a TLS configuration per call alive).
+    pub fn clickhouse_client(&self, conn: &Connection) -> clickhouse::Client {
+        let key = crate::meta::config_hash(&format!(
+            "{}\n{}\n{}",
+            conn.url,
+            conn.user.as_deref().unwrap_or_default(),
+            conn.password.as_deref().unwrap_or_default()
+        ));
+        let mut clients = self.clickhouse.lock().unwrap_or_else(|e| e.into_inner());
+        clients.entry(key).or_insert_with(|| conn.client()).clone()
+    }
+}
+
+impl Context {
+    /// The requeue after a reconcile of `id`: the resync when it went well (and the failure
+    /// count starts again), else 10 s doubling per consecutive failure up to 5 min.
+    pub fn backoff(&self, id: &ResourceId, failed: bool) -> Duration {
+        let mut f = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if !failed {
+            f.remove(id);
+            return super::RESYNC;
+        }
+        let n = f.entry(id.clone()).or_insert(0);
+        *n = (*n + 1).min(6);
+        Duration::from_secs(5 << *n).min(super::RESYNC)
+    }
+
+    /// Record an Event on a resource; failing to record one never fails a reconcile.
+    pub(crate) async fn event<K: Resource<DynamicType = ()>>(
+        &self,
+        obj: &K,
+        warning: bool,
+        reason: &str,
+        note: String,
+    ) {
+        let ev = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(note.chars().take(1000).collect()),
+            action: "Reconcile".to_string(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&ev, &obj.object_ref(&())).await {
+            tracing::warn!(error = %e, "could not record an Event");
+        }
+    }
+
+    /// Patch the status subresource when it differs; an Event when Ready changed.
+    pub(crate) async fn write_status<K, S>(
+        &self,
+        obj: &K,
+        old: Option<&S>,
+        new: &S,
+    ) -> Result<bool, Error>
+    where
+        K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        S: serde::Serialize + AsRef<crate::crd::CommonStatus>,
+    {
+        let ready_changed = ready_transition(
+            old.map(|o| o.as_ref().conditions.as_slice()),
+            &new.as_ref().conditions,
+        );
+        let (old, new) = (old.map(status_value), status_value(new));
+        if old.as_ref() == Some(&new) {
+            return Ok(false);
+        }
+        let ar = ApiResource::erase::<K>(&());
+        let api: Api<DynamicObject> = match obj.meta().namespace.as_deref() {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            None => Api::all_with(self.client.clone(), &ar),
+        };
+        let patch = json!({
+            "apiVersion": K::api_version(&()),
+            "kind": K::kind(&()),
+            "status": new,
+        });
+        api.patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+        if let Some((ready, reason, message)) = ready_changed {
+            self.event(obj, !ready, &reason, message).await;
+        }
+        Ok(true)
+    }
+}
+
+/// A status as JSON (what is compared to decide whether to write).
+fn status_value<S: serde::Serialize>(s: &S) -> Value {
+    serde_json::to_value(s).unwrap_or(Value::Null)
+}
+
+/// Whether Ready changed between two statuses, as (ready, reason, message) of the new one.
+fn ready_transition(
+    old: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,
+    new: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> Option<(bool, String, String)> {
+    let before = old.and_then(status::ready_of);
+    let after = status::ready_of(new)?;
+    if before.as_ref() == Some(&after) {
+        return None;
+    }
+    let message = new
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    Some((after.0 == "True", after.1, message))
+}

@@ -1,0 +1,581 @@
+//! LogPipelines, resolved: tenancy checked, parsing and tables resolved, the gateway's sizing
+//! with its defaults, and the region (store and zones) each of its gateways serves.
+
+use super::class::{Class, check_quantities};
+use super::{Problem, Problems, ResourceId, Store, Subject, Table, cel, preview, table};
+use crate::agents::coverage::Coverage;
+use crate::crd::{DeletionPolicy, LogPipeline, Parse, Route, Sources};
+use crate::ident::{is_attribute_key, is_dns_label, is_label_key, is_label_value};
+use crate::inventory::{NodeFacts, Settings};
+use crate::quantity::parse_quantity;
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::ResourceExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// LogHouse's gateway: 3 cores, 11 GiB.
+pub const DEFAULT_GATEWAY_CPU: &str = "3";
+pub const DEFAULT_GATEWAY_MEMORY: &str = "11Gi";
+pub const DEFAULT_GATEWAY_MEMORY_BYTES: u64 = 11 * 1024 * 1024 * 1024;
+
+/// A zone of the cluster and what its nodes are expected to log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Zone {
+    pub name: String,
+    pub region: Option<String>,
+    /// Sum of the expected lines/s of the zone's nodes (by their class).
+    pub lines_per_second: f64,
+}
+
+/// The store a region's gateways insert into, and the zones they run in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Region {
+    pub store: Arc<Store>,
+    pub zones: Vec<Zone>,
+}
+
+/// A pipeline's gateways: sizing, buffering and batching with their defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gateway {
+    pub events_per_second: u64,
+    pub capacity_per_replica: u64,
+    pub resources: ResourceRequirements,
+    pub memory_limit_bytes: u64,
+    pub buffer: Duration,
+    pub bytes_per_event: u32,
+    pub min_replicas_per_zone: u32,
+    pub max_replicas: Option<u32>,
+    pub batch_rows: u32,
+    pub batch_timeout: Duration,
+    pub image: Option<String>,
+}
+
+/// A resolved LogPipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pipeline {
+    pub id: ResourceId,
+    pub namespace: String,
+    pub name: String,
+    /// Component- and label-safe id: `<namespace>.<name>`.
+    pub component_id: String,
+    pub generation: Option<i64>,
+    pub sources: Sources,
+    pub parse: Parse,
+    pub tables: Vec<Table>,
+    pub routes: Vec<Route>,
+    pub default_table: Option<String>,
+    pub gateway: Gateway,
+    pub deletion_policy: DeletionPolicy,
+    /// The stores it targets, in the order it names them.
+    pub stores: Vec<Arc<Store>>,
+    /// Region -> its store and the zones of this cluster in it.
+    pub regions: BTreeMap<String, Region>,
+}
+
+/// Group nodes into zones, weighted by the lines/s of their class.
+pub(crate) fn zones(
+    nodes: &[NodeFacts],
+    classes: &[Class],
+    coverage: &Coverage,
+    warnings: &mut Vec<Problem>,
+) -> Vec<Zone> {
+    let rate: BTreeMap<&str, f64> = classes
+        .iter()
+        .map(|c| (c.name.as_str(), f64::from(c.expected_lines_per_second)))
+        .collect();
+    let mut node_rate: BTreeMap<&str, f64> = BTreeMap::new();
+    for (class, names) in &coverage.by_class {
+        for n in names {
+            node_rate.insert(n.as_str(), rate.get(class.as_str()).copied().unwrap_or(0.0));
+        }
+    }
+    let mut zones: BTreeMap<String, Zone> = BTreeMap::new();
+    let mut unlabelled = Vec::new();
+    for node in nodes {
+        let Some(zone) = node.zone() else {
+            unlabelled.push(node.name.clone());
+            continue;
+        };
+        let z = zones.entry(zone.to_string()).or_insert_with(|| Zone {
+            name: zone.to_string(),
+            region: node.region().map(str::to_string),
+            lines_per_second: 0.0,
+        });
+        z.lines_per_second += node_rate.get(node.name.as_str()).copied().unwrap_or(0.0);
+    }
+    if !unlabelled.is_empty() {
+        warnings.push(Problem::warning(
+            Subject::Nodes,
+            "",
+            format!(
+                "{} node(s) without topology.kubernetes.io/zone are left out of the gateways' zone plan: {}",
+                unlabelled.len(),
+                preview(&unlabelled)
+            ),
+        ));
+    }
+    zones.into_values().collect()
+}
+
+/// Pattern -> its capture group names, or why it does not compile (many pipelines share one).
+type RegexCache = BTreeMap<String, Result<Vec<String>, String>>;
+
+fn check_selector(sel: &LabelSelector, field: &str, p: &mut Problems<'_>) {
+    for (k, v) in sel.match_labels.iter().flatten() {
+        if !is_label_key(k) || !is_label_value(v) {
+            p.add(
+                format!("{field}.matchLabels"),
+                format!("{k:?}: {v:?} is not a valid label"),
+            );
+        }
+    }
+    for (i, e) in sel.match_expressions.iter().flatten().enumerate() {
+        let f = format!("{field}.matchExpressions[{i}]");
+        if !is_label_key(&e.key) {
+            p.add(
+                format!("{f}.key"),
+                format!("{:?} is not a valid label key", e.key),
+            );
+        }
+        let values = e.values.as_deref().unwrap_or_default();
+        match e.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => p.add(
+                format!("{f}.values"),
+                format!("{} needs at least one value", e.operator),
+            ),
+            "Exists" | "DoesNotExist" if !values.is_empty() => p.add(
+                format!("{f}.values"),
+                format!("{} takes no values", e.operator),
+            ),
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => p.add(
+                format!("{f}.operator"),
+                format!("{other:?} is not one of In, NotIn, Exists, DoesNotExist"),
+            ),
+        }
+        for v in values {
+            if !is_label_value(v) {
+                p.add(
+                    format!("{f}.values"),
+                    format!("{v:?} is not a valid label value"),
+                );
+            }
+        }
+    }
+}
+
+fn dns_labels(items: &[String], field: &str, what: &str, p: &mut Problems<'_>) {
+    for (i, n) in items.iter().enumerate() {
+        if !is_dns_label(n) {
+            p.add(
+                format!("{field}[{i}]"),
+                format!("{n:?} is not a {what} name"),
+            );
+        }
+    }
+}
+
+/// The gateway's resources: given, or LogHouse's 3 CPU / 11Gi.
+fn default_resources() -> ResourceRequirements {
+    let q = |cpu: &str, mem: &str| {
+        BTreeMap::from([
+            ("cpu".to_string(), Quantity(cpu.into())),
+            ("memory".to_string(), Quantity(mem.into())),
+        ])
+    };
+    ResourceRequirements {
+        requests: Some(q(DEFAULT_GATEWAY_CPU, DEFAULT_GATEWAY_MEMORY)),
+        limits: Some(BTreeMap::from([(
+            "memory".to_string(),
+            Quantity(DEFAULT_GATEWAY_MEMORY.into()),
+        )])),
+        ..Default::default()
+    }
+}
+
+/// The tables of a pipeline on their own (its CEL rules and every table's names, keys and
+/// expressions), for the schema CLI, which works on pipelines without their cluster.
+pub fn resolve_tables(p: &LogPipeline) -> Result<Vec<Table>, Vec<Problem>> {
+    let id = ResourceId::of(p);
+    let mut problems = Problems::new(&id);
+    problems.extend(cel::problems(p));
+    let tables = tables_of(p, &mut problems);
+    let mut out = problems.into_vec();
+    if out.is_empty() {
+        return Ok(tables);
+    }
+    out.sort();
+    out.dedup();
+    Err(out)
+}
+
+fn tables_of(p: &LogPipeline, problems: &mut Problems<'_>) -> Vec<Table> {
+    p.spec
+        .tables
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| table::resolve(t, &format!("spec.tables[{i}]"), problems))
+        .collect()
+}
+
+/// One pipeline on its own and against the stores and zones.
+fn resolve_one(
+    p: &LogPipeline,
+    cel: Vec<Problem>,
+    settings: &Settings,
+    stores: &BTreeMap<String, Arc<Store>>,
+    set_aside: &BTreeSet<String>,
+    zones: &[Zone],
+    regexes: &mut RegexCache,
+) -> Result<Pipeline, Vec<Problem>> {
+    let id = ResourceId::of(p);
+    let mut e = Problems::new(&id);
+    e.extend(cel);
+    let namespace = p.namespace().unwrap_or_default();
+    let name = p.name_any();
+    if namespace.is_empty() {
+        e.add(
+            "metadata.namespace",
+            "a LogPipeline is namespaced: set metadata.namespace",
+        );
+    }
+    let trusted = settings.is_trusted(&namespace);
+    let spec = &p.spec;
+
+    // Tenancy: what a pipeline may collect.
+    let src = &spec.sources;
+    for (i, n) in src.namespaces.iter().enumerate() {
+        if !is_dns_label(n) {
+            e.add(
+                format!("spec.sources.namespaces[{i}]"),
+                format!("{n:?} is not a namespace name"),
+            );
+        } else if !trusted && *n != namespace {
+            e.add(
+                format!("spec.sources.namespaces[{i}]"),
+                format!(
+                    "a pipeline in namespace {namespace} may only collect its own namespace, not {n}; cluster-wide collection is for the operator's trusted namespaces ({})",
+                    settings.trusted_namespaces.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(sel) = &src.namespace_selector {
+        if !trusted {
+            e.add(
+                "spec.sources.namespaceSelector",
+                format!(
+                    "a pipeline in namespace {namespace} may only collect its own namespace; namespaceSelector is for the operator's trusted namespaces ({})",
+                    settings.trusted_namespaces.join(", ")
+                ),
+            );
+        }
+        check_selector(sel, "spec.sources.namespaceSelector", &mut e);
+    }
+    if let Some(sel) = &src.pod_selector {
+        check_selector(sel, "spec.sources.podSelector", &mut e);
+    }
+    dns_labels(
+        &src.containers,
+        "spec.sources.containers",
+        "container",
+        &mut e,
+    );
+    if let Some(ex) = &src.exclude {
+        dns_labels(
+            &ex.namespaces,
+            "spec.sources.exclude.namespaces",
+            "namespace",
+            &mut e,
+        );
+        dns_labels(
+            &ex.containers,
+            "spec.sources.exclude.containers",
+            "container",
+            &mut e,
+        );
+    }
+
+    // Parsing.
+    if let Some(re) = &spec.parse.regex {
+        let compiled = regexes.entry(re.clone()).or_insert_with(|| {
+            regex::Regex::new(re)
+                .map(|r| r.capture_names().flatten().map(String::from).collect())
+                .map_err(|e| e.to_string())
+        });
+        match compiled {
+            Err(err) => e.add("spec.parse.regex", format!("does not compile: {err}")),
+            Ok(names) => {
+                if names.is_empty() {
+                    e.add(
+                        "spec.parse.regex",
+                        "has no named group (?P<name>...): nothing would be extracted",
+                    );
+                }
+                for n in names.iter() {
+                    if !is_attribute_key(n) {
+                        e.add(
+                            "spec.parse.regex",
+                            format!("group name {n:?} is not a valid attribute key"),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let Some(ts) = &spec.parse.timestamp {
+        if !is_attribute_key(&ts.attribute) {
+            e.add(
+                "spec.parse.timestamp.attribute",
+                format!("{:?} is not a valid attribute key", ts.attribute),
+            );
+        }
+        if ts.layout.is_empty()
+            || ts.layout.len() > 64
+            || !ts
+                .layout
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " %-:.,/TZ+_".contains(c))
+        {
+            e.add(
+                "spec.parse.timestamp.layout",
+                format!(
+                    "{:?} is not a strptime layout (letters, digits, % and - : . , / + _ space)",
+                    ts.layout
+                ),
+            );
+        }
+    }
+
+    // Tables, routes.
+    let tables = tables_of(p, &mut e);
+    let table_names: BTreeSet<&str> = spec.tables.iter().map(|t| t.name.as_str()).collect();
+    for (i, r) in spec.routes.iter().enumerate() {
+        let f = format!("spec.routes[{i}]");
+        if !table_names.contains(r.table.as_str()) {
+            e.add(
+                format!("{f}.table"),
+                format!("names no table of spec.tables: {:?}", r.table),
+            );
+        }
+        dns_labels(
+            &r.namespaces,
+            &format!("{f}.namespaces"),
+            "namespace",
+            &mut e,
+        );
+        dns_labels(
+            &r.containers,
+            &format!("{f}.containers"),
+            "container",
+            &mut e,
+        );
+        for (k, v) in &r.pod_labels {
+            if !is_label_key(k) || !is_label_value(v) {
+                e.add(
+                    format!("{f}.podLabels"),
+                    format!("{k:?}: {v:?} is not a valid label"),
+                );
+            }
+        }
+    }
+    if let Some(d) = &spec.default_table
+        && !table_names.contains(d.as_str())
+    {
+        e.add(
+            "spec.defaultTable",
+            format!("names no table of spec.tables: {d:?}"),
+        );
+    }
+    if spec.tables.len() > 1 && spec.routes.is_empty() && spec.default_table.is_none() {
+        e.add(
+            "spec.routes",
+            "with several tables, routes or a defaultTable must say where logs go",
+        );
+    }
+
+    // Gateway.
+    let g = &spec.gateway;
+    let resources = g.resources.clone().unwrap_or_else(default_resources);
+    if g.resources.is_some() {
+        check_quantities(&resources, "spec.gateway.resources", &mut e);
+    }
+    let memory = match resources
+        .limits
+        .as_ref()
+        .and_then(|l| l.get("memory"))
+        .map(|q| parse_quantity(&q.0))
+    {
+        Some(Ok(b)) => b,
+        _ => {
+            e.add(
+                "spec.gateway.resources.limits.memory",
+                "is required when resources are given: the memory_limiter and the buffer plan are derived from it",
+            );
+            0
+        }
+    };
+    let timeout = Duration::from(g.batch.timeout);
+    if g.batch.timeout.is_negative() || timeout.is_zero() || timeout > Duration::from_secs(60) {
+        e.add(
+            "spec.gateway.batch.timeout",
+            "must be between 1ms and 60s: data must be queryable within 2 minutes",
+        );
+    }
+    if g.buffer.duration.is_negative()
+        || Duration::from(g.buffer.duration) > Duration::from_secs(24 * 3600)
+    {
+        e.add("spec.gateway.buffer.duration", "must be between 0 and 24h");
+    }
+
+    // Stores: exist, valid, granted, one per region.
+    let mut targets: Vec<Arc<Store>> = Vec::new();
+    let mut regions_seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for (i, s) in spec.stores.iter().enumerate() {
+        let Some(store) = stores.get(s) else {
+            if set_aside.contains(s) {
+                e.add(
+                    format!("spec.stores[{i}]"),
+                    format!("ClickHouseStore {s} is invalid (see its status)"),
+                );
+            } else {
+                e.add(
+                    format!("spec.stores[{i}]"),
+                    format!("ClickHouseStore {s:?} does not exist"),
+                );
+            }
+            continue;
+        };
+        if !store.grants(&namespace, trusted) {
+            e.add(
+                format!("spec.stores[{i}]"),
+                format!(
+                    "ClickHouseStore {s} is not granted to namespace {namespace} (its spec.allowedNamespaces)"
+                ),
+            );
+            continue;
+        }
+        if let Some(other) = regions_seen.insert(store.region.as_str(), s.as_str()) {
+            e.add(
+                format!("spec.stores[{i}]"),
+                format!(
+                    "stores {other} and {s} are both in region {}: one store per region",
+                    store.region
+                ),
+            );
+            continue;
+        }
+        targets.push(store.clone());
+    }
+
+    // Which store each zone's gateways insert into: the store of the zone's region.
+    let mut regions: BTreeMap<String, Region> = BTreeMap::new();
+    let mut homeless = Vec::new();
+    for zone in zones {
+        let store = match &zone.region {
+            Some(r) => targets.iter().find(|s| s.region == *r),
+            // Nodes without a region label: only unambiguous with a single store.
+            None if targets.len() == 1 => targets.first(),
+            None => None,
+        };
+        match store {
+            Some(s) => regions
+                .entry(s.region.clone())
+                .or_insert_with(|| Region {
+                    store: s.clone(),
+                    zones: Vec::new(),
+                })
+                .zones
+                .push(zone.clone()),
+            None => homeless.push(zone),
+        }
+    }
+    if !homeless.is_empty() && !targets.is_empty() {
+        let z: Vec<String> = homeless
+            .iter()
+            .map(|z| {
+                format!(
+                    "{} (region {})",
+                    z.name,
+                    z.region.as_deref().unwrap_or("unlabelled")
+                )
+            })
+            .collect();
+        e.add(
+            "spec.stores",
+            format!(
+                "no store for the region of zone(s) {}: gateways insert into their own region's store (no cross-region ingest)",
+                z.join(", ")
+            ),
+        );
+    }
+
+    e.result(|| Pipeline {
+        id: id.clone(),
+        component_id: format!("{namespace}.{name}"),
+        namespace,
+        name,
+        generation: p.metadata.generation,
+        sources: spec.sources.clone(),
+        parse: spec.parse.clone(),
+        tables,
+        routes: spec.routes.clone(),
+        default_table: spec.default_table.clone(),
+        gateway: Gateway {
+            events_per_second: g.expected_events_per_second,
+            capacity_per_replica: g.capacity_per_replica,
+            resources,
+            memory_limit_bytes: memory,
+            buffer: Duration::from(g.buffer.duration),
+            bytes_per_event: g.buffer.bytes_per_event,
+            min_replicas_per_zone: g.min_replicas_per_zone,
+            max_replicas: g.max_replicas,
+            batch_rows: g.batch.rows,
+            batch_timeout: timeout,
+            image: g.image.clone(),
+        },
+        deletion_policy: spec.deletion_policy,
+        stores: targets,
+        regions,
+    })
+}
+
+/// Resolve every pipeline against the valid stores (`set_aside`: the names of stores that exist
+/// but are invalid) and the cluster's zones.
+pub(crate) fn resolve_all(
+    pipelines: &[LogPipeline],
+    settings: &Settings,
+    stores: &BTreeMap<String, Arc<Store>>,
+    set_aside: &BTreeSet<String>,
+    zones: &[Zone],
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) -> Vec<Pipeline> {
+    let mut regexes = RegexCache::new();
+    let mut out: Vec<Pipeline> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (p, cel) in pipelines.iter().zip(cel::problems_each(pipelines)) {
+        match resolve_one(p, cel, settings, stores, set_aside, zones, &mut regexes) {
+            Ok(v) => {
+                if !seen.insert(v.id.clone()) {
+                    problems.push(Problem::invalid(&v.id, "metadata.name", "defined twice"));
+                    out.retain(|o| o.id != v.id);
+                    continue;
+                }
+                if v.regions.is_empty() {
+                    warnings.push(Problem::warning(
+                        Subject::Resource(v.id.clone()),
+                        "spec.stores",
+                        "no node of this cluster is in a region of the pipeline's stores: no gateways here",
+                    ));
+                }
+                out.push(v);
+            }
+            Err(e) => problems.extend(e),
+        }
+    }
+    out
+}

@@ -1,0 +1,87 @@
+//! ClickHouseStores, resolved.
+
+use super::{Problem, ResourceId, cel};
+use crate::crd::{ClickHouseStore, SecretCredentials, TableEngine};
+use kube::ResourceExt;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A resolved ClickHouseStore.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Store {
+    pub id: ResourceId,
+    pub name: String,
+    pub region: String,
+    /// ClickHouse's HTTP interface for schema work, without a trailing `/`.
+    pub http_url: String,
+    /// Where the gateways' exporter connects, TLS made explicit.
+    pub exporter_endpoint: String,
+    pub insecure_skip_verify: bool,
+    pub database: String,
+    pub cluster: Option<String>,
+    pub engine: TableEngine,
+    pub credentials: SecretCredentials,
+    pub allowed_namespaces: Vec<String>,
+}
+
+impl Store {
+    /// Whether pipelines in `namespace` may use this store (`trusted`: the operator's trusted
+    /// namespaces may use every store).
+    pub fn grants(&self, namespace: &str, trusted: bool) -> bool {
+        trusted
+            || self
+                .allowed_namespaces
+                .iter()
+                .any(|n| n == "*" || n == namespace)
+    }
+}
+
+fn resolve_one(s: &ClickHouseStore) -> Store {
+    let spec = &s.spec;
+    let endpoint = spec.exporter_endpoint.trim_end_matches('/').to_string();
+    let exporter_endpoint = if spec.tls.enabled && endpoint.starts_with("tcp://") {
+        format!("{endpoint}?secure=true")
+    } else {
+        endpoint
+    };
+    Store {
+        id: ResourceId::of(s),
+        name: s.name_any(),
+        region: spec.region.clone(),
+        http_url: spec.http_url.trim_end_matches('/').to_string(),
+        exporter_endpoint,
+        insecure_skip_verify: spec.tls.insecure_skip_verify,
+        database: spec.database.clone(),
+        cluster: spec.cluster.clone(),
+        engine: spec.engine,
+        credentials: spec.credentials.clone(),
+        allowed_namespaces: spec.allowed_namespaces.clone(),
+    }
+}
+
+/// Resolve every store: its CEL rules are all there is to check alone.
+pub(crate) fn resolve_all(
+    stores: &[ClickHouseStore],
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Arc<Store>> {
+    let mut out = BTreeMap::new();
+    let mut twice = Vec::new();
+    for (s, cel) in stores.iter().zip(cel::problems_each(stores)) {
+        if !cel.is_empty() {
+            problems.extend(cel);
+            continue;
+        }
+        if out.insert(s.name_any(), Arc::new(resolve_one(s))).is_some() {
+            twice.push(s.name_any());
+            problems.push(Problem::invalid(
+                &ResourceId::of(s),
+                "metadata.name",
+                "defined twice",
+            ));
+        }
+    }
+    for name in twice {
+        out.remove(&name);
+    }
+    out
+}
