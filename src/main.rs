@@ -333,16 +333,11 @@ fn schema(action: SchemaAction) -> ExitCode {
         SchemaAction::Apply(a) => (a, false, false),
         SchemaAction::Ddl(a) => (a, true, true),
     };
-    let inputs = match otelhouse::render::load(&args.files, &[]) {
-        Ok(i) => i,
-        // Other kinds (stores, classes, nodes) may sit beside the pipelines; only parse errors
-        // and broken pipelines matter here.
+    // Other kinds (stores, classes, nodes) may sit beside the pipelines: they are skipped.
+    let pipelines = match otelhouse::render::load_pipelines(&args.files) {
+        Ok(p) => p,
         Err(e) => {
-            for line in e
-                .to_string()
-                .lines()
-                .filter(|l| !l.contains("is not an input"))
-            {
+            for line in e.to_string().lines() {
                 eprintln!("error: {line}");
             }
             return ExitCode::FAILURE;
@@ -350,17 +345,17 @@ fn schema(action: SchemaAction) -> ExitCode {
     };
     let mut problems = Vec::new();
     let mut resolved = Vec::new();
-    for p in &inputs.pipelines {
+    for p in &pipelines {
         match otelhouse::model::pipeline::resolve_tables(p) {
             Ok(tables) => resolved.push((p, tables)),
             Err(e) => problems.extend(e),
         }
     }
-    if !problems.is_empty() || inputs.pipelines.is_empty() {
+    if !problems.is_empty() || pipelines.is_empty() {
         for p in &problems {
             eprintln!("error: {p}");
         }
-        if inputs.pipelines.is_empty() {
+        if pipelines.is_empty() {
             eprintln!("error: no LogPipeline in the given files");
         }
         return ExitCode::FAILURE;

@@ -177,6 +177,36 @@ pub fn node_facts(doc: &Value) -> Option<NodeFacts> {
     Some(NodeFacts::new(name, labels).with_taints(&taints))
 }
 
+/// Only the LogPipelines in some paths (other kinds are skipped): the schema CLI's input.
+pub fn load_pipelines(paths: &[PathBuf]) -> Result<Vec<LogPipeline>, RenderError> {
+    let mut files = Vec::new();
+    for path in paths {
+        files.extend(yaml_files(path)?);
+    }
+    let mut inputs = Inputs::default();
+    let mut problems = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).map_err(|e| RenderError::Read {
+            path: file.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let origin = file.display().to_string();
+        let docs: Vec<Value> = documents(&text, &origin)?
+            .into_iter()
+            .filter(|d| {
+                d.get("apiVersion").and_then(Value::as_str) == Some(crate::crd::API_VERSION)
+                    && d.get("kind").and_then(Value::as_str) == Some("LogPipeline")
+            })
+            .collect();
+        add_documents(&mut inputs, docs, &origin, &mut problems);
+    }
+    if problems.is_empty() {
+        Ok(inputs.pipelines)
+    } else {
+        Err(RenderError::Invalid(problems))
+    }
+}
+
 /// Read custom resources and nodes from paths (files are parsed in parallel).
 pub fn load(resources: &[PathBuf], nodes: &[PathBuf]) -> Result<Inputs, RenderError> {
     let mut files = Vec::new();

@@ -5,6 +5,7 @@ mod kit;
 
 use kit::api::Recorded;
 use kit::world::{World, applies, tenant_inputs};
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use otelhouse::controller;
 use serde_json::json;
@@ -556,4 +557,56 @@ async fn cleanup_stops_the_operator_and_deletes_what_it_made() {
             .is_some()
     );
     assert!(w.api.get(kit::world::PIPELINES, "team-a", "app").is_some());
+}
+
+/// Each resource backs off on its own: 10 s after a failure, 20 s after the second in a row, and
+/// a success starts again at 10 s; a pipeline of the same name in another namespace counts apart.
+#[tokio::test]
+async fn the_backoff_grows_per_resource_and_a_success_resets_it() {
+    let mut inputs = tenant_inputs();
+    let reachable = inputs.stores[0].spec.http_url.clone();
+    inputs.stores[0].spec.http_url = "http://127.0.0.1:9".into();
+    inputs.stores[0].spec.allowed_namespaces.push("team-b".into());
+    let mut twin = inputs.pipelines[0].clone();
+    twin.metadata.namespace = Some("team-b".into());
+    inputs.pipelines.push(twin);
+    let mut w = World::new(&inputs);
+    let pipeline = |w: &World, ns: &str| {
+        w.ctx
+            .pipelines
+            .state()
+            .into_iter()
+            .find(|p| p.namespace().as_deref() == Some(ns))
+            .unwrap()
+    };
+    let fail = |w: &World, ns: &str| {
+        let p = pipeline(w, ns);
+        let ctx = w.ctx.clone();
+        async move {
+            let err = controller::reconcile_pipeline(p.clone(), ctx.clone())
+                .await
+                .unwrap_err();
+            format!("{:?}", controller::error_policy(p, &err, ctx))
+        }
+    };
+    assert!(fail(&w, "team-a").await.contains("Some(10s)"));
+    assert!(fail(&w, "team-a").await.contains("Some(20s)"), "the second failure waits longer");
+    assert!(fail(&w, "team-b").await.contains("Some(10s)"), "another namespace counts apart");
+    // The store comes back: a success resets the count.
+    let mut store = (*w.ctx.stores.state()[0]).clone();
+    store.spec.http_url = reachable;
+    w.stores.apply_watcher_event(&kube::runtime::watcher::Event::Apply(store.clone()));
+    w.ctx.touch();
+    controller::reconcile_pipeline(pipeline(&w, "team-a"), w.ctx.clone())
+        .await
+        .unwrap();
+    store.spec.http_url = "http://127.0.0.1:9".into();
+    w.stores.apply_watcher_event(&kube::runtime::watcher::Event::Apply(store));
+    w.ctx.touch();
+    w.sync_status();
+    // The schema is cached as applied; a different layout forces ClickHouse again.
+    let mut p = (*pipeline(&w, "team-a")).clone();
+    p.spec.tables[0].retention_days = 30;
+    w.update_pipeline(p);
+    assert!(fail(&w, "team-a").await.contains("Some(10s)"), "a success resets the backoff");
 }

@@ -254,3 +254,62 @@ async fn a_stale_crd_is_reported_in_status_and_metrics() {
         Ok(Ok(Ok(())))
     ));
 }
+
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Status writes (the operator's own, or anyone's) do not rebuild the desired state nor
+/// reconcile every class: only a change of a spec (its generation) does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_writes_do_not_rebuild_the_world() {
+    let api = FakeApi::new();
+    seed_crds(&api);
+    let inputs = kit::world::tenant_inputs();
+    drop(kit::world::World::on(api.clone(), &inputs, kit::settings()));
+    let port = free_port();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run_with(api.client(), config(port, false), stop.clone()));
+    let settled = |api: &FakeApi| {
+        api.get(kit::world::PIPELINES, "team-a", "app")
+            .is_some_and(|p| p["status"]["observedGeneration"] == 1)
+    };
+    assert!(eventually(30, || async { settled(&api) }).await);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let metrics = || async { http_get(port, "/metrics").await.unwrap().1 };
+    let builds = counter(&metrics().await, "otelhouse_snapshot_builds_total");
+    let class_reconciles = counter(&metrics().await, "otelhouse_reconciles_total{controller=\"agentclass\"}");
+    // Someone writes a status (as the operator itself does after every change).
+    let other: kube::Api<otelhouse::crd::LogPipeline> = kube::Api::namespaced(api.client_as("other"), "team-a");
+    other
+        .patch_status(
+            "app",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"status": {"tables": 7}})),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let m = metrics().await;
+    assert_eq!(counter(&m, "otelhouse_snapshot_builds_total"), builds, "a status write rebuilt the snapshot");
+    assert_eq!(
+        counter(&m, "otelhouse_reconciles_total{controller=\"agentclass\"}"),
+        class_reconciles,
+        "a status write reconciled the classes"
+    );
+    // A spec change does.
+    let mut p = kit::world::with_kind(&inputs.pipelines[0], "LogPipeline");
+    p["spec"]["gateway"]["batch"] = json!({"rows": 20000});
+    api.seed("logpipelines", p);
+    assert!(
+        eventually(10, || async { counter(&metrics().await, "otelhouse_snapshot_builds_total") > builds }).await,
+        "a spec change did not rebuild the snapshot"
+    );
+    stop.cancel();
+    assert!(matches!(tokio::time::timeout(Duration::from_secs(20), task).await, Ok(Ok(Ok(())))));
+}

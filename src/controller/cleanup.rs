@@ -7,6 +7,7 @@ use crate::inventory::Settings;
 use crate::kinds::{Home, Managed};
 use crate::meta::{FIELD_MANAGER, MANAGED_BY};
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -53,7 +54,46 @@ pub async fn cleanup(
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
+        // `status.replicas` does not count terminating pods: a leader shutting down may still
+        // reconcile until it releases the Lease (it does so after its last reconcile).
+        let leases: Api<Lease> = Api::namespaced(client.clone(), &settings.namespace);
+        let start = std::time::Instant::now();
+        while let Some(holder) = leases
+            .get_opt(super::run::LEASE_NAME)
+            .await?
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity)
+            .filter(|h| !h.is_empty())
+        {
+            if start.elapsed() > STOP_TIMEOUT {
+                return Err(Error::Internal(format!(
+                    "the Lease is still held by {holder} after {}s",
+                    STOP_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
     }
+    // Until a pass finds nothing: without leader election a stopping operator holds no Lease to
+    // wait for, and may make an object again during its grace period.
+    let mut deleted = 0;
+    for _ in 0..MAX_PASSES {
+        let n = delete_pass(&client, settings).await?;
+        deleted += n;
+        if n == 0 {
+            break;
+        }
+        tokio::time::sleep(PASS_INTERVAL).await;
+    }
+    Ok(deleted)
+}
+
+/// Passes of deletion at most, and the pause between them.
+const MAX_PASSES: u32 = 5;
+const PASS_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Delete every object labelled as ours in both namespaces; returns how many.
+async fn delete_pass(client: &Client, settings: &Settings) -> Result<u32, Error> {
     let selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
     let mut deleted = 0;
     for kind in Managed::ALL.into_iter().rev() {

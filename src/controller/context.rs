@@ -160,6 +160,7 @@ impl Context {
                 .cloned()
                 .collect(),
         };
+        self.metrics.snapshot_builds.inc();
         let mut s = snapshot::build(inputs, &self.settings);
         s.stale_crds = self
             .stale_crds

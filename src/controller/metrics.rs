@@ -34,6 +34,8 @@ pub struct Metrics {
     /// 1 for each installed CRD whose schema differs from the operator's (Helm never upgrades
     /// CRDs).
     pub stale_crds: Family<CrdLabel, Gauge>,
+    /// How often the snapshot was rebuilt (once per change of the facts).
+    pub snapshot_builds: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,6 +54,7 @@ impl Default for Metrics {
         let applied = Family::<KindLabel, Counter>::default();
         let deleted = Family::<KindLabel, Counter>::default();
         let stale_crds = Family::<CrdLabel, Gauge>::default();
+        let snapshot_builds = Counter::default();
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -78,6 +81,11 @@ impl Default for Metrics {
             "Installed CRDs whose schema differs from the operator's (apply crds/)",
             stale_crds.clone(),
         );
+        registry.register(
+            "snapshot_builds",
+            "Rebuilds of the desired state (once per change of the custom resources or nodes)",
+            snapshot_builds.clone(),
+        );
         // Every controller's series exists from the start (at 0), so dashboards see it.
         for controller in ["agentclass", "logpipeline", "clickhousestore"] {
             let _ = reconciles.get_or_create(&ControllerLabel { controller });
@@ -90,6 +98,7 @@ impl Default for Metrics {
             applied,
             deleted,
             stale_crds,
+            snapshot_builds,
         }
     }
 }

@@ -5,6 +5,7 @@ use super::snapshot::Owner;
 use super::{Context, error_policy, reconcile_class, reconcile_pipeline, reconcile_store};
 use crate::crd::{AgentClass, ClickHouseStore, LogPipeline};
 use crate::inventory::{NodeFacts, Settings};
+use crate::kinds::{Home, Managed};
 use crate::meta::MANAGED_BY;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
@@ -21,6 +22,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// The leader-election Lease, in the operator's namespace.
+pub const LEASE_NAME: &str = "otelhouse-leader";
 
 /// How `otelhouse run` is configured.
 #[derive(Clone, Debug)]
@@ -192,33 +196,38 @@ pub async fn run_with(
     let owned_selector = format!("{}={}", MANAGED_BY.0, MANAGED_BY.1);
     let owned_cfg = watcher::Config::default().labels(&owned_selector);
     let ns = config.settings.namespace.clone();
-    let agent_ns = config.settings.agent_namespace.clone();
     // One watch per kind we manage and namespace it lives in, all feeding the same cache of live
-    // summaries.
-    macro_rules! owned {
-        ($kind:ty, $ns:expr) => {{
+    // summaries. The match is exhaustive: a new kind does not compile until it is watched.
+    for kind in Managed::ALL {
+        for home in kind.homes() {
+            let ns = match home {
+                Home::Agents => config.settings.agent_namespace.as_str(),
+                Home::Operator => config.settings.namespace.as_str(),
+            };
             let (tx, rx) = tokio::sync::oneshot::channel();
             synced.push(rx);
-            spawn_watch(
-                owned_watch::<$kind>(
-                    Api::namespaced(client.clone(), $ns),
-                    owned_cfg.clone(),
-                    ctx.clone(),
-                    class_tx.clone(),
-                    pipeline_tx.clone(),
-                    tx,
-                )
-                .boxed(),
-            );
-        }};
+            let w = OwnedWatch {
+                cfg: owned_cfg.clone(),
+                ctx: ctx.clone(),
+                class_tx: class_tx.clone(),
+                pipeline_tx: pipeline_tx.clone(),
+                synced: tx,
+            };
+            let c = client.clone();
+            spawn_watch(match kind {
+                Managed::ConfigMap => w.run::<ConfigMap>(Api::namespaced(c, ns)).boxed(),
+                Managed::Service => w.run::<Service>(Api::namespaced(c, ns)).boxed(),
+                Managed::DaemonSet => w.run::<DaemonSet>(Api::namespaced(c, ns)).boxed(),
+                Managed::Deployment => w.run::<Deployment>(Api::namespaced(c, ns)).boxed(),
+                Managed::HorizontalPodAutoscaler => {
+                    w.run::<HorizontalPodAutoscaler>(Api::namespaced(c, ns)).boxed()
+                }
+                Managed::PodDisruptionBudget => {
+                    w.run::<PodDisruptionBudget>(Api::namespaced(c, ns)).boxed()
+                }
+            });
+        }
     }
-    owned!(DaemonSet, &agent_ns);
-    owned!(ConfigMap, &agent_ns);
-    owned!(Deployment, &ns);
-    owned!(ConfigMap, &ns);
-    owned!(Service, &ns);
-    owned!(HorizontalPodAutoscaler, &ns);
-    owned!(PodDisruptionBudget, &ns);
     // Secrets only as metadata, only in our namespace: a change re-checks the stores using them.
     {
         let ctx = ctx.clone();
@@ -323,7 +332,7 @@ pub async fn run_with(
             let mut leading = None;
             if leader_elect {
                 let lease =
-                    kube_lease_manager::LeaseManagerBuilder::new(client, "otelhouse-leader")
+                    kube_lease_manager::LeaseManagerBuilder::new(client, LEASE_NAME)
                         .with_namespace(&namespace)
                         .with_duration(lease_timing.duration)
                         .with_grace(lease_timing.grace)
@@ -505,17 +514,51 @@ where
         + Sync
         + 'static,
 {
+    let mut seen = Generations::default();
     watcher(api, watcher::Config::default())
         .default_backoff()
         .modify(|o| o.meta_mut().managed_fields = None)
         .reflect_shared(writer)
-        .for_each(move |_| {
-            ctx.touch();
-            if let Some(tx) = &also {
-                let _ = tx.send(());
+        .for_each(move |ev| {
+            // Only a change of what the snapshot is built from rebuilds it: the operator's own
+            // status writes (and everyone's metadata edits) do not.
+            let changed = match &ev {
+                Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => seen.changed(o),
+                Ok(watcher::Event::Delete(o)) => seen.forget(o),
+                Ok(watcher::Event::InitDone) => true,
+                Ok(watcher::Event::Init) | Err(_) => false,
+            };
+            if changed {
+                ctx.touch();
+                if let Some(tx) = &also {
+                    let _ = tx.send(());
+                }
             }
             futures::future::ready(())
         })
+}
+
+/// The generation (and whether it is being deleted) of each object a watch has seen: what a
+/// custom resource's snapshot depends on (kube's `predicates::generation`, with deletion).
+#[derive(Default)]
+pub struct Generations(std::collections::HashMap<(Option<String>, String), (Option<i64>, bool)>);
+
+impl Generations {
+    /// Whether `obj` is new or its spec or deletion changed since last seen.
+    pub fn changed<K: Resource>(&mut self, obj: &K) -> bool {
+        let m = obj.meta();
+        let key = (m.namespace.clone(), m.name.clone().unwrap_or_default());
+        let now = (m.generation, m.deletion_timestamp.is_some());
+        self.0.insert(key, now) != Some(now)
+    }
+
+    /// `obj` is gone; whether it had been seen.
+    pub fn forget<K: Resource>(&mut self, obj: &K) -> bool {
+        let m = obj.meta();
+        self.0
+            .remove(&(m.namespace.clone(), m.name.clone().unwrap_or_default()))
+            .is_some()
+    }
 }
 
 /// Nodes, cached as name, labels and taints; only a change of those or of the set of nodes
@@ -575,59 +618,65 @@ fn node_watch(
 /// Nodes per page of the initial list: a whole Node is tens of KiB, and only its facts are kept.
 const NODE_PAGE_SIZE: u32 = 100;
 
-/// Objects we manage of one kind: keep the cache of live objects and trigger their owner.
-fn owned_watch<K>(
-    api: Api<K>,
+/// A watch of the objects we manage of one kind: keeps the cache of live objects and triggers
+/// their owner.
+struct OwnedWatch {
     cfg: watcher::Config,
     ctx: Arc<Context>,
     class_tx: mpsc::UnboundedSender<ObjectRef<AgentClass>>,
     pipeline_tx: mpsc::UnboundedSender<ObjectRef<LogPipeline>>,
     synced: tokio::sync::oneshot::Sender<()>,
-) -> impl std::future::Future<Output = ()> + Send
-where
-    K: crate::kinds::ManagedKind
-        + Resource<DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug
-        + Send
-        + Sync
-        + 'static,
-{
-    let mut synced = Some(synced);
-    watcher(api, cfg)
-        .default_backoff()
-        .modify(|o| o.meta_mut().managed_fields = None)
-        .for_each(move |ev| {
-            let (obj, deleted) = match ev {
-                Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => (o, false),
-                Ok(watcher::Event::Delete(o)) => (o, true),
-                Ok(watcher::Event::InitDone) => {
-                    if let Some(tx) = synced.take() {
-                        let _ = tx.send(());
+}
+
+impl OwnedWatch {
+    fn run<K>(self, api: Api<K>) -> impl std::future::Future<Output = ()> + Send
+    where
+        K: crate::kinds::ManagedKind
+            + Resource<DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + serde::Serialize
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        let OwnedWatch {
+            cfg,
+            ctx,
+            class_tx,
+            pipeline_tx,
+            synced,
+        } = self;
+        let mut synced = Some(synced);
+        watcher(api, cfg)
+            .default_backoff()
+            .modify(|o| o.meta_mut().managed_fields = None)
+            .for_each(move |ev| {
+                let (obj, deleted) = match ev {
+                    Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => (o, false),
+                    Ok(watcher::Event::Delete(o)) => (o, true),
+                    Ok(watcher::Event::InitDone) => {
+                        if let Some(tx) = synced.take() {
+                            let _ = tx.send(());
+                        }
+                        return futures::future::ready(());
                     }
-                    return futures::future::ready(());
+                    _ => return futures::future::ready(()),
+                };
+                let value = serde_json::to_value(&obj).unwrap_or_default();
+                match ctx.observe_owned(K::MANAGED, &value, deleted) {
+                    Some(Owner::Class(name)) => {
+                        let _ = class_tx.send(ObjectRef::new(&name));
+                    }
+                    Some(Owner::Pipeline { namespace, name }) => {
+                        let _ = pipeline_tx.send(ObjectRef::new(&name).within(&namespace));
+                    }
+                    _ => {}
                 }
-                _ => return futures::future::ready(()),
-            };
-            let mut value = serde_json::to_value(&obj).unwrap_or_default();
-            if let Some(m) = value.as_object_mut() {
-                m.insert("apiVersion".into(), K::api_version(&()).into_owned().into());
-                m.insert("kind".into(), K::kind(&()).into_owned().into());
-            }
-            let owner = ctx.observe_owned(K::MANAGED, &value, deleted);
-            match owner {
-                Some(Owner::Class(name)) => {
-                    let _ = class_tx.send(ObjectRef::new(&name));
-                }
-                Some(Owner::Pipeline { namespace, name }) => {
-                    let _ = pipeline_tx.send(ObjectRef::new(&name).within(&namespace));
-                }
-                _ => {}
-            }
-            futures::future::ready(())
-        })
+                futures::future::ready(())
+            })
+    }
 }
 
 /// /metrics, /healthz, /readyz.

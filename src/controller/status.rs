@@ -381,3 +381,154 @@ pub fn ready_of(conditions: &[Condition]) -> Option<(String, String)> {
         .find(|c| c.type_ == "Ready")
         .map(|c| (c.status.clone(), c.reason.clone()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::plan::{Plan, ZonePlan};
+    use crate::model::{Problem, ProblemKind, Subject};
+    use serde_json::json;
+
+    fn t(s: &str) -> Time {
+        Time(s.parse().unwrap())
+    }
+
+    fn cond<'a>(c: &'a [Condition], type_: &str) -> &'a Condition {
+        c.iter().find(|c| c.type_ == type_).unwrap()
+    }
+
+    fn daemon_set(desired: u32, ready: u32) -> Value {
+        json!({"status": {"desiredNumberScheduled": desired, "numberReady": ready}})
+    }
+
+    #[test]
+    fn class_ready_not_ready_and_applying() {
+        let id = ResourceId::class("all");
+        let mut s = Snapshot::default();
+        s.coverage.by_class.insert("all".into(), vec!["n1".into(), "n2".into()]);
+        let now = t("2026-01-01T00:00:00Z");
+        let st = class_status(&id, Some(3), &s, None, vec![], None, &now);
+        assert_eq!(cond(&st.common.conditions, "Ready").reason, "Applying");
+        assert_eq!(st.nodes, Some(2));
+        let st = class_status(&id, Some(3), &s, Some(&daemon_set(2, 1)), vec![], None, &now);
+        let ready = cond(&st.common.conditions, "Ready");
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "AgentsNotReady"));
+        assert_eq!(ready.message, "1 of 2 agents ready");
+        let st = class_status(&id, Some(3), &s, Some(&daemon_set(2, 2)), vec![], None, &now);
+        assert_eq!(cond(&st.common.conditions, "Ready").status, "True");
+        assert_eq!(st.common.observed_generation, Some(3));
+        assert_eq!(cond(&st.common.conditions, "Ready").observed_generation, Some(3));
+    }
+
+    #[test]
+    fn an_excluded_class_says_why_and_an_overlap_is_its_own_reason() {
+        let id = ResourceId::class("a");
+        let mut s = Snapshot::default();
+        s.problems.insert(
+            id.clone(),
+            vec![Problem {
+                subject: Subject::Resource(id.clone()),
+                field: "spec".into(),
+                message: "classes overlap: node n9".into(),
+                kind: ProblemKind::Overlap { with: vec!["b".into()] },
+            }],
+        );
+        let now = t("2026-01-01T00:00:00Z");
+        let st = class_status(&id, Some(1), &s, None, vec!["b".into()], None, &now);
+        let d = cond(&st.common.conditions, "Degraded");
+        assert_eq!((d.status.as_str(), d.reason.as_str()), ("True", "Overlap"));
+        assert_eq!(d.message, "spec: classes overlap: node n9");
+        assert_eq!(st.overlaps_with, vec!["b".to_string()]);
+        let st = class_status(&id, Some(1), &s, None, vec![], None, &now);
+        assert_eq!(cond(&st.common.conditions, "Degraded").reason, "Invalid");
+    }
+
+    #[test]
+    fn an_unchanged_condition_keeps_its_transition_time() {
+        let id = ResourceId::class("all");
+        let s = Snapshot::default();
+        let first = class_status(&id, Some(1), &s, Some(&daemon_set(1, 1)), vec![], None, &t("2026-01-01T00:00:00Z"));
+        let later = class_status(&id, Some(1), &s, Some(&daemon_set(1, 1)), vec![], Some(&first), &t("2026-01-02T00:00:00Z"));
+        assert_eq!(first, later, "same world, same status: no write");
+        let broken = class_status(&id, Some(1), &s, Some(&daemon_set(1, 0)), vec![], Some(&first), &t("2026-01-03T00:00:00Z"));
+        assert_eq!(cond(&broken.common.conditions, "Ready").last_transition_time, t("2026-01-03T00:00:00Z"));
+    }
+
+    fn plan(zones: &[(&str, u32)], capped: bool) -> Plan {
+        Plan {
+            total: zones.iter().map(|z| z.1).sum(),
+            by_throughput: 1,
+            by_buffer: 1,
+            by_zones: zones.len() as u32,
+            capped,
+            zones: zones
+                .iter()
+                .map(|(z, r)| ZonePlan {
+                    zone: z.to_string(),
+                    replicas: *r,
+                    max_replicas: r * 2,
+                })
+                .collect(),
+            queue_events_per_replica: 1,
+        }
+    }
+
+    fn deployment(zone: &str, ready: u32) -> Value {
+        json!({"metadata": {"labels": {LABEL_ZONE: zone}}, "status": {"readyReplicas": ready}})
+    }
+
+    fn applied(store: &str) -> StoreSchemaStatus {
+        StoreSchemaStatus {
+            store: store.into(),
+            state: "Applied".into(),
+            applied_generation: Some(1),
+            message: None,
+        }
+    }
+
+    #[test]
+    fn pipeline_gateways_per_zone_and_schema_state() {
+        let id = ResourceId::pipeline("team-a", "app");
+        let mut s = Snapshot::default();
+        s.plans.insert(id.clone(), vec![("us".into(), plan(&[("a", 2), ("b", 1)], false))]);
+        let now = t("2026-01-01T00:00:00Z");
+        let (a, b) = (deployment("a", 2), deployment("b", 0));
+        let st = pipeline_status(&id, Some(1), &s, &[&a, &b], vec![applied("us")], 1, None, &now);
+        let ready = cond(&st.common.conditions, "Ready");
+        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "GatewaysNotReady"));
+        assert_eq!(ready.message, "gateways ready per zone: b 0/1");
+        let g = st.gateways.unwrap();
+        assert_eq!((g.planned, g.ready), (3, 2));
+        let b = deployment("b", 1);
+        let st = pipeline_status(&id, Some(1), &s, &[&a, &b], vec![applied("us")], 1, None, &now);
+        assert_eq!(cond(&st.common.conditions, "Ready").status, "True");
+        // A refused migration is Degraded and not Ready, with the store's reason.
+        let refused = StoreSchemaStatus {
+            state: "Refused".into(),
+            message: Some("ORDER BY cannot change".into()),
+            ..applied("us")
+        };
+        let st = pipeline_status(&id, Some(1), &s, &[&a, &b], vec![refused], 1, None, &now);
+        assert_eq!(cond(&st.common.conditions, "Degraded").reason, "SchemaRefused");
+        assert_eq!(cond(&st.common.conditions, "Ready").reason, "SchemaNotApplied");
+        // A capped plan is Degraded.
+        s.plans.insert(id.clone(), vec![("us".into(), plan(&[("a", 2), ("b", 1)], true))]);
+        let st = pipeline_status(&id, Some(1), &s, &[&a, &b], vec![applied("us")], 1, None, &now);
+        assert_eq!(cond(&st.common.conditions, "Degraded").reason, "Capped");
+    }
+
+    #[test]
+    fn a_stale_crd_degrades_only_what_is_not_degraded_already() {
+        let id = ResourceId::store("us");
+        let mut s = Snapshot::default();
+        s.stale_crds.insert("ClickHouseStore".into(), "stale".into());
+        let now = t("2026-01-01T00:00:00Z");
+        let st = store_status(&id, Some(1), &s, Ok("26.9".into()), None, &now);
+        let d = cond(&st.common.conditions, "Degraded");
+        assert_eq!((d.status.as_str(), d.reason.as_str()), ("True", "StaleCRD"));
+        assert_eq!(cond(&st.common.conditions, "Ready").status, "True");
+        let st = store_status(&id, Some(1), &s, Err("down".into()), None, &now);
+        assert_eq!(cond(&st.common.conditions, "Degraded").reason, "Unreachable");
+        assert_eq!(st.reachable, Some(false));
+    }
+}

@@ -314,3 +314,6 @@ pub(crate) fn preview(items: &[String]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests;
