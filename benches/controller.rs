@@ -8,109 +8,37 @@
 #[path = "gen.rs"]
 mod generator;
 
-use http::{Request, Response};
-use kube::client::Body;
-use kube::runtime::reflector::{self, store::Writer};
-use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
-use otelhouse::controller::{self, Context};
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
+use kit::api::{FakeApi, Recorded};
+use kit::world::World;
+use otelhouse::controller;
 use otelhouse::crd::{AgentClass, ClickHouseStore, LogPipeline};
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[derive(Default)]
-struct Counts {
-    by_verb: BTreeMap<String, u64>,
-    statuses: BTreeMap<String, Value>,
-}
-
-fn fake_api(counts: Arc<Mutex<Counts>>) -> Client {
-    let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-    tokio::spawn(async move {
-        while let Some((request, send)) = handle.next_request().await {
-            let (parts, body) = request.into_parts();
-            let bytes = body.collect_bytes().await.unwrap_or_default();
-            let body: Value = serde_json::from_slice(&bytes)
-                .or_else(|_| serde_norway::from_slice(&bytes))
-                .unwrap_or(Value::Null);
-            let path = parts.uri.path().to_string();
-            let verb = match parts.method.as_str() {
-                "PATCH" if path.ends_with("/status") => "PATCH status",
-                "PATCH" => "PATCH (apply)",
-                "POST" => "POST (events)",
-                "GET" => "GET",
-                "DELETE" => "DELETE",
-                _ => "other",
-            };
-            let (status, answer) = {
-                let mut c = counts.lock().unwrap();
-                *c.by_verb.entry(verb.to_string()).or_default() += 1;
-                match verb {
-                    "PATCH status" => {
-                        c.statuses.insert(
-                            path.trim_end_matches("/status").to_string(),
-                            body["status"].clone(),
-                        );
-                        (200, body)
-                    }
-                    "PATCH (apply)" => {
-                        let mut obj = body;
-                        obj["metadata"]["resourceVersion"] = json!("1");
-                        (200, obj)
-                    }
-                    "POST (events)" => (201, body),
-                    "GET" => (
-                        200,
-                        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "otelhouse-system"}, "data": {"username": "ZGVmYXVsdA==", "password": ""}}),
-                    ),
-                    _ => (
-                        200,
-                        json!({"kind": "Status", "apiVersion": "v1", "status": "Success"}),
-                    ),
-                }
-            };
-            let response = Response::builder()
-                .status(status)
-                .header("content-type", "application/json")
-                .body(Body::from(serde_json::to_vec(&answer).unwrap()))
-                .unwrap();
-            send.send_response(response);
-        }
-    });
-    Client::new(service, "default")
-}
-
-// The server lives as long as the bench and exits with it (--exit-with-parent).
-#[allow(clippy::zombie_processes)]
-fn start_clickhouse() -> (String, std::process::Child) {
-    let dir = tempfile::tempdir().expect("tempdir").keep();
-    let port_file = dir.join("port");
-    let python = std::env::var("OTELHOUSE_PYTHON").unwrap_or_else(|_| "python3".into());
-    let child = std::process::Command::new(python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/tools/chdb_http.py"
-        ))
-        .arg("--path")
-        .arg(dir.join("data"))
-        .arg("--port-file")
-        .arg(&port_file)
-        .arg("--exit-with-parent")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("python3 runs chdb_http.py");
-    for _ in 0..600 {
-        if let Ok(p) = std::fs::read_to_string(&port_file) {
-            return (format!("http://127.0.0.1:{}", p.trim()), child);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+/// Requests by kind of request: applies, status patches, scale updates, Events, reads.
+fn by_verb(reqs: &[Recorded]) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for r in reqs {
+        let verb = match r.method.as_str() {
+            "PATCH" if r.path.ends_with("/status") => "PATCH status",
+            "PATCH" if r.path.ends_with("/scale") => "PATCH scale",
+            "PATCH" if r.path.contains("/events/") => "PATCH (event series)",
+            "PATCH" if r.content_type == "application/apply-patch+yaml" => "PATCH (apply)",
+            "PATCH" => "PATCH (other)",
+            "POST" => "POST (events)",
+            "GET" => "GET",
+            "DELETE" => "DELETE",
+            _ => "other",
+        };
+        *out.entry(verb.to_string()).or_default() += 1;
     }
-    panic!("chdb_http.py did not start");
+    out
 }
 
 fn peak_rss_mib() -> f64 {
@@ -123,7 +51,8 @@ fn peak_rss_mib() -> f64 {
         / 1024.0
 }
 
-async fn pass(ctx: &Arc<Context>) {
+async fn pass(w: &World) {
+    let ctx = &w.ctx;
     for c in ctx.classes.state() {
         controller::reconcile_class(c, ctx.clone())
             .await
@@ -141,58 +70,8 @@ async fn pass(ctx: &Arc<Context>) {
     }
 }
 
-/// Statuses the server now holds flow back into the caches, as the watches would deliver them.
-fn sync(
-    ctx: &Context,
-    counts: &Mutex<Counts>,
-    cw: &mut Writer<AgentClass>,
-    pw: &mut Writer<LogPipeline>,
-    sw: &mut Writer<ClickHouseStore>,
-) {
-    let c = counts.lock().unwrap();
-    for class in ctx.classes.state() {
-        let mut class = (*class).clone();
-        class.status = c
-            .statuses
-            .get(&format!(
-                "/apis/otelhouse.dev/v1alpha1/agentclasses/{}",
-                class.name_any()
-            ))
-            .and_then(|s| serde_json::from_value(s.clone()).ok());
-        cw.apply_watcher_event(&watcher::Event::Apply(class));
-    }
-    for p in ctx.pipelines.state() {
-        let mut p = (*p).clone();
-        let path = format!(
-            "/apis/otelhouse.dev/v1alpha1/namespaces/{}/logpipelines/{}",
-            p.namespace().unwrap_or_default(),
-            p.name_any()
-        );
-        p.status = c
-            .statuses
-            .get(&path)
-            .and_then(|s| serde_json::from_value(s.clone()).ok());
-        pw.apply_watcher_event(&watcher::Event::Apply(p));
-    }
-    for s in ctx.stores.state() {
-        let mut s = (*s).clone();
-        s.status = c
-            .statuses
-            .get(&format!(
-                "/apis/otelhouse.dev/v1alpha1/clickhousestores/{}",
-                s.name_any()
-            ))
-            .and_then(|v| serde_json::from_value(v.clone()).ok());
-        sw.apply_watcher_event(&watcher::Event::Apply(s));
-    }
-}
-
-fn writes(c: &Counts) -> u64 {
-    c.by_verb
-        .iter()
-        .filter(|(v, _)| *v != "GET")
-        .map(|(_, n)| n)
-        .sum()
+fn writes(c: &BTreeMap<String, u64>) -> u64 {
+    c.iter().filter(|(v, _)| *v != "GET").map(|(_, n)| n).sum()
 }
 
 /// The facts as the watches deliver them: typed objects from JSON (no YAML, no Values).
@@ -214,7 +93,7 @@ fn main() {
             .block_on(operator(&file));
         return;
     }
-    let (url, _server) = start_clickhouse();
+    let url = kit::clickhouse_url();
     let dir = tempfile::tempdir().expect("tempdir");
     generator::generate_with(dir.path(), &url);
     let inputs = otelhouse::render::load(&[dir.path().to_path_buf()], &[]).expect("load");
@@ -242,7 +121,7 @@ fn main() {
 
 async fn operator(file: &str) {
     let facts: Facts = serde_json::from_slice(&std::fs::read(file).expect("read")).expect("facts");
-    let inputs = otelhouse::inventory::Inputs {
+    let mut inputs = otelhouse::inventory::Inputs {
         classes: facts.classes,
         pipelines: facts.pipelines,
         stores: facts.stores,
@@ -253,52 +132,31 @@ async fn operator(file: &str) {
             .collect(),
     };
     let rss_before = peak_rss_mib();
-
-    let counts: Arc<Mutex<Counts>> = Arc::default();
-    let client = fake_api(counts.clone());
-    let (cr, mut cw) = reflector::store::<AgentClass>();
-    let (pr, mut pw) = reflector::store::<LogPipeline>();
-    let (sr, mut sw) = reflector::store::<ClickHouseStore>();
-    for (i, mut c) in inputs.classes.clone().into_iter().enumerate() {
+    for (i, c) in inputs.classes.iter_mut().enumerate() {
         c.metadata.uid = Some(format!("uid-c{i}"));
-        c.metadata.generation = Some(1);
-        cw.apply_watcher_event(&watcher::Event::Apply(c));
     }
-    for (i, mut p) in inputs.pipelines.clone().into_iter().enumerate() {
+    for (i, p) in inputs.pipelines.iter_mut().enumerate() {
         p.metadata.uid = Some(format!("uid-p{i}"));
-        p.metadata.generation = Some(1);
-        pw.apply_watcher_event(&watcher::Event::Apply(p));
     }
-    for mut s in inputs.stores.clone() {
-        s.metadata.generation = Some(1);
-        sw.apply_watcher_event(&watcher::Event::Apply(s));
-    }
-    let ctx = Arc::new(Context::new(
-        client,
+    // The test kit's API server, lean: it keeps only the statuses it hands back.
+    let mut w = World::on(
+        FakeApi::lean(),
+        &inputs,
         otelhouse::inventory::Settings::default(),
-        cr,
-        pr,
-        sr,
-    ));
-    for n in &inputs.nodes {
-        ctx.nodes.write().unwrap().insert(n.name.clone(), n.clone());
-    }
+    );
     drop(inputs);
 
     let start = Instant::now();
-    pass(&ctx).await;
+    pass(&w).await;
     let full = start.elapsed();
-    let full_counts = std::mem::take(&mut counts.lock().unwrap().by_verb);
-    sync(&ctx, &counts, &mut cw, &mut pw, &mut sw);
+    let full_counts = by_verb(&w.api.take());
+    w.sync_status();
 
     let start = Instant::now();
-    pass(&ctx).await;
+    pass(&w).await;
     let idle = start.elapsed();
-    let idle_counts = std::mem::take(&mut counts.lock().unwrap().by_verb);
-    let idle_writes = writes(&Counts {
-        by_verb: idle_counts.clone(),
-        ..Default::default()
-    });
+    let idle_counts = by_verb(&w.api.take());
+    let idle_writes = writes(&idle_counts);
 
     println!(
         "controller: full reconcile pass of {} pipelines, {} agent classes, {} nodes (mock API, schemas on chdb)",

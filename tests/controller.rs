@@ -566,7 +566,10 @@ async fn the_backoff_grows_per_resource_and_a_success_resets_it() {
     let mut inputs = tenant_inputs();
     let reachable = inputs.stores[0].spec.http_url.clone();
     inputs.stores[0].spec.http_url = "http://127.0.0.1:9".into();
-    inputs.stores[0].spec.allowed_namespaces.push("team-b".into());
+    inputs.stores[0]
+        .spec
+        .allowed_namespaces
+        .push("team-b".into());
     let mut twin = inputs.pipelines[0].clone();
     twin.metadata.namespace = Some("team-b".into());
     inputs.pipelines.push(twin);
@@ -590,23 +593,34 @@ async fn the_backoff_grows_per_resource_and_a_success_resets_it() {
         }
     };
     assert!(fail(&w, "team-a").await.contains("Some(10s)"));
-    assert!(fail(&w, "team-a").await.contains("Some(20s)"), "the second failure waits longer");
-    assert!(fail(&w, "team-b").await.contains("Some(10s)"), "another namespace counts apart");
+    assert!(
+        fail(&w, "team-a").await.contains("Some(20s)"),
+        "the second failure waits longer"
+    );
+    assert!(
+        fail(&w, "team-b").await.contains("Some(10s)"),
+        "another namespace counts apart"
+    );
     // The store comes back: a success resets the count.
     let mut store = (*w.ctx.stores.state()[0]).clone();
     store.spec.http_url = reachable;
-    w.stores.apply_watcher_event(&kube::runtime::watcher::Event::Apply(store.clone()));
+    w.stores
+        .apply_watcher_event(&kube::runtime::watcher::Event::Apply(store.clone()));
     w.ctx.touch();
     controller::reconcile_pipeline(pipeline(&w, "team-a"), w.ctx.clone())
         .await
         .unwrap();
     store.spec.http_url = "http://127.0.0.1:9".into();
-    w.stores.apply_watcher_event(&kube::runtime::watcher::Event::Apply(store));
+    w.stores
+        .apply_watcher_event(&kube::runtime::watcher::Event::Apply(store));
     w.ctx.touch();
     w.sync_status();
     // The schema is cached as applied; a different layout forces ClickHouse again.
     let mut p = (*pipeline(&w, "team-a")).clone();
     p.spec.tables[0].retention_days = 30;
     w.update_pipeline(p);
-    assert!(fail(&w, "team-a").await.contains("Some(10s)"), "a success resets the backoff");
+    assert!(
+        fail(&w, "team-a").await.contains("Some(10s)"),
+        "a success resets the backoff"
+    );
 }

@@ -283,9 +283,13 @@ async fn status_writes_do_not_rebuild_the_world() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let metrics = || async { http_get(port, "/metrics").await.unwrap().1 };
     let builds = counter(&metrics().await, "otelhouse_snapshot_builds_total");
-    let class_reconciles = counter(&metrics().await, "otelhouse_reconciles_total{controller=\"agentclass\"}");
+    let class_reconciles = counter(
+        &metrics().await,
+        "otelhouse_reconciles_total{controller=\"agentclass\"}",
+    );
     // Someone writes a status (as the operator itself does after every change).
-    let other: kube::Api<otelhouse::crd::LogPipeline> = kube::Api::namespaced(api.client_as("other"), "team-a");
+    let other: kube::Api<otelhouse::crd::LogPipeline> =
+        kube::Api::namespaced(api.client_as("other"), "team-a");
     other
         .patch_status(
             "app",
@@ -296,7 +300,11 @@ async fn status_writes_do_not_rebuild_the_world() {
         .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let m = metrics().await;
-    assert_eq!(counter(&m, "otelhouse_snapshot_builds_total"), builds, "a status write rebuilt the snapshot");
+    assert_eq!(
+        counter(&m, "otelhouse_snapshot_builds_total"),
+        builds,
+        "a status write rebuilt the snapshot"
+    );
     assert_eq!(
         counter(&m, "otelhouse_reconciles_total{controller=\"agentclass\"}"),
         class_reconciles,
@@ -307,9 +315,15 @@ async fn status_writes_do_not_rebuild_the_world() {
     p["spec"]["gateway"]["batch"] = json!({"rows": 20000});
     api.seed("logpipelines", p);
     assert!(
-        eventually(10, || async { counter(&metrics().await, "otelhouse_snapshot_builds_total") > builds }).await,
+        eventually(10, || async {
+            counter(&metrics().await, "otelhouse_snapshot_builds_total") > builds
+        })
+        .await,
         "a spec change did not rebuild the snapshot"
     );
     stop.cancel();
-    assert!(matches!(tokio::time::timeout(Duration::from_secs(20), task).await, Ok(Ok(Ok(())))));
+    assert!(matches!(
+        tokio::time::timeout(Duration::from_secs(20), task).await,
+        Ok(Ok(Ok(())))
+    ));
 }

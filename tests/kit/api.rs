@@ -158,6 +158,10 @@ struct Watch {
 
 #[derive(Default)]
 struct State {
+    /// Lean: keep nothing but Secrets, CRDs and statuses, answer writes by echoing them (the
+    /// benches' mode: the server's memory must not count as the operator's).
+    lean: bool,
+    statuses: BTreeMap<String, Value>,
     objects: BTreeMap<Key, Stored>,
     resource_version: u64,
     uid: u64,
@@ -198,6 +202,19 @@ fn success() -> (u16, Value) {
 impl FakeApi {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A server that keeps only Secrets, CRDs and the statuses written, and answers every
+    /// other write by echoing it: for benches, whose memory figure is the operator's.
+    pub fn lean() -> Self {
+        let api = Self::default();
+        api.lock().lean = true;
+        api
+    }
+
+    /// The status last written at an object's path (lean servers keep only these).
+    pub fn status_at(&self, path: &str) -> Option<Value> {
+        self.lock().statuses.get(path).cloned()
     }
 
     /// A client whose requests are recorded as sent by `who`.
@@ -248,6 +265,15 @@ impl FakeApi {
         };
         let mut st = self.lock();
         let mut value = obj;
+        if st.lean
+            && !key.collection.ends_with("/secrets")
+            && !key.collection.ends_with("/customresourcedefinitions")
+        {
+            st.resource_version += 1;
+            value["metadata"]["resourceVersion"] = json!(st.resource_version.to_string());
+            value["metadata"]["generation"] = json!(1);
+            return value;
+        }
         let old = st.objects.get(&key).map(|s| s.value.clone());
         stamp(&mut st, &mut value, old.as_ref());
         let managed = Managed::from([(
@@ -351,14 +377,51 @@ impl FakeApi {
         if rec.method == "GET" && rec.is_watch() {
             return self.watch(rec);
         }
-        let (status, answer) = self.answer(&rec);
+        let lean = self.lock().lean;
+        let (status, answer) = if lean && rec.method != "GET" {
+            self.lean_answer(&rec)
+        } else {
+            self.answer(&rec)
+        };
         rec.status = status;
+        if lean {
+            rec.body = Value::Null;
+        }
         self.lock().requests.push(rec);
         Response::builder()
             .status(status)
             .header("content-type", "application/json")
             .body(full(&answer))
             .unwrap_or_else(|_| Response::new(full(&Value::Null)))
+    }
+
+    /// A lean server's answer to a write: the object echoed (with a resourceVersion), statuses
+    /// kept.
+    fn lean_answer(&self, rec: &Recorded) -> (u16, Value) {
+        let mut st = self.lock();
+        st.resource_version += 1;
+        let rv = st.resource_version.to_string();
+        match rec.method.as_str() {
+            "PATCH" if rec.path.ends_with("/status") => {
+                let base = rec.path.trim_end_matches("/status").to_string();
+                st.statuses.insert(base, rec.body["status"].clone());
+                (200, rec.body.clone())
+            }
+            "PATCH" if rec.path.ends_with("/scale") => (
+                200,
+                json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"resourceVersion": rv},
+                       "spec": rec.body["spec"].clone()}),
+            ),
+            "PATCH" | "POST" | "PUT" => {
+                let mut v = rec.body.clone();
+                if v.get("metadata").is_some() {
+                    v["metadata"]["resourceVersion"] = json!(rv);
+                    v["metadata"]["generation"] = json!(1);
+                }
+                (if rec.method == "POST" { 201 } else { 200 }, v)
+            }
+            _ => success(),
+        }
     }
 
     fn answer(&self, rec: &Recorded) -> (u16, Value) {
@@ -828,6 +891,9 @@ fn remove(st: &mut State, k: &Key) {
 }
 
 fn notify(st: &mut State, k: &Key, event: &'static str, obj: &Value) {
+    if st.lean {
+        return;
+    }
     let rv = st.resource_version;
     st.log.push((rv, k.clone(), event, obj.clone()));
     st.watches.retain(|w| {
@@ -1052,6 +1118,8 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 
 #[cfg(test)]
 mod tests {
+    // Benches include the kit without a test harness: these tests are unused there.
+    #[allow(unused_imports)]
     use super::*;
 
     #[test]

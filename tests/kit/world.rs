@@ -83,6 +83,7 @@ impl World {
     /// Let the statuses (and finalizers) the server now holds flow back into the caches, as the
     /// watches would.
     pub fn sync_status(&mut self) {
+        self.sync_lean_statuses();
         for v in self.api.list(CLASSES) {
             self.classes
                 .apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
@@ -94,6 +95,42 @@ impl World {
         for v in self.api.list(STORES) {
             self.stores
                 .apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+        }
+    }
+
+    /// A lean server keeps only statuses: put them on the cached objects.
+    fn sync_lean_statuses(&mut self) {
+        for c in self.ctx.classes.state() {
+            let path = format!("/apis/otelhouse.dev/v1alpha1/agentclasses/{}", c.name_any());
+            if let Some(st) = self.api.status_at(&path) {
+                let mut c = (*c).clone();
+                c.status = serde_json::from_value(st).ok();
+                self.classes.apply_watcher_event(&watcher::Event::Apply(c));
+            }
+        }
+        for p in self.ctx.pipelines.state() {
+            let path = format!(
+                "/apis/otelhouse.dev/v1alpha1/namespaces/{}/logpipelines/{}",
+                p.namespace().unwrap_or_default(),
+                p.name_any()
+            );
+            if let Some(st) = self.api.status_at(&path) {
+                let mut p = (*p).clone();
+                p.status = serde_json::from_value(st).ok();
+                self.pipelines
+                    .apply_watcher_event(&watcher::Event::Apply(p));
+            }
+        }
+        for s in self.ctx.stores.state() {
+            let path = format!(
+                "/apis/otelhouse.dev/v1alpha1/clickhousestores/{}",
+                s.name_any()
+            );
+            if let Some(st) = self.api.status_at(&path) {
+                let mut s = (*s).clone();
+                s.status = serde_json::from_value(st).ok();
+                self.stores.apply_watcher_event(&watcher::Event::Apply(s));
+            }
         }
     }
 
