@@ -3,9 +3,9 @@
 
 use k8s_openapi::api::core::v1::{NodeSelector, NodeSelectorRequirement, NodeSelectorTerm};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use otelhouse::agents::coverage;
 use otelhouse::crd::{AgentClass, AgentClassSpec};
 use otelhouse::inventory::NodeFacts;
+use otelhouse::model::coverage;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 

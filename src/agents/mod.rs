@@ -2,13 +2,11 @@
 //! Their ServiceAccount, ClusterRole and binding are the Helm chart's (one for every class): the
 //! operator writes no RBAC, so it holds no right to grant any.
 
-pub mod coverage;
-
 use crate::collector::agent::{
     self as agent_config, AgentRoute, CHECKPOINT_MOUNT, CHECKPOINT_ROOT, ClassOverlay, LabelKeys,
     NODE_NAME_ENV,
 };
-use crate::collector::{CONFIG_DIR, HEALTH_PORT, METRICS_PORT};
+use crate::collector::{CONFIG_DIR, METRICS_PORT};
 use crate::inventory::Settings;
 use crate::meta::{self, Desired};
 use crate::model::{Class, Model};
@@ -17,9 +15,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapProjection, Container, ContainerPort, EnvVar,
-    EnvVarSource, HTTPGetAction, HostPathVolumeSource, NodeAffinity, ObjectFieldSelector,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ProjectedVolumeSource, SeccompProfile,
-    SecurityContext, Volume, VolumeMount, VolumeProjection,
+    EnvVarSource, HostPathVolumeSource, NodeAffinity, ObjectFieldSelector, PodSecurityContext,
+    PodSpec, PodTemplateSpec, ProjectedVolumeSource, SeccompProfile, SecurityContext, Volume,
+    VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -205,8 +203,8 @@ pub fn build(class: &Class, settings: &Settings, pipelines_config: &str) -> Vec<
             mount("dockercontainers", "/var/lib/docker/containers", true),
             mount("checkpoints", CHECKPOINT_MOUNT, false),
         ]),
-        liveness_probe: Some(health_probe()),
-        readiness_probe: Some(health_probe()),
+        liveness_probe: Some(crate::collector::health_probe()),
+        readiness_probe: Some(crate::collector::health_probe()),
         security_context: Some(SecurityContext {
             // Root (uid 0) only to read the kubelet's root-owned 0640 log files; every
             // capability is dropped, so it has no other privilege.
@@ -305,18 +303,4 @@ pub fn build(class: &Class, settings: &Settings, pipelines_config: &str) -> Vec<
         ..Default::default()
     };
     vec![Desired::new(&config_map), Desired::new(&daemon_set)]
-}
-
-/// Liveness/readiness through the health_check extension.
-pub fn health_probe() -> Probe {
-    Probe {
-        http_get: Some(HTTPGetAction {
-            path: Some("/".to_string()),
-            port: IntOrString::Int(i32::from(HEALTH_PORT)),
-            ..Default::default()
-        }),
-        period_seconds: Some(10),
-        failure_threshold: Some(3),
-        ..Default::default()
-    }
 }

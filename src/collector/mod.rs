@@ -493,3 +493,19 @@ pub(crate) fn ottl_all(parts: Vec<String>) -> String {
         _ => format!("({})", parts.join(" and ")),
     }
 }
+
+/// Liveness/readiness through the health_check extension.
+pub fn health_probe() -> k8s_openapi::api::core::v1::Probe {
+    k8s_openapi::api::core::v1::Probe {
+        http_get: Some(k8s_openapi::api::core::v1::HTTPGetAction {
+            path: Some("/".to_string()),
+            port: k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(i32::from(
+                HEALTH_PORT,
+            )),
+            ..Default::default()
+        }),
+        period_seconds: Some(10),
+        failure_threshold: Some(3),
+        ..Default::default()
+    }
+}

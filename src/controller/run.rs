@@ -219,9 +219,9 @@ pub async fn run_with(
                 Managed::Service => w.run::<Service>(Api::namespaced(c, ns)).boxed(),
                 Managed::DaemonSet => w.run::<DaemonSet>(Api::namespaced(c, ns)).boxed(),
                 Managed::Deployment => w.run::<Deployment>(Api::namespaced(c, ns)).boxed(),
-                Managed::HorizontalPodAutoscaler => {
-                    w.run::<HorizontalPodAutoscaler>(Api::namespaced(c, ns)).boxed()
-                }
+                Managed::HorizontalPodAutoscaler => w
+                    .run::<HorizontalPodAutoscaler>(Api::namespaced(c, ns))
+                    .boxed(),
                 Managed::PodDisruptionBudget => {
                     w.run::<PodDisruptionBudget>(Api::namespaced(c, ns)).boxed()
                 }
@@ -331,14 +331,13 @@ pub async fn run_with(
             let mut lease_task = None;
             let mut leading = None;
             if leader_elect {
-                let lease =
-                    kube_lease_manager::LeaseManagerBuilder::new(client, LEASE_NAME)
-                        .with_namespace(&namespace)
-                        .with_duration(lease_timing.duration)
-                        .with_grace(lease_timing.grace)
-                        .build()
-                        .await
-                        .map_err(|e| e.to_string())?;
+                let lease = kube_lease_manager::LeaseManagerBuilder::new(client, LEASE_NAME)
+                    .with_namespace(&namespace)
+                    .with_duration(lease_timing.duration)
+                    .with_grace(lease_timing.grace)
+                    .build()
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let (mut rx, task) = lease.watch().await;
                 lease_task = Some(task);
                 while !*rx.borrow_and_update() {

@@ -2,11 +2,11 @@
 //! builders as `render` (pure). Unlike `render`, one bad resource does not stop the others: it is
 //! set aside with its problems, and the objects it already has are left as they are.
 
-use crate::agents::coverage::Coverage;
 use crate::gateway::plan::Plan;
 use crate::inventory::{Inputs, Settings};
 use crate::kinds::Managed;
 use crate::meta::Desired;
+use crate::model::coverage::Coverage;
 use crate::model::{self, Problem, ProblemKind, ResourceId};
 use crate::schema::ddl::TableLayout;
 use crate::{build, schema};

@@ -405,19 +405,43 @@ mod tests {
     fn class_ready_not_ready_and_applying() {
         let id = ResourceId::class("all");
         let mut s = Snapshot::default();
-        s.coverage.by_class.insert("all".into(), vec!["n1".into(), "n2".into()]);
+        s.coverage
+            .by_class
+            .insert("all".into(), vec!["n1".into(), "n2".into()]);
         let now = t("2026-01-01T00:00:00Z");
         let st = class_status(&id, Some(3), &s, None, vec![], None, &now);
         assert_eq!(cond(&st.common.conditions, "Ready").reason, "Applying");
         assert_eq!(st.nodes, Some(2));
-        let st = class_status(&id, Some(3), &s, Some(&daemon_set(2, 1)), vec![], None, &now);
+        let st = class_status(
+            &id,
+            Some(3),
+            &s,
+            Some(&daemon_set(2, 1)),
+            vec![],
+            None,
+            &now,
+        );
         let ready = cond(&st.common.conditions, "Ready");
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "AgentsNotReady"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "AgentsNotReady")
+        );
         assert_eq!(ready.message, "1 of 2 agents ready");
-        let st = class_status(&id, Some(3), &s, Some(&daemon_set(2, 2)), vec![], None, &now);
+        let st = class_status(
+            &id,
+            Some(3),
+            &s,
+            Some(&daemon_set(2, 2)),
+            vec![],
+            None,
+            &now,
+        );
         assert_eq!(cond(&st.common.conditions, "Ready").status, "True");
         assert_eq!(st.common.observed_generation, Some(3));
-        assert_eq!(cond(&st.common.conditions, "Ready").observed_generation, Some(3));
+        assert_eq!(
+            cond(&st.common.conditions, "Ready").observed_generation,
+            Some(3)
+        );
     }
 
     #[test]
@@ -430,7 +454,9 @@ mod tests {
                 subject: Subject::Resource(id.clone()),
                 field: "spec".into(),
                 message: "classes overlap: node n9".into(),
-                kind: ProblemKind::Overlap { with: vec!["b".into()] },
+                kind: ProblemKind::Overlap {
+                    with: vec!["b".into()],
+                },
             }],
         );
         let now = t("2026-01-01T00:00:00Z");
@@ -447,11 +473,38 @@ mod tests {
     fn an_unchanged_condition_keeps_its_transition_time() {
         let id = ResourceId::class("all");
         let s = Snapshot::default();
-        let first = class_status(&id, Some(1), &s, Some(&daemon_set(1, 1)), vec![], None, &t("2026-01-01T00:00:00Z"));
-        let later = class_status(&id, Some(1), &s, Some(&daemon_set(1, 1)), vec![], Some(&first), &t("2026-01-02T00:00:00Z"));
+        let first = class_status(
+            &id,
+            Some(1),
+            &s,
+            Some(&daemon_set(1, 1)),
+            vec![],
+            None,
+            &t("2026-01-01T00:00:00Z"),
+        );
+        let later = class_status(
+            &id,
+            Some(1),
+            &s,
+            Some(&daemon_set(1, 1)),
+            vec![],
+            Some(&first),
+            &t("2026-01-02T00:00:00Z"),
+        );
         assert_eq!(first, later, "same world, same status: no write");
-        let broken = class_status(&id, Some(1), &s, Some(&daemon_set(1, 0)), vec![], Some(&first), &t("2026-01-03T00:00:00Z"));
-        assert_eq!(cond(&broken.common.conditions, "Ready").last_transition_time, t("2026-01-03T00:00:00Z"));
+        let broken = class_status(
+            &id,
+            Some(1),
+            &s,
+            Some(&daemon_set(1, 0)),
+            vec![],
+            Some(&first),
+            &t("2026-01-03T00:00:00Z"),
+        );
+        assert_eq!(
+            cond(&broken.common.conditions, "Ready").last_transition_time,
+            t("2026-01-03T00:00:00Z")
+        );
     }
 
     fn plan(zones: &[(&str, u32)], capped: bool) -> Plan {
@@ -490,17 +543,41 @@ mod tests {
     fn pipeline_gateways_per_zone_and_schema_state() {
         let id = ResourceId::pipeline("team-a", "app");
         let mut s = Snapshot::default();
-        s.plans.insert(id.clone(), vec![("us".into(), plan(&[("a", 2), ("b", 1)], false))]);
+        s.plans.insert(
+            id.clone(),
+            vec![("us".into(), plan(&[("a", 2), ("b", 1)], false))],
+        );
         let now = t("2026-01-01T00:00:00Z");
         let (a, b) = (deployment("a", 2), deployment("b", 0));
-        let st = pipeline_status(&id, Some(1), &s, &[&a, &b], vec![applied("us")], 1, None, &now);
+        let st = pipeline_status(
+            &id,
+            Some(1),
+            &s,
+            &[&a, &b],
+            vec![applied("us")],
+            1,
+            None,
+            &now,
+        );
         let ready = cond(&st.common.conditions, "Ready");
-        assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "GatewaysNotReady"));
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", "GatewaysNotReady")
+        );
         assert_eq!(ready.message, "gateways ready per zone: b 0/1");
         let g = st.gateways.unwrap();
         assert_eq!((g.planned, g.ready), (3, 2));
         let b = deployment("b", 1);
-        let st = pipeline_status(&id, Some(1), &s, &[&a, &b], vec![applied("us")], 1, None, &now);
+        let st = pipeline_status(
+            &id,
+            Some(1),
+            &s,
+            &[&a, &b],
+            vec![applied("us")],
+            1,
+            None,
+            &now,
+        );
         assert_eq!(cond(&st.common.conditions, "Ready").status, "True");
         // A refused migration is Degraded and not Ready, with the store's reason.
         let refused = StoreSchemaStatus {
@@ -509,11 +586,29 @@ mod tests {
             ..applied("us")
         };
         let st = pipeline_status(&id, Some(1), &s, &[&a, &b], vec![refused], 1, None, &now);
-        assert_eq!(cond(&st.common.conditions, "Degraded").reason, "SchemaRefused");
-        assert_eq!(cond(&st.common.conditions, "Ready").reason, "SchemaNotApplied");
+        assert_eq!(
+            cond(&st.common.conditions, "Degraded").reason,
+            "SchemaRefused"
+        );
+        assert_eq!(
+            cond(&st.common.conditions, "Ready").reason,
+            "SchemaNotApplied"
+        );
         // A capped plan is Degraded.
-        s.plans.insert(id.clone(), vec![("us".into(), plan(&[("a", 2), ("b", 1)], true))]);
-        let st = pipeline_status(&id, Some(1), &s, &[&a, &b], vec![applied("us")], 1, None, &now);
+        s.plans.insert(
+            id.clone(),
+            vec![("us".into(), plan(&[("a", 2), ("b", 1)], true))],
+        );
+        let st = pipeline_status(
+            &id,
+            Some(1),
+            &s,
+            &[&a, &b],
+            vec![applied("us")],
+            1,
+            None,
+            &now,
+        );
         assert_eq!(cond(&st.common.conditions, "Degraded").reason, "Capped");
     }
 
@@ -521,14 +616,18 @@ mod tests {
     fn a_stale_crd_degrades_only_what_is_not_degraded_already() {
         let id = ResourceId::store("us");
         let mut s = Snapshot::default();
-        s.stale_crds.insert("ClickHouseStore".into(), "stale".into());
+        s.stale_crds
+            .insert("ClickHouseStore".into(), "stale".into());
         let now = t("2026-01-01T00:00:00Z");
         let st = store_status(&id, Some(1), &s, Ok("26.9".into()), None, &now);
         let d = cond(&st.common.conditions, "Degraded");
         assert_eq!((d.status.as_str(), d.reason.as_str()), ("True", "StaleCRD"));
         assert_eq!(cond(&st.common.conditions, "Ready").status, "True");
         let st = store_status(&id, Some(1), &s, Err("down".into()), None, &now);
-        assert_eq!(cond(&st.common.conditions, "Degraded").reason, "Unreachable");
+        assert_eq!(
+            cond(&st.common.conditions, "Degraded").reason,
+            "Unreachable"
+        );
         assert_eq!(st.reachable, Some(false));
     }
 }

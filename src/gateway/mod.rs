@@ -307,8 +307,8 @@ fn deployment(
             read_only: Some(true),
             ..Default::default()
         }]),
-        liveness_probe: Some(crate::agents::health_probe()),
-        readiness_probe: Some(crate::agents::health_probe()),
+        liveness_probe: Some(crate::collector::health_probe()),
+        readiness_probe: Some(crate::collector::health_probe()),
         security_context: Some(SecurityContext {
             run_as_non_root: Some(true),
             run_as_user: Some(10001),

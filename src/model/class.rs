@@ -1,7 +1,7 @@
 //! AgentClasses, resolved, and the node coverage they give.
 
+use super::coverage::{self, Coverage, Selection};
 use super::{Problem, ProblemKind, Problems, ResourceId, Subject, cel, preview};
-use crate::agents::coverage::{self, Coverage, Selection};
 use crate::crd::AgentClass;
 use crate::ident::is_label_value;
 use crate::inventory::NodeFacts;

@@ -9,6 +9,7 @@
 
 mod cel;
 pub mod class;
+pub mod coverage;
 pub mod pipeline;
 pub mod store;
 pub mod table;
@@ -18,8 +19,8 @@ pub use pipeline::{Pipeline, Region, Zone};
 pub use store::Store;
 pub use table::Table;
 
-use crate::agents::coverage::Coverage;
 use crate::inventory::{Inputs, Settings};
+use coverage::Coverage;
 use kube::{Resource, ResourceExt};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -2,8 +2,8 @@
 //! with its defaults, and the region (store and zones) each of its gateways serves.
 
 use super::class::{Class, check_quantities};
+use super::coverage::Coverage;
 use super::{Problem, Problems, ResourceId, Store, Subject, Table, cel, preview, table};
-use crate::agents::coverage::Coverage;
 use crate::crd::{DeletionPolicy, LogPipeline, Parse, Route, Sources};
 use crate::ident::{is_attribute_key, is_dns_label, is_label_key, is_label_value};
 use crate::inventory::{NodeFacts, Settings};
@@ -244,16 +244,46 @@ fn resolve_one(
     }
     let trusted = settings.is_trusted(&namespace);
     let spec = &p.spec;
+    check_sources(&spec.sources, &namespace, trusted, settings, &mut e);
+    check_parse(&spec.parse, regexes, &mut e);
+    let tables = tables_of(p, &mut e);
+    check_routes(spec, &mut e);
+    let gateway = resolve_gateway(&spec.gateway, &mut e);
+    let targets = resolve_stores(&spec.stores, &namespace, trusted, stores, set_aside, &mut e);
+    let regions = regions_of(&targets, zones, &mut e);
+    e.result(|| Pipeline {
+        id: id.clone(),
+        component_id: format!("{namespace}.{name}"),
+        namespace,
+        name,
+        generation: p.metadata.generation,
+        sources: spec.sources.clone(),
+        parse: spec.parse.clone(),
+        tables,
+        routes: spec.routes.clone(),
+        default_table: spec.default_table.clone(),
+        gateway,
+        deletion_policy: spec.deletion_policy,
+        stores: targets,
+        regions,
+    })
+}
 
-    // Tenancy: what a pipeline may collect.
-    let src = &spec.sources;
+/// Tenancy: what a pipeline may collect, and that its selectors are well-formed.
+fn check_sources(
+    src: &Sources,
+    namespace: &str,
+    trusted: bool,
+    settings: &Settings,
+    e: &mut Problems<'_>,
+) {
     for (i, n) in src.namespaces.iter().enumerate() {
         if !is_dns_label(n) {
             e.add(
                 format!("spec.sources.namespaces[{i}]"),
                 format!("{n:?} is not a namespace name"),
             );
-        } else if !trusted && *n != namespace {
+        } else if !trusted && n != namespace {
             e.add(
                 format!("spec.sources.namespaces[{i}]"),
                 format!(
@@ -273,34 +303,31 @@ fn resolve_one(
                 ),
             );
         }
-        check_selector(sel, "spec.sources.namespaceSelector", &mut e);
+        check_selector(sel, "spec.sources.namespaceSelector", e);
     }
     if let Some(sel) = &src.pod_selector {
-        check_selector(sel, "spec.sources.podSelector", &mut e);
+        check_selector(sel, "spec.sources.podSelector", e);
     }
-    dns_labels(
-        &src.containers,
-        "spec.sources.containers",
-        "container",
-        &mut e,
-    );
+    dns_labels(&src.containers, "spec.sources.containers", "container", e);
     if let Some(ex) = &src.exclude {
         dns_labels(
             &ex.namespaces,
             "spec.sources.exclude.namespaces",
             "namespace",
-            &mut e,
+            e,
         );
         dns_labels(
             &ex.containers,
             "spec.sources.exclude.containers",
             "container",
-            &mut e,
+            e,
         );
     }
+}
 
-    // Parsing.
-    if let Some(re) = &spec.parse.regex {
+/// Body parsing: the regex compiles (as RE2 would), its groups are attribute keys.
+fn check_parse(parse: &Parse, regexes: &mut RegexCache, e: &mut Problems<'_>) {
+    if let Some(re) = &parse.regex {
         let compiled = regexes.entry(re.clone()).or_insert_with(|| {
             regex::Regex::new(re)
                 .map(|r| r.capture_names().flatten().map(String::from).collect())
@@ -326,7 +353,7 @@ fn resolve_one(
             }
         }
     }
-    if let Some(ts) = &spec.parse.timestamp {
+    if let Some(ts) = &parse.timestamp {
         if !is_attribute_key(&ts.attribute) {
             e.add(
                 "spec.parse.timestamp.attribute",
@@ -349,9 +376,10 @@ fn resolve_one(
             );
         }
     }
+}
 
-    // Tables, routes.
-    let tables = tables_of(p, &mut e);
+/// Routes and the default table name tables of the pipeline.
+fn check_routes(spec: &crate::crd::LogPipelineSpec, e: &mut Problems<'_>) {
     let table_names: BTreeSet<&str> = spec.tables.iter().map(|t| t.name.as_str()).collect();
     for (i, r) in spec.routes.iter().enumerate() {
         let f = format!("spec.routes[{i}]");
@@ -361,18 +389,8 @@ fn resolve_one(
                 format!("names no table of spec.tables: {:?}", r.table),
             );
         }
-        dns_labels(
-            &r.namespaces,
-            &format!("{f}.namespaces"),
-            "namespace",
-            &mut e,
-        );
-        dns_labels(
-            &r.containers,
-            &format!("{f}.containers"),
-            "container",
-            &mut e,
-        );
+        dns_labels(&r.namespaces, &format!("{f}.namespaces"), "namespace", e);
+        dns_labels(&r.containers, &format!("{f}.containers"), "container", e);
         for (k, v) in &r.pod_labels {
             if !is_label_key(k) || !is_label_value(v) {
                 e.add(
@@ -396,12 +414,13 @@ fn resolve_one(
             "with several tables, routes or a defaultTable must say where logs go",
         );
     }
+}
 
-    // Gateway.
-    let g = &spec.gateway;
+/// The gateway's sizing with its defaults, quantities parsed once.
+fn resolve_gateway(g: &crate::crd::GatewaySpec, e: &mut Problems<'_>) -> Gateway {
     let resources = g.resources.clone().unwrap_or_else(default_resources);
     if g.resources.is_some() {
-        check_quantities(&resources, "spec.gateway.resources", &mut e);
+        check_quantities(&resources, "spec.gateway.resources", e);
     }
     let memory = match resources
         .limits
@@ -431,10 +450,33 @@ fn resolve_one(
         e.add("spec.gateway.buffer.duration", "must be between 0 and 24h");
     }
 
-    // Stores: exist, valid, granted, one per region.
+    Gateway {
+        events_per_second: g.expected_events_per_second,
+        capacity_per_replica: g.capacity_per_replica,
+        resources,
+        memory_limit_bytes: memory,
+        buffer: Duration::from(g.buffer.duration),
+        bytes_per_event: g.buffer.bytes_per_event,
+        min_replicas_per_zone: g.min_replicas_per_zone,
+        max_replicas: g.max_replicas,
+        batch_rows: g.batch.rows,
+        batch_timeout: timeout,
+        image: g.image.clone(),
+    }
+}
+
+/// The stores a pipeline names: they exist, are valid, granted to its namespace, one per region.
+fn resolve_stores(
+    names: &[String],
+    namespace: &str,
+    trusted: bool,
+    stores: &BTreeMap<String, Arc<Store>>,
+    set_aside: &BTreeSet<String>,
+    e: &mut Problems<'_>,
+) -> Vec<Arc<Store>> {
     let mut targets: Vec<Arc<Store>> = Vec::new();
     let mut regions_seen: BTreeMap<&str, &str> = BTreeMap::new();
-    for (i, s) in spec.stores.iter().enumerate() {
+    for (i, s) in names.iter().enumerate() {
         let Some(store) = stores.get(s) else {
             if set_aside.contains(s) {
                 e.add(
@@ -449,7 +491,7 @@ fn resolve_one(
             }
             continue;
         };
-        if !store.grants(&namespace, trusted) {
+        if !store.grants(namespace, trusted) {
             e.add(
                 format!("spec.stores[{i}]"),
                 format!(
@@ -471,7 +513,15 @@ fn resolve_one(
         targets.push(store.clone());
     }
 
-    // Which store each zone's gateways insert into: the store of the zone's region.
+    targets
+}
+
+/// Which store each zone's gateways insert into: the store of the zone's region.
+fn regions_of(
+    targets: &[Arc<Store>],
+    zones: &[Zone],
+    e: &mut Problems<'_>,
+) -> BTreeMap<String, Region> {
     let mut regions: BTreeMap<String, Region> = BTreeMap::new();
     let mut homeless = Vec::new();
     for zone in zones {
@@ -513,34 +563,7 @@ fn resolve_one(
         );
     }
 
-    e.result(|| Pipeline {
-        id: id.clone(),
-        component_id: format!("{namespace}.{name}"),
-        namespace,
-        name,
-        generation: p.metadata.generation,
-        sources: spec.sources.clone(),
-        parse: spec.parse.clone(),
-        tables,
-        routes: spec.routes.clone(),
-        default_table: spec.default_table.clone(),
-        gateway: Gateway {
-            events_per_second: g.expected_events_per_second,
-            capacity_per_replica: g.capacity_per_replica,
-            resources,
-            memory_limit_bytes: memory,
-            buffer: Duration::from(g.buffer.duration),
-            bytes_per_event: g.buffer.bytes_per_event,
-            min_replicas_per_zone: g.min_replicas_per_zone,
-            max_replicas: g.max_replicas,
-            batch_rows: g.batch.rows,
-            batch_timeout: timeout,
-            image: g.image.clone(),
-        },
-        deletion_policy: spec.deletion_policy,
-        stores: targets,
-        regions,
-    })
+    regions
 }
 
 /// Resolve every pipeline against the valid stores (`set_aside`: the names of stores that exist

@@ -60,7 +60,10 @@ fn resolve_docs(docs: &[&str]) -> Resolution {
 }
 
 fn problems_of<'a>(r: &'a Resolution, id: &ResourceId) -> Vec<&'a Problem> {
-    r.problems.iter().filter(|p| p.resource() == Some(id)).collect()
+    r.problems
+        .iter()
+        .filter(|p| p.resource() == Some(id))
+        .collect()
 }
 
 #[test]
@@ -98,7 +101,11 @@ fn a_valid_platform_resolves_with_every_default() {
 #[test]
 fn a_bad_pipeline_sets_aside_only_itself_with_its_field() {
     let good = pipeline("team-a", "good", "");
-    let bad = pipeline("team-b", "bad", "  deletionPolicy: Retain\n  routes: [{table: nope}]");
+    let bad = pipeline(
+        "team-b",
+        "bad",
+        "  deletionPolicy: Retain\n  routes: [{table: nope}]",
+    );
     let r = resolve_docs(&[CLASS, STORE, NODES, &good, &bad]);
     let id = ResourceId::pipeline("team-b", "bad");
     let ps = problems_of(&r, &id);
@@ -138,9 +145,16 @@ fn tenancy_a_tenant_collects_its_own_namespace_into_granted_stores_only() {
     let ungranted = pipeline("team-c", "app", "");
     let r = resolve_docs(&[CLASS, STORE, NODES, &other, &ungranted]);
     let a = problems_of(&r, &ResourceId::pipeline("team-a", "app"));
-    assert!(a.iter().any(|p| p.field == "spec.sources.namespaces[0]"), "{a:?}");
+    assert!(
+        a.iter().any(|p| p.field == "spec.sources.namespaces[0]"),
+        "{a:?}"
+    );
     let c = problems_of(&r, &ResourceId::pipeline("team-c", "app"));
-    assert!(c.iter().any(|p| p.message.contains("not granted to namespace team-c")), "{c:?}");
+    assert!(
+        c.iter()
+            .any(|p| p.message.contains("not granted to namespace team-c")),
+        "{c:?}"
+    );
 }
 
 #[test]
@@ -151,7 +165,9 @@ kind: AgentClass
 metadata: {name: pool-a}
 spec: {nodeSelectorTerms: [{matchExpressions: [{key: pool, operator: In, values: [a]}]}], expectedLinesPerSecond: 1, resources: {limits: {memory: 128Mi}}}
 "#;
-    let b = a.replace("pool-a", "pool-b").replace("operator: In, values: [a]", "operator: Exists");
+    let b = a
+        .replace("pool-a", "pool-b")
+        .replace("operator: In, values: [a]", "operator: Exists");
     let node = r#"
 apiVersion: v1
 kind: Node
@@ -161,15 +177,22 @@ metadata: {name: n9, labels: {pool: a}}
     for (me, other) in [("pool-a", "pool-b"), ("pool-b", "pool-a")] {
         let ps = problems_of(&r, &ResourceId::class(me));
         assert!(
-            ps.iter()
-                .any(|p| p.kind == ProblemKind::Overlap { with: vec![other.to_string()] }
-                    && p.message.contains("node n9 is selected by pool-a and pool-b")),
+            ps.iter().any(|p| p.kind
+                == ProblemKind::Overlap {
+                    with: vec![other.to_string()]
+                }
+                && p.message
+                    .contains("node n9 is selected by pool-a and pool-b")),
             "{ps:?}"
         );
     }
     // The catch-all stays valid, and does not take n9 (its own class's agents stay there).
     assert_eq!(r.model.classes.len(), 1);
-    assert!(!r.model.classes[0].selection.matches(&[("pool".to_string(), "a".to_string())].into()));
+    assert!(
+        !r.model.classes[0]
+            .selection
+            .matches(&[("pool".to_string(), "a".to_string())].into())
+    );
 }
 
 #[test]
@@ -203,7 +226,11 @@ metadata: {name: n2}
     assert!(r.warnings.iter().any(|w| w.subject == Subject::Nodes
         && w.kind == ProblemKind::Warning
         && w.message.contains("covered by no AgentClass")));
-    assert!(r.warnings.iter().any(|w| w.message.contains("without topology.kubernetes.io/zone")));
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.message.contains("without topology.kubernetes.io/zone"))
+    );
 }
 
 #[test]
@@ -215,5 +242,8 @@ fn tables_resolve_alone_for_the_schema_cli() {
     let bad = pipeline("team-a", "app", "").replace("retentionDays: 7", "retentionDays: 0");
     let i = inputs(&[&bad]);
     let e = pipeline::resolve_tables(&i.pipelines[0]).unwrap_err();
-    assert!(e.iter().any(|p| p.field == "spec.tables[0].retentionDays"), "{e:?}");
+    assert!(
+        e.iter().any(|p| p.field == "spec.tables[0].retentionDays"),
+        "{e:?}"
+    );
 }
