@@ -2,25 +2,29 @@
 //! DDL. `render` and the controller call the same functions.
 
 use crate::agents;
-use crate::gateway::{self, plan::Plan};
+use crate::gateway::{
+    self,
+    pool::{self, Pool},
+};
 use crate::inventory::Settings;
 use crate::meta::Desired;
-use crate::model::{Model, Problem, ResourceId, Subject};
-use std::collections::BTreeMap;
+use crate::model::{Model, Problem, Subject};
 
 /// What the builders produce besides the objects.
 pub struct Built {
     pub warnings: Vec<Problem>,
-    pub plans: BTreeMap<ResourceId, Vec<(String, Plan)>>,
+    /// The gateway pools and their plans.
+    pub pools: Vec<Pool>,
 }
 
 /// Build every object of the model, handing each to `sink` as it is built (the controller keeps
 /// them compact; `render` collects them).
 pub fn build_each(m: &Model, settings: &Settings, mut sink: impl FnMut(Desired)) -> Built {
     let mut warnings = Vec::new();
+    let pools = pool::assign(m, settings);
     if !m.classes.is_empty() {
-        let (routes, keys) = agents::routes(m, settings);
-        let (shared, text) = agents::build_shared(settings, &routes, &keys);
+        let (destinations, keys) = agents::agent_pools(m, &pools, settings);
+        let (shared, text) = agents::build_shared(settings, &destinations, &keys);
         sink(shared);
         for class in &m.classes {
             agents::build(class, settings, &text)
@@ -28,28 +32,26 @@ pub fn build_each(m: &Model, settings: &Settings, mut sink: impl FnMut(Desired))
                 .for_each(&mut sink);
         }
     }
-    let mut plans = BTreeMap::new();
-    for p in &m.pipelines {
-        let (objs, plan) = gateway::build(p, settings);
-        for (region, pl) in &plan {
-            if pl.capped {
-                warnings.push(Problem::warning(
-                    Subject::Resource(p.id.clone()),
-                    "spec.gateway.maxReplicas",
-                    format!(
-                        "region {region}: the plan wants {} replicas (throughput {}, buffer {}) but maxReplicas caps it at {}",
-                        pl.by_throughput.max(pl.by_buffer),
-                        pl.by_throughput,
-                        pl.by_buffer,
-                        pl.total
-                    ),
-                ));
+    for pool in &pools {
+        for (region, r) in &pool.regions {
+            if r.plan.capped {
+                for member in &r.members {
+                    warnings.push(Problem::warning(
+                        Subject::Resource(member.pipeline.clone()),
+                        "spec.gateway.maxReplicas",
+                        format!(
+                            "pool {} in region {region}: the plan wants {} replicas for throughput but maxReplicas caps it at {}",
+                            pool.name, r.plan.by_throughput, r.plan.total
+                        ),
+                    ));
+                }
             }
         }
-        objs.into_iter().for_each(&mut sink);
-        plans.insert(p.id.clone(), plan);
+        gateway::build(pool, m, settings)
+            .into_iter()
+            .for_each(&mut sink);
     }
-    Built { warnings, plans }
+    Built { warnings, pools }
 }
 
 /// Each pipeline's fresh-install DDL in every store it targets, as YAML comments (so the stream

@@ -85,6 +85,8 @@ pub struct Settings {
     pub trusted_namespaces: Vec<String>,
     /// The collector image (collector-contrib, pinned).
     pub collector_image: String,
+    /// How the shared gateway pools are sharded and sized.
+    pub pools: crate::gateway::pool::PoolSettings,
 }
 
 /// The agents' namespace and ServiceAccount unless configured (the chart's defaults).
@@ -99,6 +101,7 @@ impl Default for Settings {
             agent_service_account: DEFAULT_AGENT_SERVICE_ACCOUNT.to_string(),
             trusted_namespaces: vec!["otelhouse-system".to_string()],
             collector_image: crate::collector::DEFAULT_IMAGE.to_string(),
+            pools: Default::default(),
         }
     }
 }

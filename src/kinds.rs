@@ -2,7 +2,7 @@
 //! they live, and the order they are applied in. One list, so the watches, the applies, the
 //! orphan deletion and the uninstall cleanup cannot disagree.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -15,6 +15,7 @@ pub enum Managed {
     Service,
     DaemonSet,
     Deployment,
+    StatefulSet,
     HorizontalPodAutoscaler,
     PodDisruptionBudget,
 }
@@ -30,11 +31,12 @@ pub enum Home {
 
 impl Managed {
     /// Every kind, in apply order: what others depend on first (config before workloads).
-    pub const ALL: [Managed; 6] = [
+    pub const ALL: [Managed; 7] = [
         Managed::ConfigMap,
         Managed::Service,
         Managed::DaemonSet,
         Managed::Deployment,
+        Managed::StatefulSet,
         Managed::HorizontalPodAutoscaler,
         Managed::PodDisruptionBudget,
     ];
@@ -45,6 +47,7 @@ impl Managed {
             Managed::Service => ApiResource::erase::<Service>(&()),
             Managed::DaemonSet => ApiResource::erase::<DaemonSet>(&()),
             Managed::Deployment => ApiResource::erase::<Deployment>(&()),
+            Managed::StatefulSet => ApiResource::erase::<StatefulSet>(&()),
             Managed::HorizontalPodAutoscaler => ApiResource::erase::<HorizontalPodAutoscaler>(&()),
             Managed::PodDisruptionBudget => ApiResource::erase::<PodDisruptionBudget>(&()),
         }
@@ -57,6 +60,7 @@ impl Managed {
             Managed::DaemonSet => &[Home::Agents],
             Managed::Service
             | Managed::Deployment
+            | Managed::StatefulSet
             | Managed::HorizontalPodAutoscaler
             | Managed::PodDisruptionBudget => &[Home::Operator],
         }
@@ -68,6 +72,7 @@ impl Managed {
             Managed::Service => "Service",
             Managed::DaemonSet => "DaemonSet",
             Managed::Deployment => "Deployment",
+            Managed::StatefulSet => "StatefulSet",
             Managed::HorizontalPodAutoscaler => "HorizontalPodAutoscaler",
             Managed::PodDisruptionBudget => "PodDisruptionBudget",
         }
@@ -113,6 +118,9 @@ impl ManagedKind for DaemonSet {
 impl ManagedKind for Deployment {
     const MANAGED: Managed = Managed::Deployment;
 }
+impl ManagedKind for StatefulSet {
+    const MANAGED: Managed = Managed::StatefulSet;
+}
 impl ManagedKind for HorizontalPodAutoscaler {
     const MANAGED: Managed = Managed::HorizontalPodAutoscaler;
 }
@@ -137,6 +145,7 @@ mod tests {
                 "services",
                 "daemonsets",
                 "deployments",
+                "statefulsets",
                 "horizontalpodautoscalers",
                 "poddisruptionbudgets"
             ]

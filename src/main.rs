@@ -37,6 +37,8 @@ enum Command {
         namespace: String,
         #[command(flatten)]
         agents: AgentArgs,
+        #[command(flatten)]
+        pools: PoolArgs,
         /// Namespaces whose pipelines may collect cluster-wide (default: the operator's).
         #[arg(long = "trusted-namespace")]
         trusted_namespaces: Vec<String>,
@@ -54,6 +56,8 @@ enum Command {
         namespace: String,
         #[command(flatten)]
         agents: AgentArgs,
+        #[command(flatten)]
+        pools: PoolArgs,
         /// Namespaces whose pipelines may collect cluster-wide (default: the operator's).
         #[arg(long = "trusted-namespace")]
         trusted_namespaces: Vec<String>,
@@ -85,6 +89,43 @@ enum Command {
         #[command(subcommand)]
         action: SchemaAction,
     },
+}
+
+/// How the shared gateway pools are sharded and sized.
+#[derive(clap::Args)]
+struct PoolArgs {
+    /// Namespaces per shard of the shared pool (the shard count is the next power of two).
+    #[arg(long, default_value_t = 64)]
+    pool_namespaces_per_shard: usize,
+    /// Events/s one replica of a shared pool takes.
+    #[arg(long, default_value_t = 60_000)]
+    pool_capacity_per_replica: u64,
+    /// Events/s one gateway core parses and inserts (CPU requests follow from it).
+    #[arg(long, default_value_t = 20_000)]
+    pool_events_per_core: u64,
+    /// Memory one queued event costs (measured: benches/queue_bench.py).
+    #[arg(long, default_value_t = otelhouse::gateway::pool::DEFAULT_MEMORY_BYTES_PER_EVENT)]
+    pool_memory_bytes_per_event: u64,
+    /// Disk one queued event costs in a persistent queue (measured likewise).
+    #[arg(long, default_value_t = otelhouse::gateway::pool::DEFAULT_DISK_BYTES_PER_EVENT)]
+    pool_disk_bytes_per_event: u64,
+    /// The StorageClass of the gateways' queue volumes (default: the cluster's default).
+    #[arg(long)]
+    pool_storage_class: Option<String>,
+}
+
+impl PoolArgs {
+    fn settings(self) -> otelhouse::gateway::pool::PoolSettings {
+        otelhouse::gateway::pool::PoolSettings {
+            namespaces_per_shard: self.pool_namespaces_per_shard,
+            capacity_per_replica: self.pool_capacity_per_replica,
+            events_per_core: self.pool_events_per_core,
+            memory_bytes_per_event: self.pool_memory_bytes_per_event,
+            disk_bytes_per_event: self.pool_disk_bytes_per_event,
+            storage_class: self.pool_storage_class,
+            ..Default::default()
+        }
+    }
 }
 
 /// Where the agents run (a namespace of their own, which admits their hostPath volumes), and as
@@ -185,6 +226,7 @@ fn main() -> ExitCode {
         Command::Run {
             namespace,
             agents,
+            pools,
             trusted_namespaces,
             leader_elect,
             metrics_addr,
@@ -209,6 +251,7 @@ fn main() -> ExitCode {
                     agent_namespace: agents.agent_namespace,
                     agent_service_account: agents.agent_service_account,
                     collector_image,
+                    pools: pools.settings(),
                 },
                 leader_elect,
                 metrics_addr,
@@ -253,6 +296,7 @@ fn main() -> ExitCode {
             nodes,
             namespace,
             agents,
+            pools,
             trusted_namespaces,
             explain,
             no_ddl,
@@ -271,6 +315,7 @@ fn main() -> ExitCode {
                 namespace,
                 agent_namespace: agents.agent_namespace,
                 agent_service_account: agents.agent_service_account,
+                pools: pools.settings(),
                 ..Settings::default()
             };
             let rendered = otelhouse::render::load(&files, &nodes)
@@ -281,20 +326,11 @@ fn main() -> ExitCode {
                         eprintln!("warning: {w}");
                     }
                     if explain {
-                        for (id, plans) in &r.plans {
-                            for (region, p) in plans {
+                        for pool in &r.pools {
+                            for (region, pr) in &pool.regions {
                                 eprintln!(
-                                    "plan {id} {region}: {} gateways (throughput {}, buffer {}, zones {}){}: {}",
-                                    p.total,
-                                    p.by_throughput,
-                                    p.by_buffer,
-                                    p.by_zones,
-                                    if p.capped { ", capped" } else { "" },
-                                    p.zones
-                                        .iter()
-                                        .map(|z| format!("{}={}", z.zone, z.replicas))
-                                        .collect::<Vec<_>>()
-                                        .join(" ")
+                                    "{}",
+                                    otelhouse::gateway::pool::explain(pool, region, pr)
                                 );
                             }
                         }

@@ -35,6 +35,8 @@ pub enum Owner {
         namespace: String,
         name: String,
     },
+    /// A pool of gateways (shared by the pipelines it serves).
+    Pool(String),
 }
 
 impl Owner {
@@ -43,6 +45,7 @@ impl Owner {
             Owner::Agents => "agents".to_string(),
             Owner::Class(n) => format!("AgentClass/{n}"),
             Owner::Pipeline { namespace, name } => format!("LogPipeline/{namespace}/{name}"),
+            Owner::Pool(n) => format!("Pool/{n}"),
         }
     }
 
@@ -56,6 +59,7 @@ impl Owner {
         match (parts.next(), parts.next(), parts.next()) {
             (Some("agents"), None, None) => Some(Owner::Agents),
             (Some("AgentClass"), Some(n), None) => Some(Owner::Class(n.to_string())),
+            (Some("Pool"), Some(n), None) => Some(Owner::Pool(n.to_string())),
             (Some("LogPipeline"), Some(ns), Some(n)) => Some(Owner::Pipeline {
                 namespace: ns.to_string(),
                 name: n.to_string(),
@@ -76,7 +80,7 @@ impl Owner {
     /// The custom resource that owns it (none for the shared agent objects).
     pub fn resource(&self) -> Option<crate::model::ResourceId> {
         match self {
-            Owner::Agents => None,
+            Owner::Agents | Owner::Pool(_) => None,
             Owner::Class(n) => Some(crate::model::ResourceId::class(n)),
             Owner::Pipeline { namespace, name } => {
                 Some(crate::model::ResourceId::pipeline(namespace, name))

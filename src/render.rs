@@ -6,10 +6,9 @@ use crate::crd::{AgentClass, ClickHouseStore, LogPipeline};
 use crate::gateway;
 use crate::inventory::{Inputs, NodeFacts, Settings};
 use crate::meta::Desired;
-use crate::model::{Problem, ProblemKind, ResourceId, Subject};
+use crate::model::{Problem, ProblemKind, Subject};
 use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Why `render` refused its input.
@@ -26,8 +25,8 @@ pub enum RenderError {
 pub struct Rendered {
     pub objects: Vec<Desired>,
     pub warnings: Vec<Problem>,
-    /// Per pipeline and region: the gateway plan.
-    pub plans: BTreeMap<ResourceId, Vec<(String, gateway::plan::Plan)>>,
+    /// The gateway pools, their members and plans.
+    pub pools: Vec<gateway::pool::Pool>,
     /// Every pipeline's DDL per store, as YAML comments.
     pub ddl: String,
 }
@@ -247,7 +246,7 @@ pub fn render(inputs: &Inputs, settings: &Settings) -> Result<Rendered, RenderEr
     Ok(Rendered {
         objects,
         warnings: all_warnings,
-        plans: built.plans,
+        pools: built.pools,
         ddl: build::ddl_comments(&model),
     })
 }

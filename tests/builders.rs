@@ -111,20 +111,40 @@ fn agent_daemonset_is_locked_down_and_rolls_on_config_change() {
     );
 }
 
+/// The agents read only the tenant's namespace (a file glob) and send it to its pool; the
+/// pool's gateways route the namespace to the pipeline. No per-pipeline component on agents.
 #[test]
 fn tenant_pipeline_collects_its_own_namespace_only() {
     let r = render_fixture("tenant.yaml");
     let cfg = agent_config_of(&r, "all");
-    let cond = cfg["processors"]["filter/team-a.app"]["logs"]["log_record"][0]
-        .as_str()
-        .unwrap();
     assert_eq!(
-        cond,
-        r#"not (resource.attributes["k8s.namespace.name"] == "team-a")"#
+        cfg["receivers"]["filelog"]["include"],
+        serde_json::json!(["/var/log/pods/team-a_*/*/*.log"])
     );
+    let exporters: Vec<&String> = cfg["exporters"].as_object().unwrap().keys().collect();
+    assert_eq!(exporters, ["otlp_grpc/otelhouse-gw-s0"]);
     assert_eq!(
-        cfg["exporters"]["otlp_grpc/team-a.app"]["endpoint"],
-        "otelhouse-gw-team-a-app.otelhouse-system.svc:4317"
+        cfg["exporters"]["otlp_grpc/otelhouse-gw-s0"]["endpoint"],
+        "otelhouse-gw-s0.otelhouse-system.svc:4317"
+    );
+    assert!(
+        cfg["processors"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| !k.starts_with("filter")),
+        "no per-pipeline filter on agents"
+    );
+    let gw = config_of(find(&r, "ConfigMap", "otelhouse-gw-s0-us-east-1"));
+    let route = &gw["connectors"]["routing/namespaces"]["table"][0];
+    assert_eq!(
+        route["condition"],
+        r#"attributes["k8s.namespace.name"] == "team-a""#
+    );
+    assert_eq!(route["pipelines"], serde_json::json!(["logs/team-a.app"]));
+    assert_eq!(
+        gw["connectors"]["routing/namespaces"]["default_pipelines"],
+        serde_json::json!(["logs/unmatched"])
     );
 }
 
@@ -138,6 +158,7 @@ fn gateways_one_deployment_per_zone_with_credentials_from_the_secret() {
         .map(|o| &o.object)
         .collect();
     assert_eq!(deployments.len(), 2, "two zones");
+    let (user_env, password_env) = otelhouse::collector::gateway::credential_env("us");
     for d in &deployments {
         assert_eq!(
             d["metadata"]["namespace"], "otelhouse-system",
@@ -148,10 +169,11 @@ fn gateways_one_deployment_per_zone_with_credentials_from_the_secret() {
             .unwrap();
         let pw = env
             .iter()
-            .find(|e| e["name"] == "CLICKHOUSE_PASSWORD")
+            .find(|e| e["name"] == password_env.as_str())
             .unwrap();
         assert_eq!(pw["valueFrom"]["secretKeyRef"]["name"], "ch-us");
         assert_eq!(pw["valueFrom"]["secretKeyRef"]["key"], "pw");
+        assert!(env.iter().any(|e| e["name"] == user_env.as_str()));
         let zone = d["metadata"]["labels"]["otelhouse.dev/zone"]
             .as_str()
             .unwrap();
@@ -162,8 +184,12 @@ fn gateways_one_deployment_per_zone_with_credentials_from_the_secret() {
         assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
         // The HPA owns replicas; the plan is its floor (and the first size, set once).
         assert!(d["spec"].get("replicas").is_none());
+        // Sized from the plan: 5k events/s over 2 replicas, a 10-minute buffer in memory.
+        let res = &d["spec"]["template"]["spec"]["containers"][0]["resources"];
+        assert_eq!(res["requests"]["cpu"], "300m");
+        assert!(res["limits"]["memory"].as_str().unwrap().ends_with("Mi"));
     }
-    let svc = find(&r, "Service", "otelhouse-gw-team-a-app");
+    let svc = find(&r, "Service", "otelhouse-gw-s0");
     assert_eq!(svc["spec"]["trafficDistribution"], "PreferClose");
     // The older annotation would override trafficDistribution where both are set.
     assert!(
@@ -171,18 +197,22 @@ fn gateways_one_deployment_per_zone_with_credentials_from_the_secret() {
             .get("service.kubernetes.io/topology-mode")
             .is_none()
     );
-    let cm = find(&r, "ConfigMap", "otelhouse-gw-team-a-app-us-east-1");
+    let cm = find(&r, "ConfigMap", "otelhouse-gw-s0-us-east-1");
     let text = cm["data"]["config.yaml"].as_str().unwrap();
-    assert!(!text.contains("secretKeyRef") && text.contains("${env:CLICKHOUSE_PASSWORD}"));
+    assert!(!text.contains("secretKeyRef") && text.contains(&format!("${{env:{password_env}}}")));
     let cfg = config_of(cm);
-    let ch = &cfg["exporters"]["clickhouse/app_logs"];
-    assert_eq!(ch["password"], "${env:CLICKHOUSE_PASSWORD}");
+    let ch = &cfg["exporters"]["clickhouse/team-a.app.app_logs"];
+    assert_eq!(ch["password"], format!("${{env:{password_env}}}"));
     assert_eq!(ch["create_schema"], false);
     assert_eq!(ch["async_insert"], true);
     assert_eq!(ch["compress"], "lz4");
     assert_eq!(ch["logs_table_name"], "app_logs_ingest");
     assert_eq!(ch["sending_queue"]["batch"]["min_size"], 15000);
     assert_eq!(ch["sending_queue"]["batch"]["flush_timeout"], "5000ms");
+    assert!(
+        ch["sending_queue"].get("storage").is_none(),
+        "a memory buffer"
+    );
     assert_eq!(
         cfg["receivers"]["otlp"]["protocols"]["grpc"]["keepalive"]["server_parameters"]["max_connection_age"],
         "60s"
@@ -194,16 +224,57 @@ fn gateways_one_deployment_per_zone_with_credentials_from_the_secret() {
         .find(|o| o.kind == "HorizontalPodAutoscaler")
         .unwrap();
     assert_eq!(hpa.object["spec"]["minReplicas"], 1);
+    assert_eq!(hpa.object["spec"]["scaleTargetRef"]["kind"], "Deployment");
+}
+
+/// A buffer that does not fit in memory goes to disk: a StatefulSet per zone with a volume per
+/// replica, kept when the replica is scaled away (its data drains when it comes back), the
+/// exporters' queues persisting on it.
+#[test]
+fn a_long_buffer_is_kept_on_disk_by_stateful_sets() {
+    let text = std::fs::read_to_string(kit::root().join("tests/fixtures/tenant.yaml"))
+        .unwrap()
+        .replace("buffer: {duration: 10m}", "buffer: {duration: 2h}");
+    let r = render(&kit::inputs_from(&text), &kit::settings()).unwrap();
+    assert!(!r.objects.iter().any(|o| o.kind == "Deployment"));
+    let sts = find(&r, "StatefulSet", "otelhouse-gw-s0-us-east-1a");
+    let spec = &sts["spec"];
+    assert!(spec.get("replicas").is_none());
+    assert_eq!(
+        spec["persistentVolumeClaimRetentionPolicy"]["whenScaled"],
+        "Retain"
+    );
+    let claim = &spec["volumeClaimTemplates"][0];
+    // 5k/s x 2 h over 2 replicas, 520 bytes each with a quarter of slack: 11 GiB.
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "11Gi");
+    let mounts = spec["template"]["spec"]["containers"][0]["volumeMounts"].to_string();
+    assert!(
+        mounts.contains(otelhouse::collector::gateway::QUEUE_DIR),
+        "{mounts}"
+    );
+    let cfg = config_of(find(&r, "ConfigMap", "otelhouse-gw-s0-us-east-1"));
+    assert_eq!(
+        cfg["exporters"]["clickhouse/team-a.app.app_logs"]["sending_queue"]["storage"],
+        otelhouse::collector::gateway::QUEUE_STORAGE
+    );
+    let hpa = find(&r, "HorizontalPodAutoscaler", "otelhouse-gw-s0-us-east-1a");
+    assert_eq!(hpa["spec"]["scaleTargetRef"]["kind"], "StatefulSet");
+    let pool = &r.pools[0].regions["us-east-1"];
+    assert!(
+        pool.sizing.holds >= std::time::Duration::from_secs(7200),
+        "{:?}",
+        pool.sizing.holds
+    );
 }
 
 /// Values from a custom resource can inject neither collector `${...}` expansions nor OTTL.
 #[test]
 fn hostile_values_are_escaped_in_collector_configs() {
     let r = render_fixture("hostile.yaml");
-    let cm = find(&r, "ConfigMap", "otelhouse-gw-team-a-app-us-east-1");
+    let cm = find(&r, "ConfigMap", "otelhouse-gw-s0-us-east-1");
     let cfg = config_of(cm);
     let statements =
-        cfg["processors"]["transform/parse"]["log_statements"][0]["statements"].to_string();
+        cfg["processors"]["transform/team-a.app"]["log_statements"][0]["statements"].to_string();
     // The regex's `${env:CLICKHOUSE_PASSWORD}` stays literal ($$ is the collector's escape),
     // its quote stays inside the OTTL string.
     assert!(
@@ -247,25 +318,38 @@ metadata: {name: both, labels: {pool: logs, node.kubernetes.io/instance-type: m5
     );
 }
 
+/// What a tenant's change costs the others: a change of its pipeline rolls only its pool's
+/// gateways (their config); the agents roll only when the set of namespaces they read changes.
 #[test]
-fn a_pipeline_change_rolls_the_agents() {
-    let hash = |r: &Rendered| {
+fn a_pipeline_change_rolls_its_pool_not_the_agents() {
+    let agents = |r: &Rendered| {
         find(r, "DaemonSet", "otelhouse-agent-all")["spec"]["template"]["metadata"]["annotations"]
-        ["otelhouse.dev/config-hash"]
-        .clone()
+            ["otelhouse.dev/config-hash"]
+            .clone()
+    };
+    let gateways = |r: &Rendered| {
+        find(r, "Deployment", "otelhouse-gw-s0-us-east-1a")["spec"]["template"]["metadata"]
+            ["annotations"]["otelhouse.dev/config-hash"]
+            .clone()
     };
     let base = std::fs::read_to_string(kit::root().join("tests/fixtures/tenant.yaml")).unwrap();
     let a = render(&kit::inputs_from(&base), &kit::settings()).unwrap();
-    let changed = base.replace("containers: []", "").replace(
+    let changed = base.replace(
         "tables: [{name: app_logs",
         "sources: {containers: [web]}\n  tables: [{name: app_logs",
     );
     let b = render(&kit::inputs_from(&changed), &kit::settings()).unwrap();
-    assert_ne!(hash(&a), hash(&b));
-    assert_eq!(
-        hash(&a),
-        hash(&render(&kit::inputs_from(&base), &kit::settings()).unwrap())
-    );
+    assert_eq!(agents(&a), agents(&b), "the agents do not roll");
+    assert_ne!(gateways(&a), gateways(&b), "its pool does");
+    let deterministic = render(&kit::inputs_from(&base), &kit::settings()).unwrap();
+    assert_eq!(agents(&a), agents(&deterministic));
+    // Another namespace: the agents read one more glob.
+    let more = base.replace(
+        "allowedNamespaces: [team-a]",
+        "allowedNamespaces: [team-a, team-b]",
+    ) + "---\napiVersion: otelhouse.dev/v1alpha1\nkind: LogPipeline\nmetadata: {name: app, namespace: team-b}\nspec: {stores: [us], tables: [{name: b_logs, retentionDays: 7}], gateway: {expectedEventsPerSecond: 100}}\n";
+    let c = render(&kit::inputs_from(&more), &kit::settings()).unwrap();
+    assert_ne!(agents(&a), agents(&c));
 }
 
 /// Agents tolerate every taint by default, so a tainted node is still covered; a class that opts

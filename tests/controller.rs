@@ -128,9 +128,9 @@ async fn a_change_applies_only_the_changed_objects() {
     assert_eq!(
         got,
         vec![
-            "/api/v1/namespaces/otelhouse-system/configmaps/otelhouse-gw-team-a-app-us-east-1",
-            "/apis/apps/v1/namespaces/otelhouse-system/deployments/otelhouse-gw-team-a-app-us-east-1a",
-            "/apis/apps/v1/namespaces/otelhouse-system/deployments/otelhouse-gw-team-a-app-us-east-1b",
+            "/api/v1/namespaces/otelhouse-system/configmaps/otelhouse-gw-s0-us-east-1",
+            "/apis/apps/v1/namespaces/otelhouse-system/deployments/otelhouse-gw-s0-us-east-1a",
+            "/apis/apps/v1/namespaces/otelhouse-system/deployments/otelhouse-gw-s0-us-east-1b",
         ]
     );
     // The new generation is observed in status.
@@ -161,9 +161,9 @@ async fn a_node_in_a_new_zone_gets_a_gateway_and_agent_coverage() {
     let reqs = w.reconcile_all().await;
     let got = applies(&reqs);
     for want in [
-        "/apis/apps/v1/namespaces/otelhouse-system/deployments/otelhouse-gw-team-a-app-us-east-1c",
-        "/apis/autoscaling/v2/namespaces/otelhouse-system/horizontalpodautoscalers/otelhouse-gw-team-a-app-us-east-1c",
-        "/apis/policy/v1/namespaces/otelhouse-system/poddisruptionbudgets/otelhouse-gw-team-a-app-us-east-1c",
+        "/apis/apps/v1/namespaces/otelhouse-system/deployments/otelhouse-gw-s0-us-east-1c",
+        "/apis/autoscaling/v2/namespaces/otelhouse-system/horizontalpodautoscalers/otelhouse-gw-s0-us-east-1c",
+        "/apis/policy/v1/namespaces/otelhouse-system/poddisruptionbudgets/otelhouse-gw-s0-us-east-1c",
     ] {
         assert!(got.contains(&want.to_string()), "{want} not in {got:#?}");
     }
@@ -387,7 +387,7 @@ async fn a_hand_edit_of_a_managed_object_is_reverted() {
     w.reconcile_all().await;
     assert!(w.reconcile_all().await.is_empty());
     // Someone changes a gateway Deployment's image by hand; the watch shows it.
-    let name = "otelhouse-gw-team-a-app-us-east-1a";
+    let name = "otelhouse-gw-s0-us-east-1a";
     let key = ("Deployment", "otelhouse-system", name);
     let kubectl: Api<k8s_openapi::api::apps::v1::Deployment> =
         Api::namespaced(w.api.client_as("kubectl"), key.1);
@@ -422,7 +422,7 @@ async fn the_autoscaler_owns_gateway_replicas() {
     let inputs = tenant_inputs();
     let mut w = World::new(&inputs);
     let reqs = w.reconcile_all().await;
-    let name = "otelhouse-gw-team-a-app-us-east-1a";
+    let name = "otelhouse-gw-s0-us-east-1a";
     let ns = "otelhouse-system";
     // Created without replicas; the plan (1 per zone here) set once through the scale subresource.
     for r in reqs

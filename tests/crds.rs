@@ -69,7 +69,8 @@ fn cel_rules_we_rely_on_are_generated() {
         "self >= 1 && self <= 3650",
         "self >= 1000 && self <= 1000000",
         "self.matches('^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?/?$')",
-        "!has(self.maxReplicas) || self.maxReplicas >= self.minReplicasPerZone",
+        "!has(self.maxReplicas) || !has(self.minReplicasPerZone) || self.maxReplicas >= self.minReplicasPerZone",
+        "(has(self.dedicated) && self.dedicated) || (!has(self.resources)",
     ] {
         assert!(
             all.iter().any(|r| r.contains(must)),

@@ -66,8 +66,16 @@ async fn run_requests() -> Vec<Recorded> {
 /// Requests of the reconcile scenarios and the cleanup.
 async fn scenario_requests() -> Vec<Recorded> {
     let mut out = Vec::new();
-    // Create, then a change.
-    let inputs = tenant_inputs();
+    // Create, then a change; one pool buffers in memory (Deployments), a dedicated one on disk
+    // (StatefulSets).
+    let mut inputs = tenant_inputs();
+    let mut disk = inputs.pipelines[0].clone();
+    disk.metadata.name = Some("audit".into());
+    disk.spec.gateway.dedicated = true;
+    disk.spec.gateway.buffer.duration =
+        kube::core::Duration::from(std::time::Duration::from_secs(7200));
+    disk.spec.tables[0].name = "audit_logs".into();
+    inputs.pipelines.push(disk);
     let mut w = World::new(&inputs);
     out.extend(w.reconcile_all().await);
     let mut p = (*w.pipeline("app")).clone();

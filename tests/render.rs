@@ -33,9 +33,11 @@ fn samples_render_the_whole_platform() {
         .collect();
     let count = |k: &str| kinds.iter().filter(|x| *x == k).count();
     assert_eq!(count("DaemonSet"), 3, "one DaemonSet per AgentClass");
-    assert_eq!(count("Service"), 2, "one gateway Service per pipeline");
-    // 3 zones for each of the 2 pipelines.
-    assert_eq!(count("Deployment"), 6);
+    // The tenant's pipeline joins the region's shared pool; the LogHouse one asks for its own.
+    assert_eq!(count("Service"), 2, "one gateway Service per pool");
+    // 3 zones for each of the 2 pools; both keep a 2h buffer, which is only held on disk.
+    assert_eq!(count("StatefulSet"), 6);
+    assert_eq!(count("Deployment"), 0);
     assert_eq!(count("HorizontalPodAutoscaler"), 6);
     assert_eq!(count("PodDisruptionBudget"), 6);
     // The same input renders the same bytes.

@@ -3,10 +3,11 @@
 //! operator writes no RBAC, so it holds no right to grant any.
 
 use crate::collector::agent::{
-    self as agent_config, AgentRoute, CHECKPOINT_MOUNT, CHECKPOINT_ROOT, ClassOverlay, LabelKeys,
+    self as agent_config, AgentPool, CHECKPOINT_MOUNT, CHECKPOINT_ROOT, ClassOverlay, LabelKeys,
     NODE_NAME_ENV,
 };
 use crate::collector::{CONFIG_DIR, METRICS_PORT};
+use crate::gateway::pool::Pool;
 use crate::inventory::Settings;
 use crate::meta::{self, Desired};
 use crate::model::{Class, Model};
@@ -28,47 +29,63 @@ pub fn agent_name(class: &str) -> String {
     meta::shorten(&format!("otelhouse-agent-{class}"), 57)
 }
 
-/// The routes every agent carries: one per pipeline, to its gateway Service.
-pub fn routes(v: &Model, settings: &Settings) -> (Vec<AgentRoute>, LabelKeys) {
+/// What every agent sends where: one destination per gateway pool (with the namespaces it
+/// hosts, or the selection of its one label-selecting pipeline), and the label keys the
+/// pipelines read, so the agents attach only those.
+pub fn agent_pools(m: &Model, pools: &[Pool], settings: &Settings) -> (Vec<AgentPool>, LabelKeys) {
     let mut keys = LabelKeys::default();
-    let routes = v
-        .pipelines
-        .iter()
-        .map(|p| {
-            let sources = &p.sources;
-            if let Some(sel) = &sources.pod_selector {
-                agent_config::selector_keys(sel, &mut keys.pod);
-            }
-            if let Some(sel) = &sources.namespace_selector {
-                agent_config::selector_keys(sel, &mut keys.namespace);
-            }
-            for r in &p.routes {
-                keys.pod.extend(r.pod_labels.keys().cloned());
-            }
-            // Columns may extract pod or namespace labels: the agents must attach them.
-            for t in &p.tables {
-                for c in &t.columns {
-                    if let Some(k) = c.key.strip_prefix(agent_config::POD_LABEL_PREFIX) {
-                        keys.pod.insert(k.to_string());
-                    } else if let Some(k) = c.key.strip_prefix(agent_config::NAMESPACE_LABEL_PREFIX)
-                    {
-                        keys.namespace.insert(k.to_string());
-                    }
+    for p in &m.pipelines {
+        let sources = &p.sources;
+        if let Some(sel) = &sources.pod_selector {
+            agent_config::selector_keys(sel, &mut keys.pod);
+        }
+        if let Some(sel) = &sources.namespace_selector {
+            agent_config::selector_keys(sel, &mut keys.namespace);
+        }
+        for r in &p.routes {
+            keys.pod.extend(r.pod_labels.keys().cloned());
+        }
+        // Columns may extract pod or namespace labels: the agents must attach them.
+        for t in &p.tables {
+            for c in &t.columns {
+                if let Some(k) = c.key.strip_prefix(agent_config::POD_LABEL_PREFIX) {
+                    keys.pod.insert(k.to_string());
+                } else if let Some(k) = c.key.strip_prefix(agent_config::NAMESPACE_LABEL_PREFIX) {
+                    keys.namespace.insert(k.to_string());
                 }
             }
-            AgentRoute {
-                id: p.component_id.clone(),
-                keep: agent_config::sources_condition(&p.namespace, sources),
+        }
+    }
+    let destinations = pools
+        .iter()
+        .filter(|pool| !pool.regions.is_empty())
+        .map(|pool| {
+            let condition = match &pool.namespaces {
+                Some(_) => None,
+                None => pool
+                    .members()
+                    .into_iter()
+                    .next()
+                    .and_then(|id| m.pipeline(id))
+                    .map(|p| agent_config::sources_condition(&p.namespace, &p.sources)),
+            };
+            AgentPool {
+                id: pool.name.clone(),
                 endpoint: format!(
                     "{}.{}.svc:{}",
-                    crate::gateway::service_name(p),
+                    crate::gateway::service_name(pool),
                     settings.namespace,
                     crate::collector::OTLP_GRPC_PORT
                 ),
+                namespaces: pool
+                    .namespaces
+                    .as_ref()
+                    .map(|n| n.iter().cloned().collect()),
+                condition,
             }
         })
         .collect();
-    (routes, keys)
+    (destinations, keys)
 }
 
 /// The ConfigMap every agent reads its pipelines from (the union of all LogPipelines, the same
@@ -78,10 +95,10 @@ pub const PIPELINES_CONFIG_MAP: &str = "otelhouse-agent-pipelines";
 /// The shared pipelines ConfigMap and the text it holds.
 pub fn build_shared(
     settings: &Settings,
-    routes: &[AgentRoute],
+    pools: &[AgentPool],
     keys: &LabelKeys,
 ) -> (Desired, String) {
-    let config = agent_config::pipelines_config(&settings.agent_namespace, routes, keys).to_yaml();
+    let config = agent_config::pipelines_config(&settings.agent_namespace, pools, keys).to_yaml();
     let cm = ConfigMap {
         metadata: ObjectMeta {
             name: Some(PIPELINES_CONFIG_MAP.to_string()),

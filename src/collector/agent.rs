@@ -20,16 +20,28 @@ pub const POD_LABEL_PREFIX: &str = "k8s.pod.labels.";
 /// Prefix under which namespace labels become resource attributes.
 pub const NAMESPACE_LABEL_PREFIX: &str = "k8s.namespace.labels.";
 
-/// One pipeline as the agents see it.
+/// A pool of gateways as the agents see it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct AgentRoute {
-    /// Component-safe pipeline id (`<namespace>.<name>`).
+pub struct AgentPool {
+    /// Component-safe id (the pool's name).
     pub id: String,
-    /// OTTL condition (resource context paths) selecting this pipeline's logs.
-    pub keep: String,
-    /// The gateway Service, `host:port`.
+    /// Its Service, `host:port`.
     pub endpoint: String,
+    /// The namespaces whose logs go there; None for a pool whose one pipeline selects
+    /// namespaces by label: then `condition` says what it takes.
+    pub namespaces: Option<Vec<String>>,
+    /// OTTL condition (log context, resource paths) of a label-selected pool.
+    pub condition: Option<String>,
 }
+
+/// The largest batch an agent sends, in uncompressed OTLP bytes (what exporterhelper's byte
+/// sizer and the gateway's receiver both measure): half of what the gateway accepts, so the
+/// splitter's estimate never crosses it. A single record is at most `MAX_LOG_SIZE`.
+pub const MAX_BATCH_BYTES: u64 = super::gateway::MAX_RECV_MSG_MIB * 1024 * 1024 / 2;
+/// The longest line the agents read (longer ones are split).
+pub const MAX_LOG_SIZE: &str = "1MiB";
+/// Bytes each pool's persistent queue may hold on the node before reading waits.
+pub const QUEUE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Label keys the routes read, so the agents extract only those.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -60,18 +72,20 @@ impl ClassOverlay {
     }
 }
 
-/// The agent config every class shares: the union of all pipelines. It names `memory_limiter`,
-/// which each class's [`ClassOverlay`] defines.
-pub fn pipelines_config(
-    operator_namespace: &str,
-    routes: &[AgentRoute],
-    labels: &LabelKeys,
-) -> Config {
+/// The agent config every class shares. It names `memory_limiter`, which each class's
+/// [`ClassOverlay`] defines.
+///
+/// One filelog receiver reads the files of the namespaces some pipeline selects (a file glob
+/// per namespace: the kubelet's path encodes it), or every file when a pipeline selects
+/// namespaces by label; one router sends each resource to its pool by namespace (a regex per
+/// pool: constant work per line whatever the number of pipelines); one exporter per pool. No
+/// per-pipeline component: tenancy is exact at the gateways.
+pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &LabelKeys) -> Config {
     let mut cfg = Config::default();
     let (hc, hc_cfg) = health_check();
     cfg.extensions.insert(hc.clone(), hc_cfg);
     cfg.service.extensions.push(hc);
-    if routes.is_empty() {
+    if pools.is_empty() {
         // No pipeline wants logs: read nothing (so nothing is checkpointed and lost).
         cfg.receivers
             .insert("nop".to_string(), Receiver::Nop(Empty {}));
@@ -87,6 +101,8 @@ pub fn pipelines_config(
         );
         return cfg;
     }
+    // Offsets and the exporters' persistent queues, on the node: a restart resends what was
+    // queued and reads on from where it was.
     cfg.extensions.insert(
         "file_storage".to_string(),
         Extension::FileStorage(FileStorage {
@@ -100,13 +116,27 @@ pub fn pipelines_config(
         }),
     );
     cfg.service.extensions.push("file_storage".to_string());
+    let everything = pools.iter().any(|p| p.namespaces.is_none());
+    let include = if everything {
+        vec!["/var/log/pods/*/*/*.log".to_string()]
+    } else {
+        let namespaces: BTreeSet<&str> = pools
+            .iter()
+            .flat_map(|p| p.namespaces.iter().flatten())
+            .map(String::as_str)
+            .collect();
+        namespaces
+            .into_iter()
+            .map(|n| format!("/var/log/pods/{n}_*/*/*.log"))
+            .collect()
+    };
     cfg.receivers.insert(
         "filelog".to_string(),
         Receiver::Filelog(Filelog {
-            include: vec!["/var/log/pods/*/*/*.log".to_string()],
+            include,
             // The agents' own logs would loop back through themselves.
             exclude: vec![format!(
-                "/var/log/pods/{operator_namespace}_otelhouse-agent-*/*/*.log"
+                "/var/log/pods/{agent_namespace}_otelhouse-agent-*/*/*.log"
             )],
             // With checkpoints, `beginning` only applies to files never seen: lines written
             // before the agent started on a node are read, not lost.
@@ -114,7 +144,7 @@ pub fn pipelines_config(
             include_file_path: true,
             include_file_name: false,
             storage: "file_storage".to_string(),
-            max_log_size: "1MiB".to_string(),
+            max_log_size: MAX_LOG_SIZE.to_string(),
             retry_on_failure: FilelogRetry {
                 enabled: true,
                 initial_interval: "1s".to_string(),
@@ -145,11 +175,16 @@ pub fn pipelines_config(
         key: k.clone(),
         from: "namespace".to_string(),
     }));
+    // Pipelines that select by label must not see a pod's first lines before its labels are
+    // known: the agent waits for the metadata at start.
+    let wait = !extract_labels.is_empty();
     cfg.processors.insert(
         "k8sattributes".to_string(),
         Processor::K8sAttributes(K8sAttributes {
             auth_type: "serviceAccount".to_string(),
             passthrough: false,
+            wait_for_metadata: wait,
+            wait_for_metadata_timeout: wait.then(|| "30s".to_string()),
             filter: K8sFilter {
                 node_from_env_var: NODE_NAME_ENV.to_string(),
             },
@@ -175,65 +210,158 @@ pub fn pipelines_config(
             }],
         }),
     );
-    cfg.connectors
-        .insert("forward/fanout".to_string(), Connector::Forward(Empty {}));
+    let to = |p: &AgentPool| format!("logs/to.{}", p.id);
+    let by_namespace: Vec<&AgentPool> = pools.iter().filter(|p| p.namespaces.is_some()).collect();
+    let by_label: Vec<&AgentPool> = pools.iter().filter(|p| p.namespaces.is_none()).collect();
+    let mut intake_exporters = Vec::new();
+    let mut routers: BTreeMap<String, String> = BTreeMap::new();
+    if by_namespace.len() == 1 && by_label.is_empty() {
+        // One pool: no routing at all.
+        intake_exporters.push(exporter_name(by_namespace[0]));
+    } else {
+        // Routes move what they match (first match wins), so a line that both a namespace pool
+        // and a label-selected pool want needs two routers: each gets a copy. `logs/unrouted`
+        // counts (nop exporter's sent records) exactly the lines no pool takes: the namespace
+        // router also claims, into an uncounted sink, what the label router takes, and the label
+        // router then has no default of its own.
+        let label_route = |p: &AgentPool, pipeline: String| RoutingRoute {
+            context: "log".to_string(),
+            condition: escape_collector_value(p.condition.as_deref().unwrap_or("false")),
+            pipelines: vec![pipeline],
+        };
+        let claimed = "logs/claimed".to_string();
+        if !by_namespace.is_empty() {
+            let mut table: Vec<RoutingRoute> = by_namespace
+                .iter()
+                .map(|p| RoutingRoute {
+                    context: "resource".to_string(),
+                    condition: escape_collector_value(&namespace_match(
+                        p.namespaces.as_deref().unwrap_or_default(),
+                    )),
+                    pipelines: vec![to(p)],
+                })
+                .collect();
+            table.extend(by_label.iter().map(|p| label_route(p, claimed.clone())));
+            cfg.connectors.insert(
+                "routing/pools".to_string(),
+                Connector::Routing(Routing {
+                    error_mode: "ignore".to_string(),
+                    default_pipelines: vec!["logs/unrouted".to_string()],
+                    table,
+                }),
+            );
+            intake_exporters.push("routing/pools".to_string());
+            for p in &by_namespace {
+                routers.insert(to(p), "routing/pools".to_string());
+            }
+        }
+        if !by_label.is_empty() {
+            cfg.connectors.insert(
+                "routing/selected".to_string(),
+                Connector::Routing(Routing {
+                    error_mode: "ignore".to_string(),
+                    // Without namespace pools this router is the only one: it counts.
+                    default_pipelines: if by_namespace.is_empty() {
+                        vec!["logs/unrouted".to_string()]
+                    } else {
+                        vec![]
+                    },
+                    table: by_label.iter().map(|p| label_route(p, to(p))).collect(),
+                }),
+            );
+            intake_exporters.push("routing/selected".to_string());
+            for p in &by_label {
+                routers.insert(to(p), "routing/selected".to_string());
+            }
+        }
+        let first = intake_exporters[0].clone();
+        cfg.exporters
+            .insert("nop/unrouted".to_string(), Exporter::Nop(Empty {}));
+        cfg.service.pipelines.insert(
+            "logs/unrouted".to_string(),
+            Pipeline {
+                receivers: vec![first.clone()],
+                processors: vec![],
+                exporters: vec!["nop/unrouted".to_string()],
+            },
+        );
+        if !by_namespace.is_empty() && !by_label.is_empty() {
+            cfg.exporters
+                .insert("nop/claimed".to_string(), Exporter::Nop(Empty {}));
+            cfg.service.pipelines.insert(
+                claimed,
+                Pipeline {
+                    receivers: vec![first],
+                    processors: vec![],
+                    exporters: vec!["nop/claimed".to_string()],
+                },
+            );
+        }
+    }
     cfg.service.pipelines.insert(
         "logs/intake".to_string(),
         Pipeline {
             receivers: vec!["filelog".to_string()],
             processors: vec!["memory_limiter".to_string(), "k8sattributes".to_string()],
-            exporters: vec!["forward/fanout".to_string()],
+            exporters: intake_exporters,
         },
     );
-    for route in routes {
-        let filter = format!("filter/{}", route.id);
-        let exporter = format!("otlp_grpc/{}", route.id);
-        cfg.processors.insert(
-            filter.clone(),
-            Processor::Filter(Filter {
-                error_mode: "ignore".to_string(),
-                logs: FilterLogs {
-                    log_record: vec![escape_collector_value(&format!("not ({})", route.keep))],
-                },
-            }),
-        );
+    for p in pools {
+        let exporter = exporter_name(p);
         cfg.exporters.insert(
             exporter.clone(),
             Exporter::OtlpGrpc(OtlpGrpcExporter {
-                endpoint: route.endpoint.clone(),
+                endpoint: p.endpoint.clone(),
                 tls: ClientTls {
                     insecure: true,
                     insecure_skip_verify: false,
                 },
                 compression: "zstd".to_string(),
-                // Agents block instead of dropping: the filelog receiver then stops reading and
-                // the lines wait in their files on the node.
+                // On the node's disk: a restart resends what was queued. Full, it blocks, and
+                // the filelog receiver stops reading: the lines wait in their files.
                 sending_queue: SendingQueue {
                     enabled: true,
-                    sizer: "requests".to_string(),
-                    queue_size: 100,
+                    sizer: "bytes".to_string(),
+                    queue_size: QUEUE_BYTES,
                     num_consumers: 4,
                     block_on_overflow: true,
+                    storage: Some("file_storage".to_string()),
                     batch: Some(QueueBatch {
-                        sizer: "items".to_string(),
-                        min_size: 2_000,
-                        max_size: 10_000,
+                        sizer: "bytes".to_string(),
+                        min_size: MAX_BATCH_BYTES / 8,
+                        max_size: MAX_BATCH_BYTES,
                         flush_timeout: "1s".to_string(),
                     }),
                 },
                 retry_on_failure: retry_forever(),
             }),
         );
-        cfg.service.pipelines.insert(
-            format!("logs/{}", route.id),
-            Pipeline {
-                receivers: vec!["forward/fanout".to_string()],
-                processors: vec![filter],
-                exporters: vec![exporter],
-            },
-        );
+        if let Some(router) = routers.get(&to(p)) {
+            cfg.service.pipelines.insert(
+                to(p),
+                Pipeline {
+                    receivers: vec![router.clone()],
+                    processors: vec![],
+                    exporters: vec![exporter],
+                },
+            );
+        }
     }
     cfg
+}
+
+fn exporter_name(p: &AgentPool) -> String {
+    format!("otlp_grpc/{}", p.id)
+}
+
+/// One regex for a pool's namespaces: RE2 matches it in time linear in the name, however many
+/// namespaces the pool has. Namespace names are DNS labels: nothing in them needs escaping.
+pub fn namespace_match(namespaces: &[String]) -> String {
+    let alternatives = namespaces.join("|");
+    format!(
+        "IsMatch(attributes[\"k8s.namespace.name\"], {})",
+        crate::ident::quote_ottl_string(&format!("^(?:{alternatives})$"))
+    )
 }
 
 /// The OTTL condition selecting a pipeline's sources: (namespaces) and (pods) and (containers)
@@ -280,6 +408,40 @@ pub fn sources_condition(own_namespace: &str, sources: &Sources) -> String {
         }
     }
     ottl_all(all)
+}
+
+/// A pipeline's selection within its namespaces (pods, containers, excludes), for its branch
+/// of a pool whose router has already picked the namespaces; None when it takes them whole.
+pub fn selection_condition(sources: &Sources) -> Option<String> {
+    let mut all = Vec::new();
+    if let Some(sel) = &sources.pod_selector {
+        all.push(selector_condition(POD_LABEL_PREFIX, sel));
+    }
+    if !sources.containers.is_empty() {
+        all.push(ottl_any(
+            sources
+                .containers
+                .iter()
+                .map(|c| ottl_attr_eq("k8s.container.name", c))
+                .collect(),
+        ));
+    }
+    if let Some(ex) = &sources.exclude {
+        let mut none: Vec<String> = ex
+            .namespaces
+            .iter()
+            .map(|n| ottl_attr_eq("k8s.namespace.name", n))
+            .collect();
+        none.extend(
+            ex.containers
+                .iter()
+                .map(|c| ottl_attr_eq("k8s.container.name", c)),
+        );
+        if !none.is_empty() {
+            all.push(format!("not ({})", ottl_any(none)));
+        }
+    }
+    (!all.is_empty()).then(|| ottl_all(all))
 }
 
 /// A label selector as OTTL over the attributes `k8s.*.labels.<key>`.

@@ -1,65 +1,129 @@
-//! The gateway (Deployment) collector config: receive OTLP from agents, parse, route each log to
-//! its table's ClickHouse exporter, batch and insert into this region's store.
+//! The gateway collector config of one pool in one region: receive OTLP from agents, route each
+//! resource's logs by its namespace to the pipelines that collect it, and in each pipeline's
+//! branch select, parse, route to its tables' ClickHouse exporters, batch and insert.
+//!
+//! The namespace router is the one place every record passes: one route per namespace of the
+//! pool (a resource's namespace is stamped by the agent from the kubelet's log path), each route
+//! naming every pipeline of that namespace, so two pipelines of one namespace each get their
+//! copy and nothing else is copied. A pool of one pipeline that selects namespaces by label has
+//! no router: the agents send it only what its selection matches.
 
 use super::*;
 use crate::crd::{Parse, Route};
 use crate::ident::{escape_collector_value, quote_ottl_string};
 
-/// Env vars the gateway pods get from the store's Secret (never written into a ConfigMap).
-pub const USERNAME_ENV: &str = "CLICKHOUSE_USERNAME";
-pub const PASSWORD_ENV: &str = "CLICKHOUSE_PASSWORD";
-
 /// How long an agent's connection may live before the gateway closes it, so agents reconnect
 /// and spread over the replicas (including new ones after a scale-up).
 pub const MAX_CONNECTION_AGE: &str = "60s";
 
-/// One table as the gateway sees it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct GatewayTable {
-    /// The target table name (the exporter inserts into `<name>_ingest`).
-    pub name: String,
-    pub ingest_table: String,
+/// The largest message a gateway accepts from an agent; agents cut their batches in bytes
+/// below it (`super::agent::MAX_BATCH_BYTES`), so a batch is never refused for its size.
+pub const MAX_RECV_MSG_MIB: u64 = 16;
+
+/// The extension holding a pool's persistent queues when its buffer is on disk.
+pub const QUEUE_STORAGE: &str = "file_storage/queue";
+/// Where the queue volume is mounted.
+pub const QUEUE_DIR: &str = "/var/lib/otelhouse/queue";
+
+/// Env vars a gateway pod gets from one store's Secret (never written into a ConfigMap); one
+/// pair per store the pool inserts into.
+pub fn credential_env(store: &str) -> (String, String) {
+    let h = crate::meta::short_hash(store).to_uppercase();
+    (
+        format!("CLICKHOUSE_USERNAME_{h}"),
+        format!("CLICKHOUSE_PASSWORD_{h}"),
+    )
 }
 
-/// The region's store, as the exporter needs it.
+/// One table as the gateway sees it: where it inserts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GatewayTable {
+    pub name: String,
+    /// The exporter inserts into the Null ingest table.
+    pub ingest_table: String,
+    pub target: ExporterTarget,
+}
+
+/// A store, as the exporter needs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ExporterTarget {
     /// `scheme://host:port` (validated).
     pub endpoint: String,
     pub database: String,
     pub insecure_skip_verify: bool,
+    /// The store's name: its credentials' env vars.
+    pub store: String,
     /// The store's region, stamped on logs as `cloud.region` when they lack it.
     pub region: String,
 }
 
-/// Everything one region's gateway config is made of.
+/// One pipeline a pool serves.
 #[derive(Clone, Debug, PartialEq)]
-pub struct GatewayInput<'a> {
-    pub memory_limit_bytes: u64,
+pub struct Member<'a> {
+    /// Component-safe id (`<namespace>.<name>`).
+    pub id: String,
+    /// The namespaces of this pool it collects (the router's keys).
+    pub namespaces: Vec<String>,
+    /// Its selection within those namespaces (pods, containers, excludes), as an OTTL
+    /// condition in the resource context; None when it takes every record of its namespaces.
+    pub selection: Option<String>,
     pub parse: &'a Parse,
     pub tables: Vec<GatewayTable>,
     pub routes: &'a [Route],
     pub default_table: Option<&'a str>,
-    pub target: ExporterTarget,
     pub batch_rows: u32,
     pub batch_timeout: String,
-    /// Events one exporter's queue holds (the buffer duration's share of this replica).
+    /// Events its exporters' queues hold together (its share of the buffer, per replica).
     pub queue_events: u64,
 }
 
-/// Build the gateway config.
-pub fn config(input: &GatewayInput<'_>) -> Config {
+/// Everything one pool's gateway config is made of in one region.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolInput<'a> {
+    pub memory_limit_bytes: u64,
+    pub members: Vec<Member<'a>>,
+    /// Route by namespace (false: one pipeline, selecting namespaces by label).
+    pub by_namespace: bool,
+    /// The queues persist on the pool's volume.
+    pub persistent: bool,
+}
+
+fn branch(id: &str) -> String {
+    format!("logs/{id}")
+}
+
+fn table_branch(id: &str, table: &str) -> String {
+    format!("logs/{id}.{table}")
+}
+
+/// Build the config.
+pub fn config(input: &PoolInput<'_>) -> Config {
     let mut cfg = Config::default();
     let (hc, hc_cfg) = health_check();
     cfg.extensions.insert(hc.clone(), hc_cfg);
     cfg.service.extensions.push(hc);
+    if input.persistent {
+        cfg.extensions.insert(
+            QUEUE_STORAGE.to_string(),
+            Extension::FileStorage(FileStorage {
+                directory: QUEUE_DIR.to_string(),
+                create_directory: true,
+                timeout: "10s".to_string(),
+                compaction: FileStorageCompaction {
+                    on_start: true,
+                    directory: QUEUE_DIR.to_string(),
+                },
+            }),
+        );
+        cfg.service.extensions.push(QUEUE_STORAGE.to_string());
+    }
     cfg.receivers.insert(
         "otlp".to_string(),
         Receiver::Otlp(Otlp {
             protocols: OtlpProtocols {
                 grpc: OtlpGrpcServer {
                     endpoint: format!("0.0.0.0:{OTLP_GRPC_PORT}"),
-                    max_recv_msg_size_mib: 32,
+                    max_recv_msg_size_mib: MAX_RECV_MSG_MIB as u32,
                     keepalive: GrpcKeepalive {
                         server_parameters: GrpcServerParameters {
                             max_connection_age: MAX_CONNECTION_AGE.to_string(),
@@ -74,78 +138,182 @@ pub fn config(input: &GatewayInput<'_>) -> Config {
         "memory_limiter".to_string(),
         Processor::MemoryLimiter(MemoryLimiter::for_memory_limit(input.memory_limit_bytes)),
     );
+    let intake_exporters = if input.by_namespace {
+        // Namespace -> the pipelines that collect it.
+        let mut by_ns: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for m in &input.members {
+            for n in &m.namespaces {
+                by_ns.entry(n.as_str()).or_default().push(branch(&m.id));
+            }
+        }
+        cfg.connectors.insert(
+            "routing/namespaces".to_string(),
+            Connector::Routing(Routing {
+                error_mode: "ignore".to_string(),
+                // What no pipeline here collects (agents send only what the pool hosts): a
+                // counted drop, not a silent one.
+                default_pipelines: vec!["logs/unmatched".to_string()],
+                table: by_ns
+                    .into_iter()
+                    .map(|(ns, pipelines)| RoutingRoute {
+                        context: "resource".to_string(),
+                        condition: escape_collector_value(&format!(
+                            "attributes[\"k8s.namespace.name\"] == {}",
+                            quote_ottl_string(ns)
+                        )),
+                        pipelines,
+                    })
+                    .collect(),
+            }),
+        );
+        cfg.exporters
+            .insert("nop/unmatched".to_string(), Exporter::Nop(Empty {}));
+        cfg.service.pipelines.insert(
+            "logs/unmatched".to_string(),
+            Pipeline {
+                receivers: vec!["routing/namespaces".to_string()],
+                processors: vec![],
+                exporters: vec!["nop/unmatched".to_string()],
+            },
+        );
+        vec!["routing/namespaces".to_string()]
+    } else {
+        vec!["forward/intake".to_string()]
+    };
+    if !input.by_namespace {
+        cfg.connectors
+            .insert("forward/intake".to_string(), Connector::Forward(Empty {}));
+    }
+    let intake = intake_exporters[0].clone();
+    cfg.service.pipelines.insert(
+        "logs/intake".to_string(),
+        Pipeline {
+            receivers: vec!["otlp".to_string()],
+            processors: vec!["memory_limiter".to_string()],
+            exporters: intake_exporters,
+        },
+    );
+    for m in &input.members {
+        member(&mut cfg, m, &intake, input.persistent);
+    }
+    cfg
+}
+
+/// One pipeline's branch: its selection, parsing, table routing and exporters.
+fn member(cfg: &mut Config, m: &Member<'_>, intake: &str, persistent: bool) {
+    let mut processors = Vec::new();
+    if let Some(sel) = &m.selection {
+        let name = format!("filter/{}", m.id);
+        cfg.processors.insert(
+            name.clone(),
+            Processor::Filter(Filter {
+                error_mode: "ignore".to_string(),
+                logs: FilterLogs {
+                    log_record: vec![escape_collector_value(&format!("not ({sel})"))],
+                },
+            }),
+        );
+        processors.push(name);
+    }
+    let region = m
+        .tables
+        .first()
+        .map(|t| t.target.region.clone())
+        .unwrap_or_default();
+    let transform = format!("transform/{}", m.id);
     cfg.processors.insert(
-        "transform/parse".to_string(),
+        transform.clone(),
         Processor::Transform(Transform {
             error_mode: "ignore".to_string(),
             log_statements: vec![ContextStatements {
                 context: "log".to_string(),
-                statements: parse_statements(input.parse, &input.target.region),
+                statements: parse_statements(m.parse, &region),
             }],
         }),
     );
-    let table_pipeline = |t: &str| format!("logs/{t}");
+    processors.push(transform);
+    let exporter_of = |t: &str| format!("clickhouse/{}.{t}", m.id);
     // One table and no routes: everything goes there, no routing connector needed.
-    let direct = input.tables.len() == 1 && input.routes.is_empty();
-    let ingest_exporters = if direct {
-        vec![format!("clickhouse/{}", input.tables[0].name)]
+    let direct = m.tables.len() == 1 && m.routes.is_empty();
+    let exporters = if direct {
+        vec![exporter_of(&m.tables[0].name)]
     } else {
+        let routing = format!("routing/{}", m.id);
         cfg.connectors.insert(
-            "routing".to_string(),
+            routing.clone(),
             Connector::Routing(Routing {
                 error_mode: "ignore".to_string(),
-                default_pipelines: input
+                default_pipelines: m
                     .default_table
-                    .map(|t| vec![table_pipeline(t)])
-                    .unwrap_or_default(),
-                table: input
+                    .map(|t| vec![table_branch(&m.id, t)])
+                    .unwrap_or_else(|| vec![format!("logs/{}.unrouted", m.id)]),
+                table: m
                     .routes
                     .iter()
                     .map(|r| RoutingRoute {
                         context: "resource".to_string(),
                         condition: escape_collector_value(&route_condition(r)),
-                        pipelines: vec![table_pipeline(&r.table)],
+                        pipelines: vec![table_branch(&m.id, &r.table)],
                     })
                     .collect(),
             }),
         );
-        vec!["routing".to_string()]
+        if m.default_table.is_none() {
+            // Routes and no default table: what matches no route is dropped, and counted.
+            let nop = format!("nop/{}.unrouted", m.id);
+            cfg.exporters.insert(nop.clone(), Exporter::Nop(Empty {}));
+            cfg.service.pipelines.insert(
+                format!("logs/{}.unrouted", m.id),
+                Pipeline {
+                    receivers: vec![routing.clone()],
+                    processors: vec![],
+                    exporters: vec![nop],
+                },
+            );
+        }
+        vec![routing]
     };
     cfg.service.pipelines.insert(
-        "logs/ingest".to_string(),
+        branch(&m.id),
         Pipeline {
-            receivers: vec!["otlp".to_string()],
-            processors: vec!["memory_limiter".to_string(), "transform/parse".to_string()],
-            exporters: ingest_exporters,
+            receivers: vec![intake.to_string()],
+            processors,
+            exporters: exporters.clone(),
         },
     );
-    for table in &input.tables {
-        let exporter = format!("clickhouse/{}", table.name);
+    let per_table = (m.queue_events / m.tables.len().max(1) as u64).max(1);
+    for table in &m.tables {
+        let exporter = exporter_of(&table.name);
         cfg.exporters.insert(
             exporter.clone(),
-            Exporter::ClickHouse(clickhouse_exporter(input, table)),
+            Exporter::ClickHouse(clickhouse_exporter(m, table, per_table, persistent)),
         );
         if !direct {
             cfg.service.pipelines.insert(
-                table_pipeline(&table.name),
+                table_branch(&m.id, &table.name),
                 Pipeline {
-                    receivers: vec!["routing".to_string()],
+                    receivers: vec![exporters[0].clone()],
                     processors: vec![],
                     exporters: vec![exporter],
                 },
             );
         }
     }
-    cfg
 }
 
-fn clickhouse_exporter(input: &GatewayInput<'_>, table: &GatewayTable) -> ClickHouseExporter {
-    let rows = u64::from(input.batch_rows);
+fn clickhouse_exporter(
+    m: &Member<'_>,
+    table: &GatewayTable,
+    queue_events: u64,
+    persistent: bool,
+) -> ClickHouseExporter {
+    let rows = u64::from(m.batch_rows);
+    let (user, password) = credential_env(&table.target.store);
     ClickHouseExporter {
-        endpoint: input.target.endpoint.clone(),
-        username: format!("${{env:{USERNAME_ENV}}}"),
-        password: format!("${{env:{PASSWORD_ENV}}}"),
-        database: input.target.database.clone(),
+        endpoint: table.target.endpoint.clone(),
+        username: format!("${{env:{user}}}"),
+        password: format!("${{env:{password}}}"),
+        database: table.target.database.clone(),
         logs_table_name: table.ingest_table.clone(),
         // The operator owns the schema (Null ingest table, view, target).
         create_schema: false,
@@ -161,7 +329,7 @@ fn clickhouse_exporter(input: &GatewayInput<'_>, table: &GatewayTable) -> ClickH
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
-        tls: input.target.insecure_skip_verify.then_some(ClientTls {
+        tls: table.target.insecure_skip_verify.then_some(ClientTls {
             insecure: false,
             insecure_skip_verify: true,
         }),
@@ -169,14 +337,15 @@ fn clickhouse_exporter(input: &GatewayInput<'_>, table: &GatewayTable) -> ClickH
         sending_queue: SendingQueue {
             enabled: true,
             sizer: "items".to_string(),
-            queue_size: input.queue_events.max(rows * 2),
+            queue_size: queue_events.max(rows * 2),
             num_consumers: 4,
             block_on_overflow: false,
+            storage: persistent.then(|| QUEUE_STORAGE.to_string()),
             batch: Some(QueueBatch {
                 sizer: "items".to_string(),
                 min_size: rows,
                 max_size: rows,
-                flush_timeout: input.batch_timeout.clone(),
+                flush_timeout: m.batch_timeout.clone(),
             }),
         },
         retry_on_failure: retry_forever(),

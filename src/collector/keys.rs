@@ -77,6 +77,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
         &[
             "auth_type",
             "passthrough",
+            "wait_for_metadata",
+            "wait_for_metadata_timeout",
             "filter",
             "filter.node_from_env_var",
             "extract",
@@ -142,6 +144,9 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "sending_queue.queue_size",
             "sending_queue.num_consumers",
             "sending_queue.block_on_overflow",
+            // exporter/exporterhelper/internal/queuebatch/config.go (core v0.150.0): the
+            // persistent queue's storage extension.
+            "sending_queue.storage",
             "sending_queue.batch",
             "sending_queue.batch.sizer",
             "sending_queue.batch.min_size",
@@ -178,6 +183,9 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "sending_queue.queue_size",
             "sending_queue.num_consumers",
             "sending_queue.block_on_overflow",
+            // exporter/exporterhelper/internal/queuebatch/config.go (core v0.150.0): the
+            // persistent queue's storage extension.
+            "sending_queue.storage",
             "sending_queue.batch",
             "sending_queue.batch.sizer",
             "sending_queue.batch.min_size",

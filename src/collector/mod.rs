@@ -201,6 +201,12 @@ impl MemoryLimiter {
 pub struct K8sAttributes {
     pub auth_type: String,
     pub passthrough: bool,
+    /// Hold the pipeline at start until the pod and namespace metadata are loaded, so the
+    /// first lines carry their labels (label-based selection would drop them otherwise).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub wait_for_metadata: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wait_for_metadata_timeout: Option<String>,
     pub filter: K8sFilter,
     pub extract: K8sExtract,
     pub pod_association: Vec<PodAssociation>,
@@ -322,6 +328,9 @@ pub struct SendingQueue {
     pub queue_size: u64,
     pub num_consumers: u32,
     pub block_on_overflow: bool,
+    /// A storage extension: the queue persists there (a restart resends what was queued).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch: Option<QueueBatch>,
 }

@@ -59,7 +59,7 @@ pub fn fingerprint(kind: Managed, v: &Value) -> String {
         m.remove("status");
     }
     let owned_by_others: &[&str] = match kind {
-        Managed::Deployment => &["replicas"],
+        Managed::Deployment | Managed::StatefulSet => &["replicas"],
         Managed::ConfigMap
         | Managed::Service
         | Managed::DaemonSet
@@ -78,7 +78,7 @@ pub fn fingerprint(kind: Managed, v: &Value) -> String {
 fn status_fields(kind: Managed) -> &'static [&'static str] {
     match kind {
         Managed::DaemonSet => &["desiredNumberScheduled", "numberReady"],
-        Managed::Deployment => &["readyReplicas", "replicas"],
+        Managed::Deployment | Managed::StatefulSet => &["readyReplicas", "replicas"],
         Managed::ConfigMap
         | Managed::Service
         | Managed::HorizontalPodAutoscaler

@@ -50,6 +50,8 @@ pub struct Context {
     synced: AtomicBool,
     /// Kind -> why its installed CRD is stale (see [`run::check_crds`]).
     stale_crds: RwLock<BTreeMap<String, String>>,
+    /// One lock per pool: its members reconcile concurrently and all sync it.
+    pool_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Context {
@@ -85,7 +87,18 @@ impl Context {
             leading: AtomicBool::new(true),
             synced: AtomicBool::new(true),
             stale_crds: RwLock::default(),
+            pool_locks: Mutex::default(),
         }
+    }
+
+    /// The lock of a pool's sync.
+    pub fn pool_lock(&self, pool: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.pool_locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(pool.to_string())
+            .or_default()
+            .clone()
     }
 
     /// Record which installed CRDs are stale; returns whether that changed (then statuses

@@ -34,12 +34,21 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         namespace: ns.clone(),
         name: name.clone(),
     };
-    // A pipeline that is invalid keeps the gateways it has: a typo must not stop ingest.
     if !snapshot.excluded(&id) {
+        // What it owned itself (gateways of its own, from before pools): none is wanted now.
         ctx.sync_owner(&owner, &snapshot).await?;
+        // Its pools: every member syncs them (only what differs is written), one at a time.
+        for pool in crate::gateway::pools_of(&snapshot.pools, &id) {
+            let lock = ctx.pool_lock(&pool.name);
+            let _held = lock.lock().await;
+            ctx.sync_owner(&Owner::Pool(pool.name.clone()), &snapshot)
+                .await?;
+        }
     }
-    // Deleted pipelines' gateways (missed while the operator was down).
+    // Deleted pipelines' objects and pools no longer wanted (missed while the operator was
+    // down, or left when a shard merged).
     sweep_deleted_pipelines(&ctx).await?;
+    sweep_pools(&ctx, &snapshot).await?;
 
     let mut schema = Vec::new();
     let mut failed = None;
@@ -48,8 +57,13 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         schema.push(st);
         failed = failed.or(err);
     }
-    let deployments = ctx.owned_summaries(Managed::Deployment, &owner);
-    let refs: Vec<&Value> = deployments.iter().collect();
+    let mut workloads = Vec::new();
+    for pool in crate::gateway::pools_of(&snapshot.pools, &id) {
+        let pool_owner = Owner::Pool(pool.name.clone());
+        workloads.extend(ctx.owned_summaries(Managed::Deployment, &pool_owner));
+        workloads.extend(ctx.owned_summaries(Managed::StatefulSet, &pool_owner));
+    }
+    let refs: Vec<&Value> = workloads.iter().collect();
     let old = p.status.clone();
     let new = status::pipeline_status(
         &id,
@@ -356,7 +370,48 @@ pub async fn cleanup_pipeline(ctx: &Context, namespace: &str, name: &str) -> Res
         namespace: namespace.to_string(),
         name: name.to_string(),
     };
-    ctx.delete_orphans(&owner, &[]).await
+    let mut deleted = ctx.delete_orphans(&owner, &[]).await?;
+    // Its dedicated pool, if it had one (shared pools lose its branch on their next sync).
+    let pool = Owner::Pool(crate::gateway::pool::PoolId::Dedicated(id).name());
+    deleted += ctx.delete_orphans(&pool, &[]).await?;
+    // A shared pool it was the last member of.
+    deleted += sweep_pools(ctx, &ctx.snapshot()).await?;
+    Ok(deleted)
+}
+
+/// The objects of pools the snapshot no longer has: a shard merged away, a dedicated
+/// pipeline gone. A dedicated pool whose pipeline is only invalid keeps running: a typo must
+/// not stop its ingest.
+pub async fn sweep_pools(
+    ctx: &Context,
+    snapshot: &super::snapshot::Snapshot,
+) -> Result<u32, Error> {
+    let wanted: std::collections::BTreeSet<String> = snapshot
+        .pools
+        .iter()
+        .map(|p| p.name.clone())
+        .chain(
+            snapshot
+                .problems
+                .keys()
+                .map(|id| crate::gateway::pool::PoolId::Dedicated(id.clone()).name()),
+        )
+        .collect();
+    let gone: std::collections::BTreeSet<String> = ctx
+        .owned
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .filter_map(|v| match &v.owner {
+            Some(Owner::Pool(n)) if !wanted.contains(n) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut deleted = 0;
+    for name in gone {
+        deleted += ctx.delete_orphans(&Owner::Pool(name), &[]).await?;
+    }
+    Ok(deleted)
 }
 
 /// Gateways of pipelines that no longer exist (deleted while nobody watched).

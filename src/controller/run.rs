@@ -8,7 +8,7 @@ use crate::inventory::{NodeFacts, Settings};
 use crate::kinds::{Home, Managed};
 use crate::meta::MANAGED_BY;
 use futures::{FutureExt, Stream, StreamExt};
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -219,6 +219,7 @@ pub async fn run_with(
                 Managed::Service => w.run::<Service>(Api::namespaced(c, ns)).boxed(),
                 Managed::DaemonSet => w.run::<DaemonSet>(Api::namespaced(c, ns)).boxed(),
                 Managed::Deployment => w.run::<Deployment>(Api::namespaced(c, ns)).boxed(),
+                Managed::StatefulSet => w.run::<StatefulSet>(Api::namespaced(c, ns)).boxed(),
                 Managed::HorizontalPodAutoscaler => w
                     .run::<HorizontalPodAutoscaler>(Api::namespaced(c, ns))
                     .boxed(),
@@ -670,6 +671,17 @@ impl OwnedWatch {
                     }
                     Some(Owner::Pipeline { namespace, name }) => {
                         let _ = pipeline_tx.send(ObjectRef::new(&name).within(&namespace));
+                    }
+                    // A pool's object changed (its readiness, a drift): its members look again.
+                    Some(Owner::Pool(name)) => {
+                        let snapshot = ctx.snapshot();
+                        if let Some(pool) = snapshot.pools.iter().find(|p| p.name == name) {
+                            for id in pool.members() {
+                                if let Some(ns) = &id.namespace {
+                                    let _ = pipeline_tx.send(ObjectRef::new(&id.name).within(ns));
+                                }
+                            }
+                        }
                     }
                     _ => {}
                 }

@@ -2,7 +2,7 @@
 //! builders as `render` (pure). Unlike `render`, one bad resource does not stop the others: it is
 //! set aside with its problems, and the objects it already has are left as they are.
 
-use crate::gateway::plan::Plan;
+use crate::gateway::pool::Pool;
 use crate::inventory::{Inputs, Settings};
 use crate::kinds::Managed;
 use crate::meta::Desired;
@@ -65,8 +65,8 @@ pub struct Snapshot {
     pub problems: BTreeMap<ResourceId, Vec<Problem>>,
     pub warnings: Vec<Problem>,
     pub coverage: Coverage,
-    /// Pipeline -> plans per region.
-    pub plans: BTreeMap<ResourceId, Vec<(String, Plan)>>,
+    /// The gateway pools, their members and plans.
+    pub pools: Vec<Pool>,
     /// Pipeline -> (store name, its layouts).
     pub layouts: BTreeMap<ResourceId, Vec<(String, Vec<TableLayout>)>>,
     /// Kind -> why its installed CRD is stale.
@@ -149,7 +149,7 @@ pub fn build(inputs: Inputs, settings: &Settings) -> Snapshot {
         problems,
         warnings,
         coverage: m.coverage.clone(),
-        plans: built.plans,
+        pools: built.pools,
         layouts,
         stale_crds: BTreeMap::new(),
     }

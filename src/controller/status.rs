@@ -7,10 +7,12 @@ use crate::crd::{
     AgentClassStatus, ClickHouseStoreStatus, CommonStatus, GatewayStatus, LogPipelineStatus,
     StoreSchemaStatus, ZoneGatewayStatus,
 };
+use crate::gateway::pool::{Medium, Pool};
 use crate::meta::LABEL_ZONE;
 use crate::model::ResourceId;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One condition before times are attached.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -206,37 +208,56 @@ pub fn pipeline_status(
     id: &ResourceId,
     generation: Option<i64>,
     snapshot: &Snapshot,
-    deployments: &[&Value],
+    workloads: &[&Value],
     stores: Vec<StoreSchemaStatus>,
     tables: u32,
     old: Option<&LogPipelineStatus>,
     now: &Time,
 ) -> LogPipelineStatus {
-    let plans = snapshot.plans.get(id);
-    let mut zones = Vec::new();
+    let label = |v: &Value, key: &str| {
+        v.pointer(&format!("/metadata/labels/{}", key.replace('/', "~1")))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let pools: Vec<&Pool> = crate::gateway::pools_of(&snapshot.pools, id).collect();
+    // Zone -> (planned, ready), over the pools that serve this pipeline.
+    let mut by_zone: BTreeMap<String, (u32, u32)> = BTreeMap::new();
     let mut capped = false;
-    for (_, plan) in plans.into_iter().flatten() {
-        capped |= plan.capped;
-        for z in &plan.zones {
-            let ready = deployments
-                .iter()
-                .filter(|d| {
-                    d.pointer(&format!(
-                        "/metadata/labels/{}",
-                        LABEL_ZONE.replace('/', "~1")
-                    ))
-                    .and_then(Value::as_str)
-                        == Some(crate::meta::shorten(&z.zone, 63).as_str())
-                })
-                .map(|d| int(Some(d), "/status/readyReplicas"))
-                .sum();
-            zones.push(ZoneGatewayStatus {
-                zone: z.zone.clone(),
-                planned: z.replicas,
-                ready,
+    let mut mediums = BTreeSet::new();
+    let mut holds: Option<std::time::Duration> = None;
+    for pool in &pools {
+        for r in pool.regions.values() {
+            capped |= r.plan.capped;
+            mediums.insert(match r.sizing.medium {
+                Medium::Memory => "Memory",
+                Medium::Disk { .. } => "Disk",
             });
+            holds = Some(holds.map_or(r.sizing.holds, |h| h.min(r.sizing.holds)));
+            for z in &r.plan.zones {
+                let zone_label = crate::meta::shorten(&z.zone, 63);
+                let ready: u32 = workloads
+                    .iter()
+                    .filter(|w| {
+                        label(w, LABEL_ZONE).as_deref() == Some(zone_label.as_str())
+                            && label(w, crate::gateway::LABEL_POOL).as_deref()
+                                == Some(pool.name.as_str())
+                    })
+                    .map(|w| int(Some(w), "/status/readyReplicas"))
+                    .sum();
+                let e = by_zone.entry(z.zone.clone()).or_default();
+                e.0 += z.replicas;
+                e.1 += ready.min(z.replicas);
+            }
         }
     }
+    let zones: Vec<ZoneGatewayStatus> = by_zone
+        .into_iter()
+        .map(|(zone, (planned, ready))| ZoneGatewayStatus {
+            zone,
+            planned,
+            ready,
+        })
+        .collect();
     let planned: u32 = zones.iter().map(|z| z.planned).sum();
     let ready: u32 = zones.iter().map(|z| z.ready.min(z.planned)).sum();
     let short: Vec<String> = zones
@@ -312,10 +333,17 @@ pub fn pipeline_status(
     stale_crd(&mut conds, snapshot, "LogPipeline");
     LogPipelineStatus {
         common: common(conds, old.map(|o| &o.common), generation, now),
-        gateways: plans.map(|_| GatewayStatus {
+        gateways: (!pools.is_empty()).then(|| GatewayStatus {
+            pools: pools.iter().map(|p| p.name.clone()).collect(),
             planned,
             ready,
             capped,
+            buffer_medium: match mediums.len() {
+                0 => None,
+                1 => mediums.iter().next().map(|m| m.to_string()),
+                _ => Some("Mixed".to_string()),
+            },
+            buffer_holds: holds.map(crate::gateway::pool::humantime),
             zones,
         }),
         tables: Some(tables),
@@ -527,7 +555,38 @@ mod tests {
     }
 
     fn deployment(zone: &str, ready: u32) -> Value {
-        json!({"metadata": {"labels": {LABEL_ZONE: zone}}, "status": {"readyReplicas": ready}})
+        json!({"metadata": {"labels": {LABEL_ZONE: zone, crate::gateway::LABEL_POOL: "otelhouse-gw-s0"}},
+               "status": {"readyReplicas": ready}})
+    }
+
+    fn pool_of(id: &ResourceId, plan: Plan) -> Pool {
+        use crate::gateway::pool::{Member, PoolId, PoolRegion, Sizing};
+        Pool {
+            id: PoolId::Shard(0),
+            name: "otelhouse-gw-s0".into(),
+            namespaces: Some(["team-a".to_string()].into()),
+            regions: [(
+                "us".to_string(),
+                PoolRegion {
+                    zones: vec![],
+                    members: vec![Member {
+                        pipeline: id.clone(),
+                        share: 1.0,
+                    }],
+                    plan,
+                    sizing: Sizing {
+                        resources: Default::default(),
+                        memory_limit_bytes: 1 << 30,
+                        medium: Medium::Disk {
+                            volume_bytes: 1 << 30,
+                        },
+                        queue_events_per_replica: 1000,
+                        holds: std::time::Duration::from_secs(7200),
+                    },
+                },
+            )]
+            .into(),
+        }
     }
 
     fn applied(store: &str) -> StoreSchemaStatus {
@@ -542,11 +601,10 @@ mod tests {
     #[test]
     fn pipeline_gateways_per_zone_and_schema_state() {
         let id = ResourceId::pipeline("team-a", "app");
-        let mut s = Snapshot::default();
-        s.plans.insert(
-            id.clone(),
-            vec![("us".into(), plan(&[("a", 2), ("b", 1)], false))],
-        );
+        let s = Snapshot {
+            pools: vec![pool_of(&id, plan(&[("a", 2), ("b", 1)], false))],
+            ..Default::default()
+        };
         let now = t("2026-01-01T00:00:00Z");
         let (a, b) = (deployment("a", 2), deployment("b", 0));
         let st = pipeline_status(
@@ -567,6 +625,12 @@ mod tests {
         assert_eq!(ready.message, "gateways ready per zone: b 0/1");
         let g = st.gateways.unwrap();
         assert_eq!((g.planned, g.ready), (3, 2));
+        assert_eq!(g.pools, vec!["otelhouse-gw-s0".to_string()]);
+        assert_eq!(g.buffer_medium.as_deref(), Some("Disk"));
+        assert_eq!(g.buffer_holds.as_deref(), Some("2h0m"));
+        assert_eq!(g.pools, vec!["otelhouse-gw-s0".to_string()]);
+        assert_eq!(g.buffer_medium.as_deref(), Some("Disk"));
+        assert_eq!(g.buffer_holds.as_deref(), Some("2h0m"));
         let b = deployment("b", 1);
         let st = pipeline_status(
             &id,
@@ -595,10 +659,10 @@ mod tests {
             "SchemaNotApplied"
         );
         // A capped plan is Degraded.
-        s.plans.insert(
-            id.clone(),
-            vec![("us".into(), plan(&[("a", 2), ("b", 1)], true))],
-        );
+        let s = Snapshot {
+            pools: vec![pool_of(&id, plan(&[("a", 2), ("b", 1)], true))],
+            ..Default::default()
+        };
         let st = pipeline_status(
             &id,
             Some(1),

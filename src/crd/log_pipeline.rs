@@ -21,6 +21,8 @@ use std::collections::BTreeMap;
     printcolumn = r#"{"name":"Gateways","type":"integer","jsonPath":".status.gateways.planned"}"#,
     printcolumn = r#"{"name":"Gateways-Ready","type":"integer","jsonPath":".status.gateways.ready"}"#,
     printcolumn = r#"{"name":"Capped","type":"boolean","jsonPath":".status.gateways.capped"}"#,
+    printcolumn = r#"{"name":"Buffer","type":"string","jsonPath":".status.gateways.bufferHolds","priority":1}"#,
+    printcolumn = r#"{"name":"Pools","type":"string","jsonPath":".status.gateways.pools","priority":1}"#,
     printcolumn = r#"{"name":"Tables","type":"integer","jsonPath":".status.tables","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
@@ -302,45 +304,47 @@ fn pod_labels_bounds(schema: &mut schemars::Schema) {
     }
 }
 
-/// Gateway sizing, buffering and batching.
+/// Gateway sizing, buffering and batching. A region's pipelines share pools of gateways sized
+/// by their summed throughput; `dedicated: true` gives this pipeline (and the other pipelines
+/// of its namespaces) gateways of its own, which the sizing fields below then shape.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.maxReplicas) || self.maxReplicas >= self.minReplicasPerZone").message("maxReplicas must be at least minReplicasPerZone"))]
+#[x_kube(validation = Rule::new("!has(self.maxReplicas) || !has(self.minReplicasPerZone) || self.maxReplicas >= self.minReplicasPerZone").message("maxReplicas must be at least minReplicasPerZone"))]
+#[x_kube(validation = Rule::new("(has(self.dedicated) && self.dedicated) || (!has(self.resources) && !has(self.capacityPerReplica) && !has(self.minReplicasPerZone) && !has(self.maxReplicas) && !has(self.image))").message("resources, capacityPerReplica, minReplicasPerZone, maxReplicas and image shape dedicated gateways only: set dedicated: true, or leave them to the shared pool"))]
 pub struct GatewaySpec {
-    /// Expected peak events/s across the region.
+    /// Expected peak events/s across the region: what this pipeline adds to its pool.
     #[x_kube(validation = Rule::new("self > 0").message("expectedEventsPerSecond must be positive"))]
     pub expected_events_per_second: u64,
-    /// Events/s one replica handles (LogHouse: 60k at 3 CPU / 11 GiB).
-    #[serde(default = "default_capacity")]
+    /// Gateways of its own instead of the region's shared pool (isolation, or a LogHouse-size
+    /// source).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dedicated: bool,
+    /// Events/s one dedicated replica handles (LogHouse: 60k at 3 CPU / 11 GiB). Default: the
+    /// operator's pool setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self > 0").message("capacityPerReplica must be positive"))]
-    pub capacity_per_replica: u64,
-    /// The gateway container's resources. Default 3 CPU / 11Gi.
+    pub capacity_per_replica: Option<u64>,
+    /// The dedicated gateways' resources. Default: sized from the plan (CPU from the events per
+    /// replica, memory from the buffer when it fits in memory).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ResourceRequirements>,
-    /// In-memory buffering for ClickHouse outages.
+    /// Buffering for ClickHouse outages.
     #[serde(default)]
     pub buffer: BufferSpec,
-    /// Replicas every zone always has.
-    #[serde(default = "one")]
+    /// Dedicated replicas every zone always has. Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self >= 1 && self <= 100").message("minReplicasPerZone must be between 1 and 100"))]
-    pub min_replicas_per_zone: u32,
-    /// The most replicas the plan may use in a region (the zone minimum still wins).
+    pub min_replicas_per_zone: Option<u32>,
+    /// The most dedicated replicas the plan may use in a region (the zone minimum still wins).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_replicas: Option<u32>,
     /// Insert batches.
     #[serde(default)]
     pub batch: BatchSpec,
-    /// Overrides the collector-contrib image the operator pins.
+    /// Overrides the collector-contrib image of dedicated gateways.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 512))]
     pub image: Option<String>,
-}
-
-fn default_capacity() -> u64 {
-    60_000
-}
-fn one() -> u32 {
-    1
 }
 
 /// How long the gateways must be able to hold a region's logs while ClickHouse is away.
@@ -351,27 +355,24 @@ pub struct BufferSpec {
     #[serde(default = "default_buffer_duration")]
     #[schemars(length(max = 32))]
     pub duration: Duration,
-    /// Memory one buffered event costs. The default, 20 bytes, is what LogHouse's published
-    /// sizing implies (16 x 11 GiB holding 2 h of 1.1M lines/s); measure yours.
-    #[serde(default = "default_event_bytes")]
+    /// Memory one queued event costs. Default: the operator's, measured with the real
+    /// collector (see the README); measure yours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self > 0").message("bytesPerEvent must be positive"))]
-    pub bytes_per_event: u32,
+    pub bytes_per_event: Option<u32>,
 }
 
 impl Default for BufferSpec {
     fn default() -> Self {
         Self {
             duration: default_buffer_duration(),
-            bytes_per_event: default_event_bytes(),
+            bytes_per_event: None,
         }
     }
 }
 
 fn default_buffer_duration() -> Duration {
     Duration::from(std::time::Duration::from_secs(2 * 3600))
-}
-fn default_event_bytes() -> u32 {
-    20
 }
 
 /// Batching towards ClickHouse (LogHouse: 15,000 rows or 5 s).
@@ -417,16 +418,25 @@ pub struct LogPipelineStatus {
     pub stores: Vec<StoreSchemaStatus>,
 }
 
-/// Planned and ready gateways.
+/// Planned and ready gateways of the pools that serve this pipeline.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayStatus {
+    /// The pools (shared shards, or its own) its logs go through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pools: Vec<String>,
     pub planned: u32,
     #[serde(default)]
     pub ready: u32,
     /// The plan wanted more than maxReplicas.
     #[serde(default)]
     pub capped: bool,
+    /// Where the buffer is kept (Memory, or Disk: a volume per replica), and how long it holds
+    /// at the expected rate while ClickHouse is away.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer_medium: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub buffer_holds: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub zones: Vec<ZoneGatewayStatus>,
 }

@@ -1,22 +1,27 @@
-//! Gateways: per pipeline, one Deployment per zone (with its HPA and PDB), a config per region,
-//! and one topology-aware Service in front of them all.
+//! Gateways: pools of them ([`pool`]), each one Service, a config per region, and per zone one
+//! Deployment (a StatefulSet with a queue volume per replica when its buffer is on disk) with its
+//! HPA and PDB.
 //!
-//! One Deployment per zone (not one with spread constraints) because it is the only way to
+//! One workload per zone (not one with spread constraints) because it is the only way to
 //! *guarantee* a zone's floor: an HPA or a rollout of a single Deployment may leave a zone
-//! empty, a per-zone Deployment with a per-zone HPA floor cannot. It also lets each zone's
-//! gateways carry its region's store and lets zones be sized by their own nodes' log rate.
+//! empty, a per-zone workload with a per-zone HPA floor cannot. It also lets each zone's
+//! gateways carry their region's stores and lets zones be sized by their own nodes' log rate.
 
 pub mod plan;
+pub mod pool;
 
 use crate::collector::gateway::{
-    self as gateway_config, ExporterTarget, GatewayInput, GatewayTable, PASSWORD_ENV, USERNAME_ENV,
+    self as gateway_config, ExporterTarget, GatewayTable, Member, PoolInput, QUEUE_DIR,
+    credential_env,
 };
 use crate::collector::{CONFIG_DIR, METRICS_PORT, OTLP_GRPC_PORT};
 use crate::inventory::{Settings, ZONE_LABEL};
-use crate::meta::{self, Desired};
-use crate::model::{Pipeline, Store, Zone};
+use crate::meta::{self, Desired, Owner};
+use crate::model::{Model, Pipeline, ResourceId, Store};
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+    RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy,
+    StatefulSetSpec, StatefulSetUpdateStrategy,
 };
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
@@ -25,95 +30,140 @@ use k8s_openapi::api::autoscaling::v2::{
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EnvVar,
     EnvVarSource, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm,
-    PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements, SeccompProfile,
-    SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec,
-    TopologySpreadConstraint, Volume, VolumeMount,
+    PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec,
+    SeccompProfile, SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec,
+    TopologySpreadConstraint, Volume, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use plan::{Plan, PlanInput};
+use pool::{Medium, Pool, PoolId, PoolRegion};
 use std::collections::BTreeMap;
 
-/// The pipeline's gateway base name, `otelhouse-gw-<namespace>-<name>`, short enough for a
-/// Service (a DNS label) and for `-<zone>` suffixes.
-pub fn base_name(p: &Pipeline) -> String {
-    meta::shorten(&format!("otelhouse-gw-{}-{}", p.namespace, p.name), 40)
+/// The label naming a gateway object's pool.
+pub const LABEL_POOL: &str = "otelhouse.dev/pool";
+
+/// A zone as a part of an object name: the zone itself when it is a DNS label, else a hash (zone
+/// labels are label values: dots and capitals would make invalid or colliding names).
+pub fn zone_part(zone: &str) -> String {
+    if crate::ident::is_dns_label(zone) {
+        zone.to_string()
+    } else {
+        format!("z{}", meta::short_hash(zone))
+    }
 }
 
-/// The Service agents send to.
-pub fn service_name(p: &Pipeline) -> String {
-    base_name(p)
+/// The Service the agents send a pool's logs to.
+pub fn service_name(pool: &Pool) -> String {
+    pool.name.clone()
 }
 
-/// The labels every gateway object of a pipeline carries.
-fn pipeline_labels(p: &Pipeline) -> BTreeMap<String, String> {
-    let mut l = meta::labels(
-        "otelhouse-gateway",
-        "gateway",
-        &meta::shorten(&p.component_id, 63),
-    );
-    l.insert(meta::LABEL_PIPELINE_NAMESPACE.into(), p.namespace.clone());
-    l.insert(meta::LABEL_PIPELINE_NAME.into(), meta::shorten(&p.name, 63));
+/// The per-zone workload of a pool (at most 52 characters: a StatefulSet's pods get `-<n>` and
+/// a controller-revision-hash label).
+pub fn workload_name(pool: &Pool, zone: &str) -> String {
+    meta::shorten(&format!("{}-{}", pool.name, zone_part(zone)), 52)
+}
+
+/// The ConfigMap of a pool's gateways in one region.
+pub fn config_map_name(pool: &Pool, region: &str) -> String {
+    meta::shorten(&format!("{}-{region}", pool.name), 63)
+}
+
+/// The labels every object of a pool carries.
+fn pool_labels(pool: &Pool) -> BTreeMap<String, String> {
+    let mut l = meta::labels("otelhouse-gateway", "gateway", &pool.name);
+    l.insert(LABEL_POOL.to_string(), pool.name.clone());
+    if let PoolId::Dedicated(id) = &pool.id {
+        l.insert(
+            meta::LABEL_PIPELINE_NAMESPACE.into(),
+            id.namespace.clone().unwrap_or_default(),
+        );
+        l.insert(
+            meta::LABEL_PIPELINE_NAME.into(),
+            meta::shorten(&id.name, 63),
+        );
+    }
     l
 }
 
-/// The plan of one region of a pipeline.
-pub fn region_plan(p: &Pipeline, zones: &[Zone]) -> Plan {
-    let g = &p.gateway;
-    plan::plan(&PlanInput {
-        events_per_second: g.events_per_second,
-        capacity_per_replica: g.capacity_per_replica,
-        buffer_seconds: g.buffer.as_secs(),
-        bytes_per_event: g.bytes_per_event,
-        memory_limit_bytes: g.memory_limit_bytes,
-        min_per_zone: g.min_replicas_per_zone,
-        max_replicas: g.max_replicas,
-        zones: zones
-            .iter()
-            .map(|z| (z.name.clone(), z.lines_per_second))
-            .collect(),
-    })
-}
-
-/// The exporter's view of a store.
 fn exporter_target(store: &Store) -> ExporterTarget {
     ExporterTarget {
         endpoint: store.exporter_endpoint.clone(),
         database: store.database.clone(),
         insecure_skip_verify: store.insecure_skip_verify,
+        store: store.name.clone(),
         region: store.region.clone(),
     }
 }
 
-/// The gateway config of one region.
-pub fn region_config(p: &Pipeline, store: &Store, plan: &Plan) -> String {
-    gateway_config::config(&GatewayInput {
-        memory_limit_bytes: p.gateway.memory_limit_bytes,
-        parse: &p.parse,
-        tables: p
-            .tables
-            .iter()
-            .map(|t| GatewayTable {
-                name: t.name.clone(),
-                ingest_table: t.ingest_name(),
+/// A pipeline's selection within its namespaces, for its branch of a pool (the namespace
+/// router has already picked its namespaces; a label-selected pool's agents send only what
+/// matches, so its one member needs none).
+fn selection(p: &Pipeline, by_namespace: bool) -> Option<String> {
+    if !by_namespace {
+        return None;
+    }
+    crate::collector::agent::selection_condition(&p.sources)
+}
+
+/// The gateway config of a pool in one region.
+pub fn region_config(pool: &Pool, region: &str, r: &PoolRegion, m: &Model) -> String {
+    let by_namespace = pool.namespaces.is_some();
+    let members: Vec<Member<'_>> = r
+        .members
+        .iter()
+        .filter_map(|mem| {
+            let p = m.pipeline(&mem.pipeline)?;
+            let store = pool::store_of(p, region)?;
+            let namespaces = match &pool.namespaces {
+                Some(ns) => pool::namespaces_of(p)
+                    .unwrap_or_default()
+                    .intersection(ns)
+                    .cloned()
+                    .collect(),
+                None => Vec::new(),
+            };
+            let replicas = u64::from(r.plan.total.max(1));
+            Some(Member {
+                id: p.component_id.clone(),
+                namespaces,
+                selection: selection(p, by_namespace),
+                parse: &p.parse,
+                tables: p
+                    .tables
+                    .iter()
+                    .map(|t| GatewayTable {
+                        name: t.name.clone(),
+                        ingest_table: t.ingest_name(),
+                        target: exporter_target(store),
+                    })
+                    .collect(),
+                routes: &p.routes,
+                default_table: p.default_table.as_deref(),
+                batch_rows: p.gateway.batch_rows,
+                batch_timeout: format!("{}ms", p.gateway.batch_timeout.as_millis()),
+                queue_events: ((p.gateway.events_per_second as f64
+                    * mem.share
+                    * p.gateway.buffer.as_secs_f64())
+                    / replicas as f64)
+                    .ceil() as u64,
             })
-            .collect(),
-        routes: &p.routes,
-        default_table: p.default_table.as_deref(),
-        target: exporter_target(store),
-        batch_rows: p.gateway.batch_rows,
-        batch_timeout: format!("{}ms", p.gateway.batch_timeout.as_millis()),
-        queue_events: plan.queue_events_per_replica,
+        })
+        .collect();
+    gateway_config::config(&PoolInput {
+        memory_limit_bytes: r.sizing.memory_limit_bytes,
+        members,
+        by_namespace,
+        persistent: matches!(r.sizing.medium, Medium::Disk { .. }),
     })
     .to_yaml()
 }
 
-/// Everything one pipeline's gateways are, in every region with nodes in this cluster.
-pub fn build(p: &Pipeline, settings: &Settings) -> (Vec<Desired>, Vec<(String, Plan)>) {
+/// Everything one pool is, in every region it serves.
+pub fn build(pool: &Pool, m: &Model, settings: &Settings) -> Vec<Desired> {
     let ns = settings.namespace.clone();
-    let base = base_name(p);
-    let labels = pipeline_labels(p);
+    let labels = pool_labels(pool);
     let selector: BTreeMap<String, String> = labels
         .iter()
         .filter(|(k, _)| {
@@ -121,33 +171,26 @@ pub fn build(p: &Pipeline, settings: &Settings) -> (Vec<Desired>, Vec<(String, P
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let meta_with =
-        |name: &str, extra: &[(&str, &str)], annotations: Option<BTreeMap<String, String>>| {
-            let mut l = labels.clone();
-            l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            let mut a = meta::Owner::Pipeline {
-                namespace: p.namespace.clone(),
-                name: p.name.clone(),
-            }
-            .annotations();
-            a.extend(annotations.unwrap_or_default());
-            ObjectMeta {
-                name: Some(name.to_string()),
-                namespace: Some(ns.clone()),
-                labels: Some(l),
-                annotations: Some(a),
-                ..Default::default()
-            }
-        };
+    let owner = Owner::Pool(pool.name.clone());
+    let meta_with = |name: &str, extra: &[(&str, &str)]| {
+        let mut l = labels.clone();
+        l.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(ns.clone()),
+            labels: Some(l),
+            annotations: Some(owner.annotations()),
+            ..Default::default()
+        }
+    };
     let mut out = Vec::new();
-    let mut plans = Vec::new();
-    if p.regions.is_empty() {
-        return (out, plans);
+    if pool.regions.is_empty() {
+        return out;
     }
     out.push(Desired::new(&Service {
         // trafficDistribution alone: the older topology-mode annotation would override it
         // where both are set, and every supported cluster (1.33+) has it GA.
-        metadata: meta_with(&base, &[], None),
+        metadata: meta_with(&service_name(pool), &[]),
         spec: Some(ServiceSpec {
             selector: Some(selector.clone()),
             ports: Some(vec![ServicePort {
@@ -162,20 +205,34 @@ pub fn build(p: &Pipeline, settings: &Settings) -> (Vec<Desired>, Vec<(String, P
         }),
         ..Default::default()
     }));
-    let resources = &p.gateway.resources;
-    for (region, r) in &p.regions {
-        let store = &r.store;
-        let plan = region_plan(p, &r.zones);
-        let cm_name = meta::shorten(&format!("{base}-{region}"), 63);
-        let config = region_config(p, store, &plan);
+    let owner_pipeline = match &pool.id {
+        PoolId::Dedicated(id) => m.pipeline(id),
+        PoolId::Shard(_) => None,
+    };
+    let image = owner_pipeline
+        .and_then(|p| p.gateway.image.as_deref())
+        .unwrap_or(&settings.collector_image);
+    for (region, r) in &pool.regions {
+        let cm_name = config_map_name(pool, region);
+        let config = region_config(pool, region, r, m);
         let hash = meta::config_hash(&config);
         out.push(Desired::new(&ConfigMap {
-            metadata: meta_with(&cm_name, &[(meta::LABEL_REGION, region)], None),
+            metadata: meta_with(&cm_name, &[(meta::LABEL_REGION, region)]),
             data: Some(BTreeMap::from([("config.yaml".to_string(), config)])),
             ..Default::default()
         }));
-        for zp in &plan.zones {
-            let name = meta::shorten(&format!("{base}-{}", zp.zone), 52);
+        // Every store this region's members insert into, each with its own credentials.
+        let mut stores: BTreeMap<&str, &Store> = BTreeMap::new();
+        for mem in &r.members {
+            if let Some(s) = m
+                .pipeline(&mem.pipeline)
+                .and_then(|p| pool::store_of(p, region))
+            {
+                stores.insert(s.name.as_str(), s);
+            }
+        }
+        for zp in &r.plan.zones {
+            let name = workload_name(pool, &zp.zone);
             let zone_label = meta::shorten(&zp.zone, 63);
             let extra = [
                 (meta::LABEL_REGION, region.as_str()),
@@ -185,29 +242,45 @@ pub fn build(p: &Pipeline, settings: &Settings) -> (Vec<Desired>, Vec<(String, P
             pod_selector.insert(meta::LABEL_ZONE.to_string(), zone_label.clone());
             let mut pod_labels = labels.clone();
             pod_labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-            let mut d = Desired::new(&deployment(
-                meta_with(&name, &extra, None),
+            let template = pod_template(
                 &zp.zone,
-                pod_selector.clone(),
+                selector.clone(),
                 pod_labels,
                 &hash,
                 &cm_name,
-                store,
-                resources,
-                p.gateway.memory_limit_bytes,
-                p.gateway
-                    .image
-                    .as_deref()
-                    .unwrap_or(&settings.collector_image),
-            ));
-            d.initial_replicas = Some(zp.replicas);
-            out.push(d);
+                &stores,
+                r,
+                image,
+            );
+            let (mut workload, kind) = match r.sizing.medium {
+                Medium::Memory => (
+                    Desired::new(&deployment(
+                        meta_with(&name, &extra),
+                        pod_selector.clone(),
+                        template,
+                    )),
+                    "Deployment",
+                ),
+                Medium::Disk { volume_bytes } => (
+                    Desired::new(&stateful_set(
+                        meta_with(&name, &extra),
+                        &service_name(pool),
+                        pod_selector.clone(),
+                        template,
+                        volume_bytes,
+                        settings.pools.storage_class.clone(),
+                    )),
+                    "StatefulSet",
+                ),
+            };
+            workload.initial_replicas = Some(zp.replicas);
+            out.push(workload);
             out.push(Desired::new(&HorizontalPodAutoscaler {
-                metadata: meta_with(&name, &extra, None),
+                metadata: meta_with(&name, &extra),
                 spec: Some(HorizontalPodAutoscalerSpec {
                     scale_target_ref: CrossVersionObjectReference {
                         api_version: Some("apps/v1".to_string()),
-                        kind: "Deployment".to_string(),
+                        kind: kind.to_string(),
                         name: name.clone(),
                     },
                     // The floor is the plan: the autoscaler may add, never go below it.
@@ -230,7 +303,7 @@ pub fn build(p: &Pipeline, settings: &Settings) -> (Vec<Desired>, Vec<(String, P
                 ..Default::default()
             }));
             out.push(Desired::new(&PodDisruptionBudget {
-                metadata: meta_with(&name, &extra, None),
+                metadata: meta_with(&name, &extra),
                 spec: Some(PodDisruptionBudgetSpec {
                     // One at a time per zone: a drain never takes a zone's gateways at once.
                     max_unavailable: Some(IntOrString::Int(1)),
@@ -244,30 +317,28 @@ pub fn build(p: &Pipeline, settings: &Settings) -> (Vec<Desired>, Vec<(String, P
                 ..Default::default()
             }));
         }
-        plans.push((region.clone(), plan));
     }
-    (out, plans)
+    out
 }
 
+/// The gateways' pod: the collector with its config, credentials from each store's Secret,
+/// pinned to its zone, spread over the zone's nodes.
 #[allow(clippy::too_many_arguments)]
-fn deployment(
-    metadata: ObjectMeta,
+fn pod_template(
     zone: &str,
     selector: BTreeMap<String, String>,
     pod_labels: BTreeMap<String, String>,
     config_hash: &str,
     config_map: &str,
-    store: &Store,
-    resources: &ResourceRequirements,
-    memory: u64,
+    stores: &BTreeMap<&str, &Store>,
+    r: &PoolRegion,
     image: &str,
-) -> Deployment {
-    let creds = &store.credentials;
-    let secret_env = |env: &str, key: &str| EnvVar {
-        name: env.to_string(),
+) -> PodTemplateSpec {
+    let secret_env = |env: String, secret: &str, key: &str| EnvVar {
+        name: env,
         value_from: Some(EnvVarSource {
             secret_key_ref: Some(SecretKeySelector {
-                name: creds.secret_name.clone(),
+                name: secret.to_string(),
                 key: key.to_string(),
                 optional: Some(false),
             }),
@@ -275,19 +346,40 @@ fn deployment(
         }),
         ..Default::default()
     };
+    let mut env = Vec::new();
+    for s in stores.values() {
+        let (user, password) = credential_env(&s.name);
+        let c = &s.credentials;
+        env.push(secret_env(user, &c.secret_name, &c.username_key));
+        env.push(secret_env(password, &c.secret_name, &c.password_key));
+    }
+    env.push(EnvVar {
+        // The Go runtime collects before the kernel's OOM killer would act.
+        name: "GOMEMLIMIT".to_string(),
+        value: Some(format!(
+            "{}MiB",
+            r.sizing.memory_limit_bytes / (1024 * 1024) * 9 / 10
+        )),
+        ..Default::default()
+    });
+    let mut mounts = vec![VolumeMount {
+        name: "config".to_string(),
+        mount_path: CONFIG_DIR.to_string(),
+        read_only: Some(true),
+        ..Default::default()
+    }];
+    if matches!(r.sizing.medium, Medium::Disk { .. }) {
+        mounts.push(VolumeMount {
+            name: "queue".to_string(),
+            mount_path: QUEUE_DIR.to_string(),
+            ..Default::default()
+        });
+    }
     let container = Container {
         name: "collector".to_string(),
         image: Some(image.to_string()),
         args: Some(vec![format!("--config={CONFIG_DIR}/config.yaml")]),
-        env: Some(vec![
-            secret_env(USERNAME_ENV, &creds.username_key),
-            secret_env(PASSWORD_ENV, &creds.password_key),
-            EnvVar {
-                name: "GOMEMLIMIT".to_string(),
-                value: Some(format!("{}MiB", memory / (1024 * 1024) * 9 / 10)),
-                ..Default::default()
-            },
-        ]),
+        env: Some(env),
         ports: Some(vec![
             ContainerPort {
                 name: Some("otlp-grpc".to_string()),
@@ -300,13 +392,8 @@ fn deployment(
                 ..Default::default()
             },
         ]),
-        resources: Some(resources.clone()),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "config".to_string(),
-            mount_path: CONFIG_DIR.to_string(),
-            read_only: Some(true),
-            ..Default::default()
-        }]),
+        resources: Some(r.sizing.resources.clone()),
+        volume_mounts: Some(mounts),
         liveness_probe: Some(crate::collector::health_probe()),
         readiness_probe: Some(crate::collector::health_probe()),
         security_context: Some(SecurityContext {
@@ -323,6 +410,73 @@ fn deployment(
         ..Default::default()
     };
     let pinned_to_zone = !zone.is_empty();
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(pod_labels),
+            annotations: Some(BTreeMap::from([(
+                meta::CONFIG_HASH_ANNOTATION.to_string(),
+                config_hash.to_string(),
+            )])),
+            ..Default::default()
+        }),
+        spec: Some(PodSpec {
+            automount_service_account_token: Some(false),
+            affinity: pinned_to_zone.then(|| Affinity {
+                node_affinity: Some(NodeAffinity {
+                    required_during_scheduling_ignored_during_execution: Some(NodeSelector {
+                        node_selector_terms: vec![NodeSelectorTerm {
+                            match_expressions: Some(vec![NodeSelectorRequirement {
+                                key: ZONE_LABEL.to_string(),
+                                operator: "In".to_string(),
+                                values: Some(vec![zone.to_string()]),
+                            }]),
+                            match_fields: None,
+                        }],
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            // Spread a zone's replicas over its nodes.
+            topology_spread_constraints: Some(vec![TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: "kubernetes.io/hostname".to_string(),
+                when_unsatisfiable: "ScheduleAnyway".to_string(),
+                label_selector: Some(LabelSelector {
+                    match_labels: Some(selector),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            containers: vec![container],
+            security_context: Some(PodSecurityContext {
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".to_string(),
+                    ..Default::default()
+                }),
+                // The queue volume is writable by the collector's group.
+                fs_group: matches!(r.sizing.medium, Medium::Disk { .. }).then_some(10001),
+                ..Default::default()
+            }),
+            termination_grace_period_seconds: Some(60),
+            volumes: Some(vec![Volume {
+                name: "config".to_string(),
+                config_map: Some(ConfigMapVolumeSource {
+                    name: config_map.to_string(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+    }
+}
+
+fn deployment(
+    metadata: ObjectMeta,
+    selector: BTreeMap<String, String>,
+    template: PodTemplateSpec,
+) -> Deployment {
     Deployment {
         metadata,
         spec: Some(DeploymentSpec {
@@ -330,7 +484,7 @@ fn deployment(
             // replicas would be scaled back on every apply, fighting the autoscaler.
             replicas: None,
             selector: LabelSelector {
-                match_labels: Some(selector.clone()),
+                match_labels: Some(selector),
                 ..Default::default()
             },
             // Surge first: a rollout never takes the zone below its planned count.
@@ -341,68 +495,73 @@ fn deployment(
                     max_unavailable: Some(IntOrString::Int(0)),
                 }),
             }),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(pod_labels),
-                    annotations: Some(BTreeMap::from([(
-                        meta::CONFIG_HASH_ANNOTATION.to_string(),
-                        config_hash.to_string(),
-                    )])),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    automount_service_account_token: Some(false),
-                    affinity: pinned_to_zone.then(|| Affinity {
-                        node_affinity: Some(NodeAffinity {
-                            required_during_scheduling_ignored_during_execution: Some(
-                                NodeSelector {
-                                    node_selector_terms: vec![NodeSelectorTerm {
-                                        match_expressions: Some(vec![NodeSelectorRequirement {
-                                            key: ZONE_LABEL.to_string(),
-                                            operator: "In".to_string(),
-                                            values: Some(vec![zone.to_string()]),
-                                        }]),
-                                        match_fields: None,
-                                    }],
-                                },
-                            ),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    // Spread a zone's replicas over its nodes.
-                    topology_spread_constraints: Some(vec![TopologySpreadConstraint {
-                        max_skew: 1,
-                        topology_key: "kubernetes.io/hostname".to_string(),
-                        when_unsatisfiable: "ScheduleAnyway".to_string(),
-                        label_selector: Some(LabelSelector {
-                            match_labels: Some(selector),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }]),
-                    containers: vec![container],
-                    security_context: Some(PodSecurityContext {
-                        seccomp_profile: Some(SeccompProfile {
-                            type_: "RuntimeDefault".to_string(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }),
-                    termination_grace_period_seconds: Some(60),
-                    volumes: Some(vec![Volume {
-                        name: "config".to_string(),
-                        config_map: Some(ConfigMapVolumeSource {
-                            name: config_map.to_string(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    }]),
-                    ..Default::default()
-                }),
-            },
+            template,
             ..Default::default()
         }),
         ..Default::default()
     }
+}
+
+/// A zone's gateways with their queue on a volume each: a restart or an outage keeps what was
+/// queued, and a replica removed by a scale-down keeps its volume (and its data) until a
+/// scale-up brings that ordinal back and drains it.
+fn stateful_set(
+    metadata: ObjectMeta,
+    service: &str,
+    selector: BTreeMap<String, String>,
+    template: PodTemplateSpec,
+    volume_bytes: u64,
+    storage_class: Option<String>,
+) -> StatefulSet {
+    let size = Quantity(format!("{}Gi", volume_bytes.div_ceil(1024 * 1024 * 1024)));
+    StatefulSet {
+        metadata,
+        spec: Some(StatefulSetSpec {
+            replicas: None,
+            service_name: Some(service.to_string()),
+            // Replicas are interchangeable; they start and stop together.
+            pod_management_policy: Some("Parallel".to_string()),
+            selector: LabelSelector {
+                match_labels: Some(selector),
+                ..Default::default()
+            },
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".to_string()),
+                rolling_update: Some(RollingUpdateStatefulSetStrategy {
+                    max_unavailable: Some(IntOrString::Int(1)),
+                    ..Default::default()
+                }),
+            }),
+            persistent_volume_claim_retention_policy: Some(
+                StatefulSetPersistentVolumeClaimRetentionPolicy {
+                    when_deleted: Some("Retain".to_string()),
+                    when_scaled: Some("Retain".to_string()),
+                },
+            ),
+            template,
+            volume_claim_templates: Some(vec![PersistentVolumeClaim {
+                metadata: ObjectMeta {
+                    name: Some("queue".to_string()),
+                    ..Default::default()
+                },
+                spec: Some(PersistentVolumeClaimSpec {
+                    access_modes: Some(vec!["ReadWriteOnce".to_string()]),
+                    storage_class_name: storage_class,
+                    resources: Some(VolumeResourceRequirements {
+                        requests: Some(BTreeMap::from([("storage".to_string(), size)])),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The pools serving a pipeline.
+pub fn pools_of<'a>(pools: &'a [Pool], id: &'a ResourceId) -> impl Iterator<Item = &'a Pool> + 'a {
+    pools.iter().filter(move |p| p.members().contains(id))
 }

@@ -228,6 +228,15 @@ pub struct Model {
     pub pipelines: Vec<Pipeline>,
     pub coverage: Coverage,
     pub zones: Vec<Zone>,
+    /// Pipeline identity -> its position in `pipelines`.
+    index: BTreeMap<ResourceId, usize>,
+}
+
+impl Model {
+    /// A pipeline by its identity.
+    pub fn pipeline(&self, id: &ResourceId) -> Option<&Pipeline> {
+        self.index.get(id).and_then(|i| self.pipelines.get(*i))
+    }
 }
 
 /// The model, what was set aside and why, and what is worth telling.
@@ -294,6 +303,11 @@ pub fn resolve(inputs: &Inputs, settings: &Settings) -> Resolution {
 
     problems.sort();
     problems.dedup();
+    let index = pipelines
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.clone(), i))
+        .collect();
     Resolution {
         model: Model {
             classes: classes.classes,
@@ -301,6 +315,7 @@ pub fn resolve(inputs: &Inputs, settings: &Settings) -> Resolution {
             pipelines,
             coverage: classes.coverage,
             zones,
+            index,
         },
         problems,
         warnings,

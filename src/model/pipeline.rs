@@ -9,17 +9,11 @@ use crate::ident::{is_attribute_key, is_dns_label, is_label_key, is_label_value}
 use crate::inventory::{NodeFacts, Settings};
 use crate::quantity::parse_quantity;
 use k8s_openapi::api::core::v1::ResourceRequirements;
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// LogHouse's gateway: 3 cores, 11 GiB.
-pub const DEFAULT_GATEWAY_CPU: &str = "3";
-pub const DEFAULT_GATEWAY_MEMORY: &str = "11Gi";
-pub const DEFAULT_GATEWAY_MEMORY_BYTES: u64 = 11 * 1024 * 1024 * 1024;
 
 /// A zone of the cluster and what its nodes are expected to log.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,15 +31,19 @@ pub struct Region {
     pub zones: Vec<Zone>,
 }
 
-/// A pipeline's gateways: sizing, buffering and batching with their defaults.
+/// A pipeline's gateways: what it adds to its pool, and, for dedicated gateways, their shape
+/// (defaults: the operator's pool settings).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Gateway {
     pub events_per_second: u64,
+    pub dedicated: bool,
     pub capacity_per_replica: u64,
-    pub resources: ResourceRequirements,
+    /// The resources the spec gives (dedicated only); None: sized from the plan.
+    pub explicit_resources: Option<ResourceRequirements>,
+    /// Their memory limit, parsed (0 without explicit resources).
     pub memory_limit_bytes: u64,
     pub buffer: Duration,
-    pub bytes_per_event: u32,
+    pub bytes_per_event: Option<u64>,
     pub min_replicas_per_zone: u32,
     pub max_replicas: Option<u32>,
     pub batch_rows: u32,
@@ -178,24 +176,6 @@ fn dns_labels(items: &[String], field: &str, what: &str, p: &mut Problems<'_>) {
     }
 }
 
-/// The gateway's resources: given, or LogHouse's 3 CPU / 11Gi.
-fn default_resources() -> ResourceRequirements {
-    let q = |cpu: &str, mem: &str| {
-        BTreeMap::from([
-            ("cpu".to_string(), Quantity(cpu.into())),
-            ("memory".to_string(), Quantity(mem.into())),
-        ])
-    };
-    ResourceRequirements {
-        requests: Some(q(DEFAULT_GATEWAY_CPU, DEFAULT_GATEWAY_MEMORY)),
-        limits: Some(BTreeMap::from([(
-            "memory".to_string(),
-            Quantity(DEFAULT_GATEWAY_MEMORY.into()),
-        )])),
-        ..Default::default()
-    }
-}
-
 /// The tables of a pipeline on their own (its CEL rules and every table's names, keys and
 /// expressions), for the schema CLI, which works on pipelines without their cluster.
 pub fn resolve_tables(p: &LogPipeline) -> Result<Vec<Table>, Vec<Problem>> {
@@ -248,7 +228,7 @@ fn resolve_one(
     check_parse(&spec.parse, regexes, &mut e);
     let tables = tables_of(p, &mut e);
     check_routes(spec, &mut e);
-    let gateway = resolve_gateway(&spec.gateway, &mut e);
+    let gateway = resolve_gateway(&spec.gateway, &settings.pools, &mut e);
     let targets = resolve_stores(&spec.stores, &namespace, trusted, stores, set_aside, &mut e);
     let regions = regions_of(&targets, zones, &mut e);
     e.result(|| Pipeline {
@@ -417,26 +397,27 @@ fn check_routes(spec: &crate::crd::LogPipelineSpec, e: &mut Problems<'_>) {
 }
 
 /// The gateway's sizing with its defaults, quantities parsed once.
-fn resolve_gateway(g: &crate::crd::GatewaySpec, e: &mut Problems<'_>) -> Gateway {
-    let resources = g.resources.clone().unwrap_or_else(default_resources);
-    if g.resources.is_some() {
-        check_quantities(&resources, "spec.gateway.resources", e);
-    }
-    let memory = match resources
-        .limits
-        .as_ref()
-        .and_then(|l| l.get("memory"))
-        .map(|q| parse_quantity(&q.0))
-    {
-        Some(Ok(b)) => b,
-        _ => {
-            e.add(
+fn resolve_gateway(
+    g: &crate::crd::GatewaySpec,
+    pools: &crate::gateway::pool::PoolSettings,
+    e: &mut Problems<'_>,
+) -> Gateway {
+    let mut memory = 0;
+    if let Some(r) = &g.resources {
+        check_quantities(r, "spec.gateway.resources", e);
+        match r
+            .limits
+            .as_ref()
+            .and_then(|l| l.get("memory"))
+            .map(|q| parse_quantity(&q.0))
+        {
+            Some(Ok(b)) => memory = b,
+            _ => e.add(
                 "spec.gateway.resources.limits.memory",
                 "is required when resources are given: the memory_limiter and the buffer plan are derived from it",
-            );
-            0
+            ),
         }
-    };
+    }
     let timeout = Duration::from(g.batch.timeout);
     if g.batch.timeout.is_negative() || timeout.is_zero() || timeout > Duration::from_secs(60) {
         e.add(
@@ -449,15 +430,17 @@ fn resolve_gateway(g: &crate::crd::GatewaySpec, e: &mut Problems<'_>) -> Gateway
     {
         e.add("spec.gateway.buffer.duration", "must be between 0 and 24h");
     }
-
     Gateway {
         events_per_second: g.expected_events_per_second,
-        capacity_per_replica: g.capacity_per_replica,
-        resources,
+        dedicated: g.dedicated,
+        capacity_per_replica: g.capacity_per_replica.unwrap_or(pools.capacity_per_replica),
+        explicit_resources: g.resources.clone(),
         memory_limit_bytes: memory,
         buffer: Duration::from(g.buffer.duration),
-        bytes_per_event: g.buffer.bytes_per_event,
-        min_replicas_per_zone: g.min_replicas_per_zone,
+        bytes_per_event: g.buffer.bytes_per_event.map(u64::from),
+        min_replicas_per_zone: g
+            .min_replicas_per_zone
+            .unwrap_or(pools.min_replicas_per_zone),
         max_replicas: g.max_replicas,
         batch_rows: g.batch.rows,
         batch_timeout: timeout,

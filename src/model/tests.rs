@@ -77,8 +77,10 @@ fn a_valid_platform_resolves_with_every_default() {
     let pl = &m.pipelines[0];
     assert_eq!(pl.id, ResourceId::pipeline("team-a", "app"));
     assert_eq!(pl.component_id, "team-a.app");
-    // Gateway defaults: LogHouse's size, its memory parsed once.
-    assert_eq!(pl.gateway.memory_limit_bytes, 11 * 1024 * 1024 * 1024);
+    // Gateway defaults: a shared pool's, sized later from the plan.
+    assert!(!pl.gateway.dedicated);
+    assert_eq!(pl.gateway.explicit_resources, None);
+    assert_eq!(pl.gateway.capacity_per_replica, 60_000);
     assert_eq!(pl.gateway.batch_rows, 15_000);
     assert_eq!(pl.gateway.buffer, std::time::Duration::from_secs(7200));
     // Table defaults resolved once, expressions parsed.

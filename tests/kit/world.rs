@@ -83,6 +83,9 @@ impl World {
     /// Let the statuses (and finalizers) the server now holds flow back into the caches, as the
     /// watches would.
     pub fn sync_status(&mut self) {
+        // The watches rebuild the snapshot when a spec or a deletion changes; doing it on every
+        // sync is the conservative stand-in (the snapshot is a pure function of the facts).
+        self.ctx.touch();
         self.sync_lean_statuses();
         for v in self.api.list(CLASSES) {
             self.classes
