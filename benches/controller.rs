@@ -1,5 +1,6 @@
-//! A full reconcile pass of 200 pipelines on 5,000 nodes against kube's tower-test mock API (and
-//! the in-process ClickHouse for the schemas), then an idle pass. Prints wall time, requests by
+//! A full reconcile pass of a platform of gen.rs (the baseline: 200 pipelines on 5,000 nodes;
+//! `OTELHOUSE_BENCH_PLATFORM=tenants`: 2,006 pipelines on 50,000 nodes) against the test kit's
+//! API server (and the in-process ClickHouse for the schemas), then an idle pass. Prints wall time, requests by
 //! verb, writes of the idle pass, and the peak RSS of this process (the operator's caches and
 //! reconcilers; the mock API keeps only the statuses it must hand back).
 //!
@@ -83,6 +84,14 @@ struct Facts {
     nodes: Vec<(String, BTreeMap<String, String>)>,
 }
 
+/// `OTELHOUSE_BENCH_PLATFORM=tenants` for gen.rs's tenants' platform; the baseline otherwise.
+fn platform() -> generator::Platform {
+    match std::env::var("OTELHOUSE_BENCH_PLATFORM").as_deref() {
+        Ok("tenants") => generator::TENANTS,
+        _ => generator::BASELINE,
+    }
+}
+
 fn main() {
     // The operator runs in a child process of its own, so its peak memory is its own.
     if let Ok(file) = std::env::var("OTELHOUSE_BENCH_FACTS") {
@@ -95,7 +104,7 @@ fn main() {
     }
     let url = kit::clickhouse_url();
     let dir = tempfile::tempdir().expect("tempdir");
-    generator::generate_with(dir.path(), &url);
+    generator::generate_with(&platform(), dir.path(), &url);
     let inputs = otelhouse::render::load(&[dir.path().to_path_buf()], &[]).expect("load");
     let facts = Facts {
         classes: inputs.classes,
@@ -160,9 +169,9 @@ async fn operator(file: &str) {
 
     println!(
         "controller: full reconcile pass of {} pipelines, {} agent classes, {} nodes (mock API, schemas on chdb)",
-        generator::PIPELINES,
-        generator::CLASSES,
-        generator::NODES
+        platform().pipelines(),
+        platform().classes,
+        platform().nodes
     );
     println!("  full pass wall time: {:.2} s", full.as_secs_f64());
     println!("  full pass requests:  {full_counts:?}");

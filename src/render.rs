@@ -7,6 +7,7 @@ use crate::gateway;
 use crate::inventory::{Inputs, NodeFacts, Settings};
 use crate::meta::Desired;
 use crate::model::{Problem, ProblemKind, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -31,7 +32,7 @@ pub struct Rendered {
     pub ddl: String,
 }
 
-/// The YAML files under a path (a file, or a directory's `*.yaml`/`*.yml`, sorted).
+/// The input files under a path (a file, or a directory's `*.yaml`, `*.yml` and `*.json`, sorted).
 fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, RenderError> {
     let read_err = |e: std::io::Error| RenderError::Read {
         path: path.display().to_string(),
@@ -41,7 +42,10 @@ fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, RenderError> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(read_err)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+            })
             .collect();
         files.sort();
         Ok(files)
@@ -55,29 +59,86 @@ fn yaml_files(path: &Path) -> Result<Vec<PathBuf>, RenderError> {
     }
 }
 
-/// Parse multi-document YAML into JSON values (a `List` is flattened into its items).
-pub fn documents(text: &str, origin: &str) -> Result<Vec<Value>, RenderError> {
-    let mut out = Vec::new();
-    for (i, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
-        let v = Value::deserialize(doc).map_err(|e| RenderError::Read {
+/// One input document, as far as otelhouse reads it: what else it holds (a Node's status, its
+/// images, conditions) is skipped while parsing, never built.
+#[derive(Deserialize, Default, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Document {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: Option<Value>,
+    /// A `List`'s items (`kubectl get nodes -o yaml`).
+    #[serde(default)]
+    pub items: Option<Vec<Document>>,
+}
+
+/// YAML limits sized from the input: the parser's defaults stop at 250,000 nodes (about 12,000
+/// Nodes) and 1,024 documents; a file's events and documents are bounded by its bytes, and
+/// aliases (the one way YAML multiplies itself) keep the default bound.
+fn yaml_options(text: &str) -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = budget.max_events.max(text.len());
+    budget.max_nodes = budget.max_nodes.max(text.len());
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(text.len());
+    budget.max_documents = budget.max_documents.max(text.len() / 4);
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
+/// Parse multi-document YAML (or JSON, which is YAML) into input documents, a `List` flattened
+/// into its items. Streaming: memory follows what is kept, not the file.
+pub fn input_documents(text: &str, origin: &str) -> Result<Vec<Document>, RenderError> {
+    let docs: Vec<Document> = if origin.ends_with(".json") {
+        // `kubectl get nodes -o json`: one document, read an order of magnitude faster.
+        vec![serde_json::from_str(text).map_err(|e| RenderError::Read {
             path: origin.to_string(),
-            message: format!("document {}: {e}", i + 1),
+            message: e.to_string(),
+        })?]
+    } else {
+        serde_saphyr::from_multiple_with_options(text, yaml_options(text)).map_err(|e| {
+            RenderError::Read {
+                path: origin.to_string(),
+                message: e.to_string(),
+            }
+        })?
+    };
+    let mut out = Vec::with_capacity(docs.len());
+    for mut d in docs {
+        match d.items.take() {
+            Some(items) if d.kind.ends_with("List") => out.extend(items),
+            _ => out.push(d),
+        }
+    }
+    Ok(out)
+}
+
+/// Parse multi-document YAML into JSON values (a `List` is flattened into its items): for
+/// callers that read any kind (the chart's output in tests).
+pub fn documents(text: &str, origin: &str) -> Result<Vec<Value>, RenderError> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, yaml_options(text))
+        .map_err(|e| RenderError::Read {
+            path: origin.to_string(),
+            message: e.to_string(),
         })?;
+    let mut out = Vec::with_capacity(docs.len());
+    for v in docs {
         match v {
             Value::Null => {}
-            // `kubectl get nodes -o yaml` prints a v1 List.
-            Value::Object(ref m)
+            Value::Object(mut m)
                 if m.get("kind")
                     .and_then(Value::as_str)
                     .is_some_and(|k| k.ends_with("List"))
                     && m.contains_key("items") =>
             {
-                out.extend(
-                    m.get("items")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default(),
-                );
+                if let Some(Value::Array(items)) = m.remove("items") {
+                    out.extend(items);
+                }
             }
             v => out.push(v),
         }
@@ -85,36 +146,49 @@ pub fn documents(text: &str, origin: &str) -> Result<Vec<Value>, RenderError> {
     Ok(out)
 }
 
-fn describe(v: &Value) -> String {
-    let kind = v.get("kind").and_then(Value::as_str).unwrap_or("<no kind>");
-    let name = v
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("<no name>");
-    match v.pointer("/metadata/namespace").and_then(Value::as_str) {
+fn describe(d: &Document) -> String {
+    let kind = if d.kind.is_empty() {
+        "<no kind>"
+    } else {
+        &d.kind
+    };
+    let name = d.metadata.name.as_deref().unwrap_or("<no name>");
+    match &d.metadata.namespace {
         Some(ns) => format!("{kind} {ns}/{name}"),
         None => format!("{kind} {name}"),
     }
 }
 
-/// Sort documents into inputs; unknown kinds are errors (a typo must not pass silently).
+/// Sort JSON documents into inputs (see [`add_inputs`]).
 pub fn add_documents(
     inputs: &mut Inputs,
     docs: Vec<Value>,
     origin: &str,
     problems: &mut Vec<Problem>,
 ) {
+    let mut typed = Vec::with_capacity(docs.len());
     for doc in docs {
-        let api = doc
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let kind = doc
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        match serde_json::from_value::<Document>(doc) {
+            Ok(d) => typed.push(d),
+            Err(e) => problems.push(Problem {
+                subject: Subject::Document("<document>".to_string()),
+                field: String::new(),
+                message: format!("in {origin}: {e}"),
+                kind: ProblemKind::Invalid,
+            }),
+        }
+    }
+    add_inputs(inputs, typed, origin, problems);
+}
+
+/// Sort documents into inputs; unknown kinds are errors (a typo must not pass silently).
+pub fn add_inputs(
+    inputs: &mut Inputs,
+    docs: Vec<Document>,
+    origin: &str,
+    problems: &mut Vec<Problem>,
+) {
+    for doc in docs {
         let what = describe(&doc);
         let bad = |e: serde_json::Error| Problem {
             subject: Subject::Document(what.clone()),
@@ -122,20 +196,40 @@ pub fn add_documents(
             message: format!("in {origin}: {e}"),
             kind: ProblemKind::Invalid,
         };
-        match (api.as_str(), kind.as_str()) {
-            (crate::crd::API_VERSION, "AgentClass") => match serde_json::from_value::<AgentClass>(doc) {
-                Ok(c) => inputs.classes.push(c),
-                Err(e) => problems.push(bad(e)),
-            },
-            (crate::crd::API_VERSION, "LogPipeline") => match serde_json::from_value::<LogPipeline>(doc) {
-                Ok(p) => inputs.pipelines.push(p),
-                Err(e) => problems.push(bad(e)),
-            },
-            (crate::crd::API_VERSION, "ClickHouseStore") => match serde_json::from_value::<ClickHouseStore>(doc) {
-                Ok(s) => inputs.stores.push(s),
-                Err(e) => problems.push(bad(e)),
-            },
-            ("v1", "Node") => match node_facts(&doc) {
+        // A custom resource as the API server would hand it over: its status is not an input.
+        let resource = |d: Document| -> Value {
+            let mut m = serde_json::Map::new();
+            m.insert("apiVersion".into(), Value::String(d.api_version));
+            m.insert("kind".into(), Value::String(d.kind));
+            m.insert(
+                "metadata".into(),
+                serde_json::to_value(d.metadata).unwrap_or_default(),
+            );
+            if let Some(spec) = d.spec {
+                m.insert("spec".into(), spec);
+            }
+            Value::Object(m)
+        };
+        match (doc.api_version.as_str(), doc.kind.as_str()) {
+            (crate::crd::API_VERSION, "AgentClass") => {
+                match serde_json::from_value::<AgentClass>(resource(doc)) {
+                    Ok(c) => inputs.classes.push(c),
+                    Err(e) => problems.push(bad(e)),
+                }
+            }
+            (crate::crd::API_VERSION, "LogPipeline") => {
+                match serde_json::from_value::<LogPipeline>(resource(doc)) {
+                    Ok(p) => inputs.pipelines.push(p),
+                    Err(e) => problems.push(bad(e)),
+                }
+            }
+            (crate::crd::API_VERSION, "ClickHouseStore") => {
+                match serde_json::from_value::<ClickHouseStore>(resource(doc)) {
+                    Ok(s) => inputs.stores.push(s),
+                    Err(e) => problems.push(bad(e)),
+                }
+            }
+            ("v1", "Node") => match node_facts(doc) {
                 Some(n) => inputs.nodes.push(n),
                 None => problems.push(Problem {
                     subject: Subject::Document(what),
@@ -144,8 +238,8 @@ pub fn add_documents(
                     kind: ProblemKind::Invalid,
                 }),
             },
-            _ => problems.push(Problem {
-                subject: Subject::Document(what),
+            (api, kind) => problems.push(Problem {
+                subject: Subject::Document(what.clone()),
                 kind: ProblemKind::Invalid,
                 field: "apiVersion/kind".to_string(),
                 message: format!(
@@ -157,20 +251,14 @@ pub fn add_documents(
     }
 }
 
-/// Name, labels and taints of a Node object.
-pub fn node_facts(doc: &Value) -> Option<NodeFacts> {
-    let name = doc.pointer("/metadata/name")?.as_str()?.to_string();
-    let labels = doc
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect()
-        })
-        .unwrap_or_default();
+/// Name, labels and taints of a Node document.
+pub fn node_facts(doc: Document) -> Option<NodeFacts> {
+    let name = doc.metadata.name?;
+    let labels = doc.metadata.labels.unwrap_or_default();
     let taints: Vec<k8s_openapi::api::core::v1::Taint> = doc
-        .pointer("/spec/taints")
+        .spec
+        .as_ref()
+        .and_then(|s| s.get("taints"))
         .and_then(|t| serde_json::from_value(t.clone()).ok())
         .unwrap_or_default();
     Some(NodeFacts::new(name, labels).with_taints(&taints))
@@ -190,14 +278,11 @@ pub fn load_pipelines(paths: &[PathBuf]) -> Result<Vec<LogPipeline>, RenderError
             message: e.to_string(),
         })?;
         let origin = file.display().to_string();
-        let docs: Vec<Value> = documents(&text, &origin)?
+        let docs: Vec<Document> = input_documents(&text, &origin)?
             .into_iter()
-            .filter(|d| {
-                d.get("apiVersion").and_then(Value::as_str) == Some(crate::crd::API_VERSION)
-                    && d.get("kind").and_then(Value::as_str) == Some("LogPipeline")
-            })
+            .filter(|d| d.api_version == crate::crd::API_VERSION && d.kind == "LogPipeline")
             .collect();
-        add_documents(&mut inputs, docs, &origin, &mut problems);
+        add_inputs(&mut inputs, docs, &origin, &mut problems);
     }
     if problems.is_empty() {
         Ok(inputs.pipelines)
@@ -218,13 +303,13 @@ pub fn load(resources: &[PathBuf], nodes: &[PathBuf]) -> Result<Inputs, RenderEr
             message: e.to_string(),
         })?;
         let origin = file.display().to_string();
-        documents(&text, &origin).map(|d| (origin, d))
+        input_documents(&text, &origin).map(|d| (origin, d))
     });
     let mut inputs = Inputs::default();
     let mut problems = Vec::new();
     for result in parsed {
         let (origin, docs) = result?;
-        add_documents(&mut inputs, docs, &origin, &mut problems);
+        add_inputs(&mut inputs, docs, &origin, &mut problems);
     }
     if problems.is_empty() {
         Ok(inputs)

@@ -245,8 +245,9 @@ fn a_long_buffer_is_kept_on_disk_by_stateful_sets() {
         "Retain"
     );
     let claim = &spec["volumeClaimTemplates"][0];
-    // 5k/s x 2 h over 2 replicas, 520 bytes each with a quarter of slack: 11 GiB.
-    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "11Gi");
+    // 5k/s x 2 h over 2 replicas, 1,024 bytes each (the measured default) with a quarter of
+    // slack: 21.5 GiB, in whole GiB.
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "22Gi");
     let mounts = spec["template"]["spec"]["containers"][0]["volumeMounts"].to_string();
     assert!(
         mounts.contains(otelhouse::collector::gateway::QUEUE_DIR),

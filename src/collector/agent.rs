@@ -80,6 +80,9 @@ impl ClassOverlay {
 /// namespaces by label; one router sends each resource to its pool by namespace (a regex per
 /// pool: constant work per line whatever the number of pipelines); one exporter per pool. No
 /// per-pipeline component: tenancy is exact at the gateways.
+/// The most namespaces the agents read by file glob; more, and they read every pod's files.
+pub const MAX_NAMESPACE_GLOBS: usize = 32;
+
 pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &LabelKeys) -> Config {
     let mut cfg = Config::default();
     let (hc, hc_cfg) = health_check();
@@ -116,15 +119,20 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
         }),
     );
     cfg.service.extensions.push("file_storage".to_string());
-    let everything = pools.iter().any(|p| p.namespaces.is_none());
+    let namespaces: BTreeSet<&str> = pools
+        .iter()
+        .flat_map(|p| p.namespaces.iter().flatten())
+        .map(String::as_str)
+        .collect();
+    // Each include is its own directory walk every poll (fileconsumer's finder runs
+    // doublestar.FilepathGlob per pattern; `{a,b}` alternatives expand to one glob each), so
+    // past a few dozen namespaces reading everything and letting the router drop the rest
+    // (counted as unrouted) costs the node less than the globs.
+    let everything =
+        pools.iter().any(|p| p.namespaces.is_none()) || namespaces.len() > MAX_NAMESPACE_GLOBS;
     let include = if everything {
         vec!["/var/log/pods/*/*/*.log".to_string()]
     } else {
-        let namespaces: BTreeSet<&str> = pools
-            .iter()
-            .flat_map(|p| p.namespaces.iter().flatten())
-            .map(String::as_str)
-            .collect();
         namespaces
             .into_iter()
             .map(|n| format!("/var/log/pods/{n}_*/*/*.log"))
@@ -143,6 +151,9 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
             start_at: "beginning".to_string(),
             include_file_path: true,
             include_file_name: false,
+            // The kubelet splits long lines at 16 KiB wherever it falls: trimming each piece
+            // (the default) would drop a space at the cut when the parser joins them.
+            preserve_trailing_whitespaces: true,
             storage: "file_storage".to_string(),
             max_log_size: MAX_LOG_SIZE.to_string(),
             retry_on_failure: FilelogRetry {
@@ -153,12 +164,25 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
             },
             // Detects CRI (containerd, CRI-O) and docker JSON lines, takes the timestamp from
             // the line and the namespace/pod/container from the file path.
-            operators: vec![Operator {
-                type_: "container".to_string(),
-                id: "container-parser".to_string(),
-                format: None,
-                add_metadata_from_filepath: true,
-            }],
+            operators: vec![
+                Operator::Container {
+                    id: "container-parser".to_string(),
+                    format: None,
+                    add_metadata_from_filepath: true,
+                },
+                // The parser needed the path; past it, it is ~100 bytes on every record on
+                // the wire and ~200 in a gateway's queue (benches/queue_bench.py) for nothing:
+                // namespace, pod and container are resource attributes by now.
+                Operator::Remove {
+                    id: "drop-file-path".to_string(),
+                    field: "attributes[\"log.file.path\"]".to_string(),
+                },
+                // F or P: how the kubelet cut the line, which the parser has already undone.
+                Operator::Remove {
+                    id: "drop-logtag".to_string(),
+                    field: "attributes[\"logtag\"]".to_string(),
+                },
+            ],
         }),
     );
     let mut extract_labels: Vec<K8sLabel> = labels
@@ -215,83 +239,74 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
     let by_label: Vec<&AgentPool> = pools.iter().filter(|p| p.namespaces.is_none()).collect();
     let mut intake_exporters = Vec::new();
     let mut routers: BTreeMap<String, String> = BTreeMap::new();
-    if by_namespace.len() == 1 && by_label.is_empty() {
-        // One pool: no routing at all.
+    if by_namespace.len() == 1 && by_label.is_empty() && !everything {
+        // One pool whose namespaces the globs already picked: no routing at all.
         intake_exporters.push(exporter_name(by_namespace[0]));
     } else {
-        // Routes move what they match (first match wins), so a line that both a namespace pool
-        // and a label-selected pool want needs two routers: each gets a copy. `logs/unrouted`
-        // counts (nop exporter's sent records) exactly the lines no pool takes: the namespace
-        // router also claims, into an uncounted sink, what the label router takes, and the label
-        // router then has no default of its own.
+        // Routes move what they match (first match wins), so every label-selected pool has a
+        // router of its own (one route, no default): a line that several pools want reaches each
+        // as a copy. `routing/pools` routes by namespace and counts: what it sends to
+        // `logs/unrouted` (the nop exporter's sent records) is exactly the lines no pool takes,
+        // since it also claims, into an uncounted sink, what a label-selected pool takes.
         let label_route = |p: &AgentPool, pipeline: String| RoutingRoute {
             context: "log".to_string(),
             condition: escape_collector_value(p.condition.as_deref().unwrap_or("false")),
             pipelines: vec![pipeline],
         };
         let claimed = "logs/claimed".to_string();
-        if !by_namespace.is_empty() {
-            let mut table: Vec<RoutingRoute> = by_namespace
-                .iter()
-                .map(|p| RoutingRoute {
-                    context: "resource".to_string(),
-                    condition: escape_collector_value(&namespace_match(
-                        p.namespaces.as_deref().unwrap_or_default(),
-                    )),
-                    pipelines: vec![to(p)],
-                })
-                .collect();
-            table.extend(by_label.iter().map(|p| label_route(p, claimed.clone())));
+        let mut table: Vec<RoutingRoute> = by_namespace
+            .iter()
+            .map(|p| RoutingRoute {
+                context: "resource".to_string(),
+                condition: escape_collector_value(&namespace_match(
+                    p.namespaces.as_deref().unwrap_or_default(),
+                )),
+                pipelines: vec![to(p)],
+            })
+            .collect();
+        table.extend(by_label.iter().map(|p| label_route(p, claimed.clone())));
+        cfg.connectors.insert(
+            "routing/pools".to_string(),
+            Connector::Routing(Routing {
+                error_mode: "ignore".to_string(),
+                default_pipelines: vec!["logs/unrouted".to_string()],
+                table,
+            }),
+        );
+        intake_exporters.push("routing/pools".to_string());
+        for p in &by_namespace {
+            routers.insert(to(p), "routing/pools".to_string());
+        }
+        for p in &by_label {
+            let router = format!("routing/select.{}", p.id);
             cfg.connectors.insert(
-                "routing/pools".to_string(),
+                router.clone(),
                 Connector::Routing(Routing {
                     error_mode: "ignore".to_string(),
-                    default_pipelines: vec!["logs/unrouted".to_string()],
-                    table,
+                    default_pipelines: vec![],
+                    table: vec![label_route(p, to(p))],
                 }),
             );
-            intake_exporters.push("routing/pools".to_string());
-            for p in &by_namespace {
-                routers.insert(to(p), "routing/pools".to_string());
-            }
+            intake_exporters.push(router.clone());
+            routers.insert(to(p), router);
         }
-        if !by_label.is_empty() {
-            cfg.connectors.insert(
-                "routing/selected".to_string(),
-                Connector::Routing(Routing {
-                    error_mode: "ignore".to_string(),
-                    // Without namespace pools this router is the only one: it counts.
-                    default_pipelines: if by_namespace.is_empty() {
-                        vec!["logs/unrouted".to_string()]
-                    } else {
-                        vec![]
-                    },
-                    table: by_label.iter().map(|p| label_route(p, to(p))).collect(),
-                }),
-            );
-            intake_exporters.push("routing/selected".to_string());
-            for p in &by_label {
-                routers.insert(to(p), "routing/selected".to_string());
-            }
-        }
-        let first = intake_exporters[0].clone();
         cfg.exporters
             .insert("nop/unrouted".to_string(), Exporter::Nop(Empty {}));
         cfg.service.pipelines.insert(
             "logs/unrouted".to_string(),
             Pipeline {
-                receivers: vec![first.clone()],
+                receivers: vec!["routing/pools".to_string()],
                 processors: vec![],
                 exporters: vec!["nop/unrouted".to_string()],
             },
         );
-        if !by_namespace.is_empty() && !by_label.is_empty() {
+        if !by_label.is_empty() {
             cfg.exporters
                 .insert("nop/claimed".to_string(), Exporter::Nop(Empty {}));
             cfg.service.pipelines.insert(
                 claimed,
                 Pipeline {
-                    receivers: vec![first],
+                    receivers: vec!["routing/pools".to_string()],
                     processors: vec![],
                     exporters: vec!["nop/claimed".to_string()],
                 },

@@ -34,6 +34,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "start_at",
             "include_file_path",
             "include_file_name",
+            // pkg/stanza/fileconsumer/config.go
+            "preserve_trailing_whitespaces",
             "storage",
             "max_log_size",
             "retry_on_failure",
@@ -48,6 +50,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "operators.*.id",
             "operators.*.format",
             "operators.*.add_metadata_from_filepath",
+            // pkg/stanza/operator/transformer/remove/config.go
+            "operators.*.field",
         ],
     ),
     // receiver/otlpreceiver/config.go + config/configgrpc (core v0.150.0)

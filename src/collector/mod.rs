@@ -105,6 +105,7 @@ pub struct Filelog {
     pub start_at: String,
     pub include_file_path: bool,
     pub include_file_name: bool,
+    pub preserve_trailing_whitespaces: bool,
     pub storage: String,
     pub max_log_size: String,
     pub retry_on_failure: FilelogRetry,
@@ -122,14 +123,18 @@ pub struct FilelogRetry {
 
 /// A stanza operator.
 #[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct Operator {
-    #[serde(rename = "type")]
-    pub type_: String,
-    pub id: String,
-    /// `container` parser: `docker`, `crio`, `containerd`, or unset to detect per line.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
-    pub add_metadata_from_filepath: bool,
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Operator {
+    /// pkg/stanza/operator/parser/container.
+    Container {
+        id: String,
+        /// `docker`, `crio`, `containerd`, or unset to detect per line.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        format: Option<String>,
+        add_metadata_from_filepath: bool,
+    },
+    /// pkg/stanza/operator/transformer/remove.
+    Remove { id: String, field: String },
 }
 
 /// `otlp` (receiver/otlpreceiver).

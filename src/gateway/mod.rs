@@ -292,7 +292,9 @@ pub fn build(pool: &Pool, m: &Model, settings: &Settings) -> Vec<Desired> {
                             name: "cpu".to_string(),
                             target: MetricTarget {
                                 type_: "Utilization".to_string(),
-                                average_utilization: Some(70),
+                                average_utilization: Some(
+                                    (pool::HPA_TARGET_UTILIZATION * 100.0) as i32,
+                                ),
                                 ..Default::default()
                             },
                         }),

