@@ -113,7 +113,7 @@ fn main() {
         nodes: inputs
             .nodes
             .into_iter()
-            .map(|n| (n.name, n.labels))
+            .map(|n| (n.name, n.labels.to_map()))
             .collect(),
     };
     let file = dir.path().join("facts.json");

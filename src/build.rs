@@ -2,10 +2,7 @@
 //! DDL. `render` and the controller call the same functions.
 
 use crate::agents;
-use crate::gateway::{
-    self,
-    pool::{self, Pool},
-};
+use crate::gateway::{self, pool::Pool};
 use crate::inventory::Settings;
 use crate::meta::Desired;
 use crate::model::{Model, Problem, Subject};
@@ -21,7 +18,7 @@ pub struct Built {
 /// them compact; `render` collects them).
 pub fn build_each(m: &Model, settings: &Settings, mut sink: impl FnMut(Desired)) -> Built {
     let mut warnings = Vec::new();
-    let pools = pool::assign(m, settings);
+    let pools = gateway::pools(m, settings);
     if !m.classes.is_empty() {
         let (destinations, keys) = agents::agent_pools(m, &pools, settings);
         let (shared, text) = agents::build_shared(settings, &destinations, &keys);
@@ -47,11 +44,37 @@ pub fn build_each(m: &Model, settings: &Settings, mut sink: impl FnMut(Desired))
                 }
             }
         }
-        gateway::build(pool, m, settings)
-            .into_iter()
-            .for_each(&mut sink);
+        for d in gateway::build(pool, m, settings) {
+            let bytes = config_bytes(&d);
+            if bytes > gateway::MAX_CONFIG_BYTES {
+                for member in pool.members() {
+                    warnings.push(Problem::warning(
+                        Subject::Resource(member.clone()),
+                        "spec",
+                        format!(
+                            "pool {}: ConfigMap {} holds {} KiB of collector config, over what fits in a Kubernetes object (1 MiB): the API server will refuse it; give some of these pipelines dedicated gateways (spec.gateway.dedicated) or fewer tables",
+                            pool.name,
+                            d.name,
+                            bytes / 1024
+                        ),
+                    ));
+                }
+            }
+            sink(d);
+        }
     }
     Built { warnings, pools }
+}
+
+/// The bytes of a ConfigMap's data (0 for other kinds).
+fn config_bytes(d: &Desired) -> usize {
+    if d.kind != "ConfigMap" {
+        return 0;
+    }
+    d.object["data"]
+        .as_object()
+        .map(|m| m.values().filter_map(|v| v.as_str()).map(str::len).sum())
+        .unwrap_or(0)
 }
 
 /// Each pipeline's fresh-install DDL in every store it targets, as YAML comments (so the stream

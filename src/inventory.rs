@@ -2,7 +2,8 @@
 //! operator needs of a Node: its name and labels).
 
 use crate::crd::{AgentClass, ClickHouseStore, LogPipeline};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
 
 /// The well-known node labels the operator reads.
 pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
@@ -14,7 +15,7 @@ pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeFacts {
     pub name: String,
-    pub labels: BTreeMap<String, String>,
+    pub labels: NodeLabels,
     /// Only `NoSchedule` and `NoExecute` taints: `PreferNoSchedule` never keeps a pod off.
     pub taints: Vec<NodeTaint>,
 }
@@ -31,7 +32,7 @@ impl NodeFacts {
     pub fn new(name: impl Into<String>, labels: BTreeMap<String, String>) -> Self {
         Self {
             name: name.into(),
-            labels,
+            labels: NodeLabels::from(&labels),
             taints: Vec::new(),
         }
     }
@@ -52,12 +53,90 @@ impl NodeFacts {
     }
 
     pub fn zone(&self) -> Option<&str> {
-        self.labels.get(ZONE_LABEL).map(String::as_str)
+        self.labels.get(ZONE_LABEL)
     }
 
     pub fn region(&self) -> Option<&str> {
-        self.labels.get(REGION_LABEL).map(String::as_str)
+        self.labels.get(REGION_LABEL)
     }
+}
+
+/// Something labels can be looked up in: a node's labels, or a plain map (tests, selectors).
+pub trait Labels {
+    fn label(&self, key: &str) -> Option<&str>;
+}
+
+impl Labels for BTreeMap<String, String> {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key).map(String::as_str)
+    }
+}
+
+/// A node's labels, sorted by key, keys and values interned: a cluster's nodes share their
+/// label keys and most values (instance types, zones, pools), so 50,000 nodes of 20 labels
+/// hold a few hundred bytes each instead of several KiB of maps and strings.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct NodeLabels(Box<[(Arc<str>, Arc<str>)]>);
+
+impl NodeLabels {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .map(|i| &*self.0[i].1)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (&**k, &**v))
+    }
+
+    pub fn to_map(&self) -> BTreeMap<String, String> {
+        self.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}
+
+impl From<&BTreeMap<String, String>> for NodeLabels {
+    fn from(m: &BTreeMap<String, String>) -> Self {
+        // A BTreeMap iterates in key order: the slice is sorted.
+        NodeLabels(m.iter().map(|(k, v)| (intern(k), intern(v))).collect())
+    }
+}
+
+impl Labels for NodeLabels {
+    fn label(&self, key: &str) -> Option<&str> {
+        self.get(key)
+    }
+}
+
+/// The process's interned label strings. Strings no node holds any more (a replaced node's
+/// hostname) are swept whenever the set has doubled since the last sweep, so it stays within
+/// twice what live nodes use.
+struct Interner {
+    set: HashSet<Arc<str>>,
+    sweep_at: usize,
+}
+
+static INTERNER: LazyLock<Mutex<Interner>> = LazyLock::new(|| {
+    Mutex::new(Interner {
+        set: HashSet::new(),
+        sweep_at: 1024,
+    })
+});
+
+fn intern(s: &str) -> Arc<str> {
+    let mut i = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(a) = i.set.get(s) {
+        return a.clone();
+    }
+    if i.set.len() >= i.sweep_at {
+        i.set.retain(|a| Arc::strong_count(a) > 1);
+        i.sweep_at = (2 * i.set.len()).max(1024);
+    }
+    let a: Arc<str> = Arc::from(s);
+    i.set.insert(a.clone());
+    a
 }
 
 /// Everything the builders are computed from.

@@ -72,9 +72,60 @@ pub struct Document {
     pub metadata: ObjectMeta,
     #[serde(default)]
     pub spec: Option<Value>,
-    /// A `List`'s items (`kubectl get nodes -o yaml`).
-    #[serde(default)]
-    pub items: Option<Vec<Document>>,
+    /// A `List`'s items (`kubectl get nodes -o yaml`), Nodes reduced to their facts as they are
+    /// read: 50,000 of them are never held as whole documents.
+    #[serde(default, deserialize_with = "items")]
+    pub items: Option<Vec<Item>>,
+}
+
+/// An item of a `List`.
+#[derive(Debug)]
+pub enum Item {
+    Node(NodeFacts),
+    Document(Box<Document>),
+}
+
+fn items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Item>>, D::Error> {
+    struct Items;
+    impl<'de> serde::de::Visitor<'de> for Items {
+        type Value = Option<Vec<Item>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of objects")
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_seq(self)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(doc) = seq.next_element::<Document>()? {
+                out.push(Item::of(doc));
+            }
+            Ok(Some(out))
+        }
+    }
+    d.deserialize_option(Items)
+}
+
+impl Item {
+    fn of(doc: Document) -> Item {
+        if doc.api_version == "v1" && doc.kind == "Node" && doc.metadata.name.is_some() {
+            match node_facts(doc) {
+                Some(n) => Item::Node(n),
+                None => Item::Document(Box::default()),
+            }
+        } else {
+            Item::Document(Box::new(doc))
+        }
+    }
 }
 
 /// YAML limits sized from the input: the parser's defaults stop at 250,000 nodes (about 12,000
@@ -93,7 +144,7 @@ fn yaml_options(text: &str) -> serde_saphyr::Options {
 
 /// Parse multi-document YAML (or JSON, which is YAML) into input documents, a `List` flattened
 /// into its items. Streaming: memory follows what is kept, not the file.
-pub fn input_documents(text: &str, origin: &str) -> Result<Vec<Document>, RenderError> {
+pub fn input_documents(text: &str, origin: &str) -> Result<Vec<Item>, RenderError> {
     let docs: Vec<Document> = if origin.ends_with(".json") {
         // `kubectl get nodes -o json`: one document, read an order of magnitude faster.
         vec![serde_json::from_str(text).map_err(|e| RenderError::Read {
@@ -112,7 +163,7 @@ pub fn input_documents(text: &str, origin: &str) -> Result<Vec<Document>, Render
     for mut d in docs {
         match d.items.take() {
             Some(items) if d.kind.ends_with("List") => out.extend(items),
-            _ => out.push(d),
+            _ => out.push(Item::Document(Box::new(d))),
         }
     }
     Ok(out)
@@ -169,7 +220,7 @@ pub fn add_documents(
     let mut typed = Vec::with_capacity(docs.len());
     for doc in docs {
         match serde_json::from_value::<Document>(doc) {
-            Ok(d) => typed.push(d),
+            Ok(d) => typed.push(Item::Document(Box::new(d))),
             Err(e) => problems.push(Problem {
                 subject: Subject::Document("<document>".to_string()),
                 field: String::new(),
@@ -182,13 +233,15 @@ pub fn add_documents(
 }
 
 /// Sort documents into inputs; unknown kinds are errors (a typo must not pass silently).
-pub fn add_inputs(
-    inputs: &mut Inputs,
-    docs: Vec<Document>,
-    origin: &str,
-    problems: &mut Vec<Problem>,
-) {
-    for doc in docs {
+pub fn add_inputs(inputs: &mut Inputs, docs: Vec<Item>, origin: &str, problems: &mut Vec<Problem>) {
+    for item in docs {
+        let doc = match item {
+            Item::Node(n) => {
+                inputs.nodes.push(n);
+                continue;
+            }
+            Item::Document(d) => *d,
+        };
         let what = describe(&doc);
         let bad = |e: serde_json::Error| Problem {
             subject: Subject::Document(what.clone()),
@@ -278,9 +331,12 @@ pub fn load_pipelines(paths: &[PathBuf]) -> Result<Vec<LogPipeline>, RenderError
             message: e.to_string(),
         })?;
         let origin = file.display().to_string();
-        let docs: Vec<Document> = input_documents(&text, &origin)?
+        let docs: Vec<Item> = input_documents(&text, &origin)?
             .into_iter()
-            .filter(|d| d.api_version == crate::crd::API_VERSION && d.kind == "LogPipeline")
+            .filter(|i| {
+                matches!(i, Item::Document(d)
+                    if d.api_version == crate::crd::API_VERSION && d.kind == "LogPipeline")
+            })
             .collect();
         add_inputs(&mut inputs, docs, &origin, &mut problems);
     }

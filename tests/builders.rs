@@ -407,3 +407,80 @@ spec: {{taints: [{{key: node.kubernetes.io/unschedulable, effect: NoSchedule}}]}
     // The cordoned node keeps its agent: the DaemonSet controller tolerates unschedulable.
     assert!(!w.iter().any(|w| w.contains("cordoned")), "{w:?}");
 }
+
+/// A shard whose config would not fit in a ConfigMap (1 MiB) is split: the shard count doubles
+/// until every shard fits, whatever the namespaces-per-shard setting says; every pipeline
+/// stays in exactly one shard. A single namespace too big for any shard is a warning.
+#[test]
+fn shards_split_when_their_config_would_not_fit_in_a_config_map() {
+    let base = std::fs::read_to_string(kit::root().join("tests/fixtures/tenant.yaml")).unwrap();
+    // The fixture's classes, store and nodes, without its pipeline.
+    let head: String = base
+        .split("\n---\n")
+        .filter(|d| !d.contains("kind: LogPipeline"))
+        .collect::<Vec<_>>()
+        .join("\n---\n")
+        .replace("allowedNamespaces: [team-a]", "allowedNamespaces: ['*']")
+        + "\n";
+    let pipeline = |ns: usize, p: usize| {
+        let tables: Vec<String> = (0..6)
+            .map(|t| format!("{{name: t{ns}_{p}_{t}, retentionDays: 7}}"))
+            .collect();
+        let routes: Vec<String> = (1..6)
+            .map(|t| format!("{{table: t{ns}_{p}_{t}, containers: [c{t}]}}"))
+            .collect();
+        format!(
+            "---\napiVersion: otelhouse.dev/v1alpha1\nkind: LogPipeline\nmetadata: {{name: p{p}, namespace: ns-{ns}}}\nspec:\n  stores: [us]\n  parse: {{json: true}}\n  routes: [{}]\n  tables: [{}]\n  gateway: {{expectedEventsPerSecond: 1000}}\n",
+            routes.join(", "),
+            tables.join(", ")
+        )
+    };
+    // 32 namespaces (one shard by count) of 8 pipelines with 6 tables each.
+    let mut text = head.clone();
+    for ns in 0..32 {
+        for p in 0..8 {
+            text.push_str(&pipeline(ns, p));
+        }
+    }
+    let r = render(&kit::inputs_from(&text), &kit::settings()).unwrap();
+    let shards: Vec<&otelhouse::gateway::pool::Pool> = r
+        .pools
+        .iter()
+        .filter(|p| matches!(p.id, otelhouse::gateway::pool::PoolId::Shard(_)))
+        .collect();
+    assert!(
+        shards.len() > 1,
+        "one shard of {} members",
+        shards[0].members().len()
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for s in &shards {
+        for m in s.members() {
+            assert!(seen.insert(m.clone()), "{m} in two shards");
+        }
+    }
+    assert_eq!(seen.len(), 32 * 8);
+    for o in r.objects.iter().filter(|o| o.kind == "ConfigMap") {
+        let bytes = o.object["data"]["config.yaml"].as_str().map_or(0, str::len);
+        assert!(
+            bytes <= otelhouse::gateway::MAX_CONFIG_BYTES,
+            "{} is {bytes} bytes",
+            o.name
+        );
+    }
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+
+    // All of it in one namespace: no shard can split it.
+    let mut text = head;
+    for p in 0..256 {
+        text.push_str(&pipeline(0, p).replace("namespace: ns-0", "namespace: team-a"));
+    }
+    let r = render(&kit::inputs_from(&text), &kit::settings()).unwrap();
+    let w = r
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(w.contains("over what fits in a Kubernetes object"), "{w}");
+}

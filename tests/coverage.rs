@@ -180,7 +180,7 @@ proptest! {
         for node in &nodes {
             let matching: Vec<&str> = affinities
                 .iter()
-                .filter(|(_, a)| affinity_matches(a.as_ref(), &node.labels))
+                .filter(|(_, a)| affinity_matches(a.as_ref(), &node.labels.to_map()))
                 .map(|(n, _)| n.as_str())
                 .collect();
             let uncovered = cov.uncovered.contains(&node.name);

@@ -338,6 +338,9 @@ fn clickhouse_exporter(
             enabled: true,
             sizer: "items".to_string(),
             queue_size: queue_events.max(rows * 2),
+            // With `batch` set, exporterhelper reads the queue with one consumer but flushes
+            // batches through a pool of this many workers (queuebatch/queue_batch.go and
+            // partition_batcher.go, v0.150.0): up to 4 inserts at a time per table.
             num_consumers: 4,
             block_on_overflow: false,
             storage: persistent.then(|| QUEUE_STORAGE.to_string()),

@@ -107,6 +107,34 @@ fn selection(p: &Pipeline, by_namespace: bool) -> Option<String> {
     crate::collector::agent::selection_condition(&p.sources)
 }
 
+/// The most bytes a pool's config may have: its ConfigMap must stay under the API server's
+/// 1 MiB object limit (etcd's request size), with room for the object around it.
+pub const MAX_CONFIG_BYTES: usize = 960 * 1024;
+/// Shards beyond this are not made: a single namespace whose pipelines need more is reported.
+pub const MAX_SHARDS: u32 = 1024;
+
+/// The model's pools: the shared pool's shards doubled until every shard's config fits in a
+/// ConfigMap (namespaces by hash, so a doubling splits each shard in two and moves no
+/// namespace to a third).
+pub fn pools(m: &Model, settings: &Settings) -> Vec<Pool> {
+    let mut min_shards = 1;
+    loop {
+        let (pools, shards) = pool::assign(m, settings, min_shards);
+        let too_big = pools
+            .iter()
+            .filter(|p| matches!(p.id, pool::PoolId::Shard(_)) && p.members().len() > 1)
+            .any(|p| {
+                p.regions
+                    .iter()
+                    .any(|(region, r)| region_config(p, region, r, m).len() > MAX_CONFIG_BYTES)
+            });
+        if !too_big || shards >= MAX_SHARDS {
+            return pools;
+        }
+        min_shards = shards * 2;
+    }
+}
+
 /// The gateway config of a pool in one region.
 pub fn region_config(pool: &Pool, region: &str, r: &PoolRegion, m: &Model) -> String {
     let by_namespace = pool.namespaces.is_some();

@@ -194,8 +194,9 @@ pub fn shard_count(namespaces: usize, per_shard: usize) -> u32 {
     u32::try_from(needed.next_power_of_two()).unwrap_or(u32::MAX)
 }
 
-/// Assign every pipeline of the model to pools and size them.
-pub fn assign(m: &Model, settings: &Settings) -> Vec<Pool> {
+/// Assign every pipeline of the model to pools and size them, with at least `min_shards`
+/// shards of the shared pool (a power of two); also the shard count used.
+pub fn assign(m: &Model, settings: &Settings, min_shards: u32) -> (Vec<Pool>, u32) {
     let ps = &settings.pools;
     // Namespace -> the dedicated pipelines that claim it (the first by id wins a conflict).
     let mut dedicated_ns: BTreeMap<String, ResourceId> = BTreeMap::new();
@@ -214,7 +215,8 @@ pub fn assign(m: &Model, settings: &Settings) -> Vec<Pool> {
         .flatten()
         .filter(|n| !dedicated_ns.contains_key(n))
         .collect();
-    let shards = shard_count(shared.len(), ps.namespaces_per_shard);
+    let shards =
+        shard_count(shared.len(), ps.namespaces_per_shard).max(min_shards.next_power_of_two());
     let pool_of = |ns: &str| match dedicated_ns.get(ns) {
         Some(owner) => PoolId::Dedicated(owner.clone()),
         None => PoolId::Shard(shard_of(ns, shards)),
@@ -294,7 +296,7 @@ pub fn assign(m: &Model, settings: &Settings) -> Vec<Pool> {
             regions,
         });
     }
-    pools
+    (pools, shards)
 }
 
 /// The store a member inserts into in a region.

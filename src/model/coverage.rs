@@ -7,7 +7,7 @@
 //! counts as covered only where its class's agents tolerate its taints (else reported).
 
 use crate::crd::AgentClass;
-use crate::inventory::{INSTANCE_TYPE_LABEL, NodeFacts, NodeTaint};
+use crate::inventory::{INSTANCE_TYPE_LABEL, Labels, NodeFacts, NodeTaint};
 use k8s_openapi::api::core::v1::{
     NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Toleration,
 };
@@ -72,23 +72,23 @@ impl Req {
     }
 
     /// Kubernetes semantics: In/Gt/Lt need the label; NotIn and DoesNotExist match without it.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let value = labels.get(&self.key);
+    pub fn matches<L: Labels + ?Sized>(&self, labels: &L) -> bool {
+        let value = labels.label(&self.key);
         let int = |v: &str| v.parse::<i64>().ok();
         match self.op {
-            Op::In => value.is_some_and(|v| self.values.contains(v)),
-            Op::NotIn => value.is_none_or(|v| !self.values.contains(v)),
+            Op::In => value.is_some_and(|v| self.values.iter().any(|x| x == v)),
+            Op::NotIn => value.is_none_or(|v| !self.values.iter().any(|x| x == v)),
             Op::Exists => value.is_some(),
             Op::DoesNotExist => value.is_none(),
             Op::Gt => match (
-                value.and_then(|v| int(v)),
+                value.and_then(int),
                 self.values.first().and_then(|v| int(v)),
             ) {
                 (Some(v), Some(n)) => v > n,
                 _ => false,
             },
             Op::Lt => match (
-                value.and_then(|v| int(v)),
+                value.and_then(int),
                 self.values.first().and_then(|v| int(v)),
             ) {
                 (Some(v), Some(n)) => v < n,
@@ -155,7 +155,7 @@ pub struct Selection {
 impl Selection {
     /// Whether a node with these labels is selected. An empty conjunction only arises in the
     /// catch-all with no other class, which gets no affinity at all: it selects every node.
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn matches<L: Labels + ?Sized>(&self, labels: &L) -> bool {
         self.terms
             .iter()
             .any(|t| t.iter().all(|r| r.matches(labels)))
@@ -601,7 +601,7 @@ mod tests {
         labels.insert("pool".to_string(), "gpu".to_string());
         let node = NodeFacts {
             name: "g1".into(),
-            labels,
+            labels: (&labels).into(),
             taints: vec![taint("dedicated", "gpu", "NoSchedule")],
         };
         let selections = BTreeMap::from([(

@@ -193,7 +193,7 @@ metadata: {name: n9, labels: {pool: a}}
     assert!(
         !r.model.classes[0]
             .selection
-            .matches(&[("pool".to_string(), "a".to_string())].into())
+            .matches(&BTreeMap::from([("pool".to_string(), "a".to_string())]))
     );
 }
 

@@ -63,7 +63,7 @@ impl World {
         for n in &inputs.nodes {
             seed(
                 "nodes",
-                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n.name, "labels": n.labels}}),
+                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n.name, "labels": n.labels.to_map()}}),
             );
         }
         let ctx = Arc::new(Context::new(api.client(), settings, cr, pr, sr));
