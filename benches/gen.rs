@@ -103,21 +103,54 @@ pub fn generate_with(p: &Platform, dir: &Path, store_url: &str) {
     std::fs::write(dir.join("stores.yaml"), stores).expect("write");
     std::fs::write(dir.join("pipelines.yaml"), pipelines).expect("write");
 
-    let mut nodes = String::with_capacity(p.nodes * 300);
-    nodes.push_str("apiVersion: v1\nkind: List\nitems:\n");
-    for n in 0..p.nodes {
+    write_nodes(p, dir, false);
+}
+
+/// The node inventory as `kubectl get nodes -o yaml` prints it (nodes.yaml), or as
+/// `-o json` (nodes.json, and no nodes.yaml).
+pub fn write_nodes(p: &Platform, dir: &Path, json: bool) {
+    let ty = |n: usize| {
         // Every 25th node has an instance type no class names: the catch-all covers it.
-        let ty = if n % 25 == 24 {
+        if n % 25 == 24 {
             "other.large".to_string()
         } else {
             format!("type-{}.xlarge", n % (p.classes - 1))
-        };
+        }
+    };
+    if json {
+        let items: Vec<serde_json::Value> = (0..p.nodes)
+            .map(|n| {
+                serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {
+                "name": format!("node-{n}"),
+                "labels": {
+                    "kubernetes.io/hostname": format!("node-{n}"),
+                    "kubernetes.io/os": "linux",
+                    "node.kubernetes.io/instance-type": ty(n),
+                    "topology.kubernetes.io/region": "us-east-1",
+                    "topology.kubernetes.io/zone": ZONES[n % 3],
+                }}})
+            })
+            .collect();
+        let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+        std::fs::write(
+            dir.join("nodes.json"),
+            serde_json::to_vec(&list).expect("json"),
+        )
+        .expect("write");
+        let _ = std::fs::remove_file(dir.join("nodes.yaml"));
+        return;
+    }
+    let mut nodes = String::with_capacity(p.nodes * 300);
+    nodes.push_str("apiVersion: v1\nkind: List\nitems:\n");
+    for n in 0..p.nodes {
         nodes.push_str(&format!(
-            "- apiVersion: v1\n  kind: Node\n  metadata:\n    name: node-{n}\n    labels:\n      kubernetes.io/hostname: node-{n}\n      kubernetes.io/os: linux\n      node.kubernetes.io/instance-type: {ty}\n      topology.kubernetes.io/region: us-east-1\n      topology.kubernetes.io/zone: {}\n",
+            "- apiVersion: v1\n  kind: Node\n  metadata:\n    name: node-{n}\n    labels:\n      kubernetes.io/hostname: node-{n}\n      kubernetes.io/os: linux\n      node.kubernetes.io/instance-type: {}\n      topology.kubernetes.io/region: us-east-1\n      topology.kubernetes.io/zone: {}\n",
+            ty(n),
             ZONES[n % 3]
         ));
     }
     std::fs::write(dir.join("nodes.yaml"), nodes).expect("write");
+    let _ = std::fs::remove_file(dir.join("nodes.json"));
 }
 
 fn baseline_pipelines(count: usize, namespaces: usize) -> String {
