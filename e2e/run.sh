@@ -48,7 +48,7 @@ LEASE=otelhouse-leader          # the leader-election Lease, in $NS
 METRICS_PORT=8080               # the chart's metrics.port: /metrics of each operator pod
 CLEANUP_JOB=otelhouse-cleanup   # the chart's pre-delete hook (otelhouse cleanup)
 MANAGED="app.kubernetes.io/managed-by=otelhouse"   # the label of every object the operator makes
-MANAGED_KINDS=deployments,daemonsets,configmaps,services,horizontalpodautoscalers,poddisruptionbudgets
+MANAGED_KINDS=deployments,statefulsets,daemonsets,configmaps,services,horizontalpodautoscalers,poddisruptionbudgets
 APPS_NS=e2e-apps                # what the LogPipeline `e2e` collects (log-generator.yaml, log-stream.yaml)
 DROP_NS=e2e-drop                # what the LogPipeline `drop` collects (drop-generator.yaml)
 PIPELINE=e2e                    # e2e/resources/pipeline.yaml (deletionPolicy: Retain)
