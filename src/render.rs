@@ -116,15 +116,15 @@ fn items<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<Item>>, D:
 }
 
 impl Item {
+    /// A named Node reduced to its facts; anything else (a Node without a name too, which is
+    /// reported) stays a document.
     fn of(doc: Document) -> Item {
-        if doc.api_version == "v1" && doc.kind == "Node" && doc.metadata.name.is_some() {
-            match node_facts(doc) {
-                Some(n) => Item::Node(n),
-                None => Item::Document(Box::default()),
+        if doc.api_version == "v1" && doc.kind == "Node" {
+            if let Some(name) = doc.metadata.name.clone() {
+                return Item::Node(node_facts(name, doc));
             }
-        } else {
-            Item::Document(Box::new(doc))
         }
+        Item::Document(Box::new(doc))
     }
 }
 
@@ -163,7 +163,7 @@ pub fn input_documents(text: &str, origin: &str) -> Result<Vec<Item>, RenderErro
     for mut d in docs {
         match d.items.take() {
             Some(items) if d.kind.ends_with("List") => out.extend(items),
-            _ => out.push(Item::Document(Box::new(d))),
+            _ => out.push(Item::of(d)),
         }
     }
     Ok(out)
@@ -220,7 +220,7 @@ pub fn add_documents(
     let mut typed = Vec::with_capacity(docs.len());
     for doc in docs {
         match serde_json::from_value::<Document>(doc) {
-            Ok(d) => typed.push(Item::Document(Box::new(d))),
+            Ok(d) => typed.push(Item::of(d)),
             Err(e) => problems.push(Problem {
                 subject: Subject::Document("<document>".to_string()),
                 field: String::new(),
@@ -282,15 +282,13 @@ pub fn add_inputs(inputs: &mut Inputs, docs: Vec<Item>, origin: &str, problems: 
                     Err(e) => problems.push(bad(e)),
                 }
             }
-            ("v1", "Node") => match node_facts(doc) {
-                Some(n) => inputs.nodes.push(n),
-                None => problems.push(Problem {
-                    subject: Subject::Document(what),
-                    field: "metadata.name".to_string(),
-                    message: format!("in {origin}: a Node needs a name"),
-                    kind: ProblemKind::Invalid,
-                }),
-            },
+            // Named Nodes are facts already (Item::of).
+            ("v1", "Node") => problems.push(Problem {
+                subject: Subject::Document(what),
+                field: "metadata.name".to_string(),
+                message: format!("in {origin}: a Node needs a name"),
+                kind: ProblemKind::Invalid,
+            }),
             (api, kind) => problems.push(Problem {
                 subject: Subject::Document(what.clone()),
                 kind: ProblemKind::Invalid,
@@ -305,8 +303,7 @@ pub fn add_inputs(inputs: &mut Inputs, docs: Vec<Item>, origin: &str, problems: 
 }
 
 /// Name, labels and taints of a Node document.
-pub fn node_facts(doc: Document) -> Option<NodeFacts> {
-    let name = doc.metadata.name?;
+fn node_facts(name: String, doc: Document) -> NodeFacts {
     let labels = doc.metadata.labels.unwrap_or_default();
     let taints: Vec<k8s_openapi::api::core::v1::Taint> = doc
         .spec
@@ -314,7 +311,7 @@ pub fn node_facts(doc: Document) -> Option<NodeFacts> {
         .and_then(|s| s.get("taints"))
         .and_then(|t| serde_json::from_value(t.clone()).ok())
         .unwrap_or_default();
-    Some(NodeFacts::new(name, labels).with_taints(&taints))
+    NodeFacts::new(name, labels).with_taints(&taints)
 }
 
 /// Only the LogPipelines in some paths (other kinds are skipped): the schema CLI's input.
