@@ -119,10 +119,11 @@ impl Item {
     /// A named Node reduced to its facts; anything else (a Node without a name too, which is
     /// reported) stays a document.
     fn of(doc: Document) -> Item {
-        if doc.api_version == "v1" && doc.kind == "Node" {
-            if let Some(name) = doc.metadata.name.clone() {
-                return Item::Node(node_facts(name, doc));
-            }
+        if doc.api_version == "v1"
+            && doc.kind == "Node"
+            && let Some(name) = doc.metadata.name.clone()
+        {
+            return Item::Node(node_facts(name, doc));
         }
         Item::Document(Box::new(doc))
     }
