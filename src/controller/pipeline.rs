@@ -52,7 +52,12 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
 
     let mut schema = Vec::new();
     let mut failed = None;
-    for (store_name, layouts) in snapshot.layouts.get(&id).into_iter().flatten() {
+    let layouts = snapshot
+        .schemas
+        .get(&id)
+        .map(|s| s.layouts())
+        .unwrap_or_default();
+    for (store_name, layouts) in &layouts {
         let (st, err) = schema_for(&ctx, &p, &id, store_name, layouts).await;
         schema.push(st);
         failed = failed.or(err);

@@ -7,10 +7,11 @@ use crate::inventory::{Inputs, Settings};
 use crate::kinds::Managed;
 use crate::meta::Desired;
 use crate::model::coverage::Coverage;
-use crate::model::{self, Problem, ProblemKind, ResourceId};
+use crate::model::{self, Problem, ProblemKind, ResourceId, Store, Table};
 use crate::schema::ddl::TableLayout;
 use crate::{build, schema};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use crate::meta::{OWNER_ANNOTATION, Owner};
 
@@ -67,10 +68,34 @@ pub struct Snapshot {
     pub coverage: Coverage,
     /// The gateway pools, their members and plans.
     pub pools: Vec<Pool>,
-    /// Pipeline -> (store name, its layouts).
-    pub layouts: BTreeMap<ResourceId, Vec<(String, Vec<TableLayout>)>>,
+    /// Pipeline -> its tables and stores, from which its schema in each store is laid out when
+    /// it is reconciled (the layouts of thousands of tables, every base column spelled out, would
+    /// be the snapshot's largest part).
+    pub schemas: BTreeMap<ResourceId, PipelineSchema>,
     /// Kind -> why its installed CRD is stale.
     pub stale_crds: BTreeMap<String, String>,
+}
+
+/// What a pipeline's schema is laid out from.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineSchema {
+    pub tables: Vec<Table>,
+    pub stores: Vec<Arc<Store>>,
+}
+
+impl PipelineSchema {
+    /// (store name, its layouts) for every store the pipeline targets.
+    pub fn layouts(&self) -> Vec<(String, Vec<TableLayout>)> {
+        self.stores
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    schema::layouts(&self.tables, schema::Placement::of(s)),
+                )
+            })
+            .collect()
+    }
 }
 
 impl Snapshot {
@@ -127,21 +152,17 @@ pub fn build(inputs: Inputs, settings: &Settings) -> Snapshot {
     });
     let mut warnings = resolution.warnings;
     warnings.extend(built.warnings);
-    let layouts = m
+    let schemas = m
         .pipelines
         .iter()
         .map(|p| {
-            let per_store = p
-                .stores
-                .iter()
-                .map(|s| {
-                    (
-                        s.name.clone(),
-                        schema::layouts(&p.tables, schema::Placement::of(s)),
-                    )
-                })
-                .collect();
-            (p.id.clone(), per_store)
+            (
+                p.id.clone(),
+                PipelineSchema {
+                    tables: p.tables.clone(),
+                    stores: p.stores.clone(),
+                },
+            )
         })
         .collect();
     Snapshot {
@@ -150,7 +171,7 @@ pub fn build(inputs: Inputs, settings: &Settings) -> Snapshot {
         warnings,
         coverage: m.coverage.clone(),
         pools: built.pools,
-        layouts,
+        schemas,
         stale_crds: BTreeMap::new(),
     }
 }
