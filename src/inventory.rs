@@ -148,6 +148,26 @@ pub struct Inputs {
     pub nodes: Vec<NodeFacts>,
 }
 
+/// The same facts, borrowed: what the model is resolved from.
+#[derive(Clone, Debug, Default)]
+pub struct Facts<'a> {
+    pub classes: Vec<&'a AgentClass>,
+    pub pipelines: Vec<&'a LogPipeline>,
+    pub stores: Vec<&'a ClickHouseStore>,
+    pub nodes: Vec<&'a NodeFacts>,
+}
+
+impl Inputs {
+    pub fn facts(&self) -> Facts<'_> {
+        Facts {
+            classes: self.classes.iter().collect(),
+            pipelines: self.pipelines.iter().collect(),
+            stores: self.stores.iter().collect(),
+            nodes: self.nodes.iter().collect(),
+        }
+    }
+}
+
 /// How the operator itself is configured (Helm values / flags of `otelhouse run`).
 #[derive(Clone, Debug)]
 pub struct Settings {

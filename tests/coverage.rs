@@ -174,7 +174,7 @@ proptest! {
             .keys()
             .map(|n| (n.clone(), vec![k8s_openapi::api::core::v1::Toleration { operator: Some("Exists".into()), ..Default::default() }]))
             .collect();
-        let cov = coverage::compute(&selections, &tolerations, &nodes);
+        let cov = coverage::compute(&selections, &tolerations, &nodes.iter().collect::<Vec<_>>());
         let affinities: Vec<(String, Option<NodeSelector>)> =
             selections.iter().map(|(n, s)| (n.clone(), s.to_node_selector())).collect();
         for node in &nodes {

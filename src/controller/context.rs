@@ -5,7 +5,7 @@ use super::apply::{Live, ObjKey};
 use super::snapshot::{self, Snapshot};
 use super::{Error, metrics, status};
 use crate::crd::{AgentClass, ClickHouseStore, LogPipeline, StoreSchemaStatus};
-use crate::inventory::{Inputs, NodeFacts, Settings};
+use crate::inventory::{Facts, NodeFacts, Settings};
 use crate::meta::FIELD_MANAGER;
 use crate::model::ResourceId;
 use crate::schema::apply::Connection;
@@ -155,26 +155,25 @@ impl Context {
         {
             return s.clone();
         }
-        let inputs = Inputs {
-            classes: self.classes.state().iter().map(|c| (**c).clone()).collect(),
-            pipelines: self
-                .pipelines
-                .state()
+        // The caches' own objects, borrowed: a copy of every pipeline and node per build would
+        // be most of the build's peak.
+        let classes = self.classes.state();
+        let pipelines = self.pipelines.state();
+        let stores = self.stores.state();
+        let nodes = self.nodes.read().unwrap_or_else(|e| e.into_inner());
+        let facts = Facts {
+            classes: classes.iter().map(|c| &**c).collect(),
+            pipelines: pipelines
                 .iter()
                 .filter(|p| p.metadata.deletion_timestamp.is_none())
-                .map(|p| (**p).clone())
+                .map(|p| &**p)
                 .collect(),
-            stores: self.stores.state().iter().map(|s| (**s).clone()).collect(),
-            nodes: self
-                .nodes
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .values()
-                .cloned()
-                .collect(),
+            stores: stores.iter().map(|s| &**s).collect(),
+            nodes: nodes.values().collect(),
         };
         self.metrics.snapshot_builds.inc();
-        let mut s = snapshot::build(inputs, &self.settings);
+        let mut s = snapshot::build(&facts, &self.settings);
+        drop(nodes);
         s.stale_crds = self
             .stale_crds
             .read()

@@ -3,7 +3,7 @@
 //! set aside with its problems, and the objects it already has are left as they are.
 
 use crate::gateway::pool::Pool;
-use crate::inventory::{Inputs, Settings};
+use crate::inventory::{Facts, Settings};
 use crate::kinds::Managed;
 use crate::meta::Desired;
 use crate::model::coverage::Coverage;
@@ -132,9 +132,8 @@ impl Snapshot {
 
 /// Compute the snapshot: resolve every resource on its own (one bad one sets aside only itself),
 /// build what is valid.
-pub fn build(inputs: Inputs, settings: &Settings) -> Snapshot {
-    let resolution = model::resolve(&inputs, settings);
-    drop(inputs);
+pub fn build(facts: &Facts<'_>, settings: &Settings) -> Snapshot {
+    let resolution = model::resolve_facts(facts, settings);
     let mut problems: BTreeMap<ResourceId, Vec<Problem>> = BTreeMap::new();
     for p in resolution.problems {
         if let Some(id) = p.resource().cloned() {

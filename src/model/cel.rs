@@ -71,6 +71,6 @@ pub(crate) fn problems<K: Checked>(obj: &K) -> Vec<Problem> {
 
 /// The CEL rule violations of each object, on all cores (evaluation is the costly part of
 /// validating many pipelines).
-pub(crate) fn problems_each<K: Checked>(objs: &[K]) -> Vec<Vec<Problem>> {
-    crate::par::map(objs, problems)
+pub(crate) fn problems_each<K: Checked + Sync>(objs: &[&K]) -> Vec<Vec<Problem>> {
+    crate::par::map(objs, |o| problems(*o))
 }

@@ -128,8 +128,8 @@ fn resolve_one(
 /// Resolve every class; the coverage is computed from the valid ones, and classes that overlap
 /// are set aside (both, each naming the other).
 pub(crate) fn resolve_all(
-    classes: &[AgentClass],
-    nodes: &[NodeFacts],
+    classes: &[&AgentClass],
+    nodes: &[&NodeFacts],
     problems: &mut Vec<Problem>,
     warnings: &mut Vec<Problem>,
 ) -> Classes {
@@ -139,7 +139,7 @@ pub(crate) fn resolve_all(
     // Every non-default class's selection that parses, valid or not: the catch-all excludes
     // them all, so a class set aside keeps its nodes (and its agents) to itself.
     let mut carved: Vec<Selection> = Vec::new();
-    for (class, cel) in classes.iter().zip(cels) {
+    for (&class, cel) in classes.iter().zip(cels) {
         if !class.spec.default
             && let Ok(s) = coverage::class_selection(class)
         {
@@ -212,7 +212,7 @@ pub(crate) fn resolve_all(
             selections.insert(class.name_any(), s.clone());
         }
     }
-    if let Some(default) = classes
+    if let Some(&default) = classes
         .iter()
         .find(|c| c.spec.default && !bad.contains(&c.name_any()))
     {
@@ -275,6 +275,7 @@ pub(crate) fn resolve_all(
     }
     let resolved = classes
         .iter()
+        .copied()
         .filter(|c| !bad.contains(&c.name_any()))
         .filter_map(|c| {
             let selection = selections.get(&c.name_any())?.clone();

@@ -328,7 +328,7 @@ pub struct Coverage {
 pub fn compute(
     selections: &BTreeMap<String, Selection>,
     tolerations: &BTreeMap<String, Vec<Toleration>>,
-    nodes: &[NodeFacts],
+    nodes: &[&NodeFacts],
 ) -> Coverage {
     let mut cov = Coverage::default();
     for name in selections.keys() {
@@ -611,11 +611,11 @@ mod tests {
             },
         )]);
         let none = BTreeMap::from([("gpu".to_string(), vec![])]);
-        let cov = compute(&selections, &none, std::slice::from_ref(&node));
+        let cov = compute(&selections, &none, &[&node]);
         assert_eq!(cov.untolerated["gpu"], vec!["g1".to_string()]);
         assert!(cov.by_class["gpu"].is_empty());
         let all = BTreeMap::from([("gpu".to_string(), vec![tol("", "Exists", "", "")])]);
-        let cov = compute(&selections, &all, &[node]);
+        let cov = compute(&selections, &all, &[&node]);
         assert_eq!(cov.by_class["gpu"], vec!["g1".to_string()]);
         assert!(cov.untolerated.is_empty());
     }

@@ -19,7 +19,7 @@ pub use pipeline::{Pipeline, Region, Zone};
 pub use store::Store;
 pub use table::Table;
 
-use crate::inventory::{Inputs, Settings};
+use crate::inventory::{Facts, Inputs, Settings};
 use coverage::Coverage;
 use kube::{Resource, ResourceExt};
 use std::collections::{BTreeMap, BTreeSet};
@@ -274,6 +274,11 @@ impl Resolution {
 /// Resolve every input: each resource alone, then against the others (stores, classes and
 /// coverage, pipelines), setting aside what has a problem.
 pub fn resolve(inputs: &Inputs, settings: &Settings) -> Resolution {
+    resolve_facts(&inputs.facts(), settings)
+}
+
+/// [`resolve`] from borrowed facts (the controller's caches, not a copy of them).
+pub fn resolve_facts(inputs: &Facts<'_>, settings: &Settings) -> Resolution {
     let mut problems = Vec::new();
     let mut warnings = Vec::new();
 

@@ -75,7 +75,7 @@ pub struct Pipeline {
 
 /// Group nodes into zones, weighted by the lines/s of their class.
 pub(crate) fn zones(
-    nodes: &[NodeFacts],
+    nodes: &[&NodeFacts],
     classes: &[Class],
     coverage: &Coverage,
     warnings: &mut Vec<Problem>,
@@ -552,7 +552,7 @@ fn regions_of(
 /// Resolve every pipeline against the valid stores (`set_aside`: the names of stores that exist
 /// but are invalid) and the cluster's zones.
 pub(crate) fn resolve_all(
-    pipelines: &[LogPipeline],
+    pipelines: &[&LogPipeline],
     settings: &Settings,
     stores: &BTreeMap<String, Arc<Store>>,
     set_aside: &BTreeSet<String>,

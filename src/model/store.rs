@@ -61,12 +61,12 @@ fn resolve_one(s: &ClickHouseStore) -> Store {
 
 /// Resolve every store: its CEL rules are all there is to check alone.
 pub(crate) fn resolve_all(
-    stores: &[ClickHouseStore],
+    stores: &[&ClickHouseStore],
     problems: &mut Vec<Problem>,
 ) -> BTreeMap<String, Arc<Store>> {
     let mut out = BTreeMap::new();
     let mut twice = Vec::new();
-    for (s, cel) in stores.iter().zip(cel::problems_each(stores)) {
+    for (&s, cel) in stores.iter().zip(cel::problems_each(stores)) {
         if !cel.is_empty() {
             problems.extend(cel);
             continue;
