@@ -548,6 +548,7 @@ mod tests {
                     zone: z.to_string(),
                     replicas: *r,
                     max_replicas: r * 2,
+                    events_per_replica: 1,
                 })
                 .collect(),
             queue_events_per_replica: 1,

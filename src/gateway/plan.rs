@@ -26,6 +26,8 @@ pub struct ZonePlan {
     pub replicas: u32,
     /// The autoscaler's ceiling for this zone.
     pub max_replicas: u32,
+    /// Events/s each of its replicas carries at the expected rate (its share of the rate).
+    pub events_per_replica: u64,
 }
 
 /// A region's plan and why.
@@ -93,6 +95,9 @@ pub fn plan(input: &PlanInput) -> Plan {
                 zone: zone.clone(),
                 replicas,
                 max_replicas,
+                events_per_replica: (share * input.events_per_second as f64
+                    / f64::from(replicas.max(1)))
+                .ceil() as u64,
             }
         })
         .collect();

@@ -344,18 +344,10 @@ fn size(
     let replicas = u64::from(plan.total.max(1));
     let queue_events = (buffered_events / replicas as f64).ceil() as u64;
     // The busiest zone's replicas set the size (zones carry their own share of the rate).
-    let weight: f64 = zones.iter().map(|z| z.lines_per_second.max(0.0)).sum();
-    let rate_per_replica = zones
+    let rate_per_replica = plan
+        .zones
         .iter()
-        .zip(&plan.zones)
-        .map(|(z, zp)| {
-            let share = if weight > 0.0 {
-                z.lines_per_second.max(0.0) / weight
-            } else {
-                1.0 / zones.len().max(1) as f64
-            };
-            rate * share / f64::from(zp.replicas.max(1))
-        })
+        .map(|z| z.events_per_replica as f64)
         .fold(rate / replicas as f64, f64::max);
     let explicit = owner.and_then(|o| o.gateway.explicit_resources.clone());
     let memory_bytes = owner
