@@ -6,6 +6,7 @@ use clickhouse::Client;
 use otelhouse::crd::{LogPipeline, TableEngine};
 use otelhouse::schema::apply::{self, Connection, Outcome, Record};
 use otelhouse::schema::ddl::{self, TableLayout};
+use std::collections::BTreeMap;
 
 fn client() -> Client {
     Connection {
@@ -193,15 +194,28 @@ async fn exporter_insert(
     table: &str,
     rows: impl IntoIterator<Item = ExporterRow>,
 ) {
+    try_exporter_insert(c, db, table, rows).await.unwrap();
+}
+
+async fn try_exporter_insert(
+    c: &Client,
+    db: &str,
+    table: &str,
+    rows: impl IntoIterator<Item = ExporterRow>,
+) -> clickhouse::error::Result<()> {
     let c = c.clone().with_database(db);
-    let mut ins = c
-        .insert::<ExporterRow>(&format!("{table}_ingest"))
-        .await
-        .unwrap();
+    let mut ins = c.insert::<ExporterRow>(&format!("{table}_ingest")).await?;
     for r in rows {
-        ins.write(&r).await.unwrap();
+        ins.write(&r).await?;
     }
-    ins.end().await.unwrap();
+    ins.end().await
+}
+
+/// A client sending these settings (as the exporter's connection params).
+fn with_settings(c: &Client, settings: BTreeMap<String, String>) -> Client {
+    settings
+        .into_iter()
+        .fold(c.clone(), |c, (k, v)| c.with_setting(k, v))
 }
 
 async fn count(c: &Client, sql: &str) -> u64 {
@@ -486,6 +500,89 @@ async fn a_retried_batch_is_stored_once() {
         )
         .await,
         20
+    );
+}
+
+/// The settings the gateways' exporters send make a retried batch land once through the Null
+/// table's view on any server: with `deduplicate_blocks_in_dependent_materialized_views` at 0
+/// (the default before ClickHouse 24.x; 1 on this 26.9 engine) and nothing else changed, the
+/// same batch is stored twice, so it is the setting, not this server's default, that holds.
+#[tokio::test]
+async fn the_exporters_settings_deduplicate_through_the_view_whatever_the_servers_default() {
+    let (db, _, c) = server_logs_applied("dedupmv").await;
+    let with = |c: &Client, settings| {
+        with_settings(&c.clone().with_setting("async_insert", "1"), settings)
+    };
+    let exporter = with(&c, otelhouse::collector::gateway::insert_settings(None));
+    let batch = || (0..40).map(|i| row(i, "pod-mv"));
+    exporter_insert(&exporter, &db, "server_logs", batch()).await;
+    exporter_insert(&exporter, &db, "server_logs", batch()).await;
+    let pods = |pod: &'static str| {
+        format!("SELECT count() FROM `{db}`.server_logs WHERE PodName = '{pod}'")
+    };
+    assert_eq!(count(&c, &pods("pod-mv")).await, 40);
+
+    let mut old_default = otelhouse::collector::gateway::insert_settings(None);
+    old_default.insert(
+        "deduplicate_blocks_in_dependent_materialized_views".into(),
+        "0".into(),
+    );
+    let old = with(&c, old_default);
+    let other = || (100..120).map(|i| row(i, "pod-old"));
+    exporter_insert(&old, &db, "server_logs", other()).await;
+    exporter_insert(&old, &db, "server_logs", other()).await;
+    assert_eq!(count(&c, &pods("pod-old")).await, 40);
+}
+
+/// A backlog (or an application's clock) can put one batch across more daily partitions than
+/// the server's default `max_partitions_per_insert_block` (100): the server refuses the whole
+/// batch, every time it is retried. The gateways clamp timestamps to the table's retention plus
+/// a day ahead, and send a limit that covers that window: a batch with a row for every day the
+/// table keeps lands; the control, the server's default, refuses it.
+#[tokio::test]
+async fn a_batch_across_the_clamped_window_is_not_refused_for_its_partitions() {
+    use otelhouse::collector::gateway::{GatewayTable, insert_settings, max_partitions};
+    let (db, p, c) = server_logs_applied("partitions").await;
+    // A row a day for every day the table keeps (older ones TTL removes as they are written).
+    let retention = p.spec.tables[0].retention_days;
+    let days = u64::from(retention) - 1;
+    assert!(days > 100, "the fixture's table keeps {retention} days");
+    // As SQL, one block: chdb's streaming insert path cuts blocks of its own, a server does not.
+    let backlog = |c: &Client| {
+        c.query(&format!(
+            "INSERT INTO `{db}`.server_logs_ingest (Timestamp, ServiceName, Body, ResourceAttributes) \
+             SELECT now64(9) - toIntervalDay(number), 'svc', 'old', \
+             map('k8s.namespace.name', 'ns-1', 'k8s.pod.name', 'pod-old') FROM numbers({days})"
+        ))
+        .execute()
+    };
+    let err = backlog(&c)
+        .await
+        .expect_err("the server's default limit refuses over 100 partitions");
+    assert!(err.to_string().contains("Too many partitions"), "{err}");
+
+    let table = GatewayTable {
+        name: "server_logs".into(),
+        ingest_table: "server_logs_ingest".into(),
+        target: otelhouse::collector::gateway::ExporterTarget {
+            endpoint: String::new(),
+            database: db.clone(),
+            insecure_skip_verify: false,
+            store: String::new(),
+            region: String::new(),
+        },
+        retention_days: retention,
+        daily_partitions: true,
+    };
+    let exporter = with_settings(&c, insert_settings(max_partitions(&table, retention)));
+    backlog(&exporter).await.unwrap();
+    assert_eq!(
+        count(
+            &c,
+            &format!("SELECT count() FROM `{db}`.server_logs WHERE PodName = 'pod-old'")
+        )
+        .await,
+        days
     );
 }
 

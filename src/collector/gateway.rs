@@ -42,6 +42,53 @@ pub struct GatewayTable {
     /// The exporter inserts into the Null ingest table.
     pub ingest_table: String,
     pub target: ExporterTarget,
+    /// Its TTL in days: how old a record's timestamp may be before it is clamped.
+    pub retention_days: u32,
+    /// Partitioned by day (the default key): the partitions one insert can span follow from
+    /// the clamped window.
+    pub daily_partitions: bool,
+}
+
+/// How far ahead of the gateway's clock a record's timestamp may be before it is clamped.
+pub const MAX_FUTURE: &str = "24h";
+/// The attribute a clamped record keeps its original timestamp in (nanoseconds since the epoch).
+pub const ORIGINAL_TIME_ATTRIBUTE: &str = "otelhouse.original_time_unix_nano";
+/// The shortest time an insert is retried before its batch is given up (and counted as
+/// `otelcol_exporter_send_failed_log_records`); a pipeline's buffer lengthens it.
+pub const MIN_RETRY_SECONDS: u64 = 300;
+/// ClickHouse's default `max_partitions_per_insert_block`.
+const SERVER_MAX_PARTITIONS_PER_INSERT: u32 = 100;
+
+/// The settings every insert sends, so what they guarantee holds on any server, whatever its
+/// defaults:
+/// - `wait_for_async_insert`: a success means stored, so a lost flush is retried;
+/// - `insert_deduplicate`, `async_insert_deduplicate`: a retried batch lands once;
+/// - `deduplicate_blocks_in_dependent_materialized_views`: the batch goes through the Null
+///   table's view, and it is the view's insert into the target that must be deduplicated (on
+///   by default only in recent releases; 0 before 24.x);
+/// - `max_partitions_per_insert_block` (given for daily partitions): one batch spans at most the
+///   clamped window, retention plus two days, which may pass the server's default of 100; over
+///   the limit the whole batch is refused every time.
+pub fn insert_settings(max_partitions: Option<u32>) -> BTreeMap<String, String> {
+    let mut s: BTreeMap<String, String> = [
+        ("wait_for_async_insert", "1"),
+        ("async_insert_deduplicate", "1"),
+        ("insert_deduplicate", "1"),
+        ("deduplicate_blocks_in_dependent_materialized_views", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    if let Some(n) = max_partitions.filter(|n| *n > SERVER_MAX_PARTITIONS_PER_INSERT) {
+        s.insert("max_partitions_per_insert_block".to_string(), n.to_string());
+    }
+    s
+}
+
+/// The partitions a batch of a table can span once its timestamps are clamped: every day of
+/// its retention, today and tomorrow (`MAX_FUTURE`). None when the key is not daily.
+pub fn max_partitions(t: &GatewayTable, clamp_days: u32) -> Option<u32> {
+    t.daily_partitions.then(|| clamp_days.saturating_add(2))
 }
 
 /// A store, as the exporter needs it.
@@ -75,6 +122,22 @@ pub struct Member<'a> {
     pub batch_timeout: String,
     /// Events its exporters' queues hold together (its share of the buffer, per replica).
     pub queue_events: u64,
+    /// How long a failing insert is retried: its buffer (what the plan promises to hold
+    /// through an outage), at least [`MIN_RETRY_SECONDS`]. Past it the batch is dropped and
+    /// counted: a batch the server refuses every time must not hold a worker for ever.
+    pub retry_seconds: u64,
+}
+
+impl Member<'_> {
+    /// The window its timestamps are clamped to: its longest-lived table's retention (a
+    /// record older than a shorter table's retention lands in a partition TTL removes).
+    pub fn clamp_days(&self) -> u32 {
+        self.tables
+            .iter()
+            .map(|t| t.retention_days)
+            .max()
+            .unwrap_or(1)
+    }
 }
 
 /// Everything one pool's gateway config is made of in one region.
@@ -321,14 +384,7 @@ fn clickhouse_exporter(
         // success mean "stored", and deduplication makes a retried batch land once.
         async_insert: true,
         compress: "lz4".to_string(),
-        connection_params: [
-            ("wait_for_async_insert", "1"),
-            ("async_insert_deduplicate", "1"),
-            ("insert_deduplicate", "1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
+        connection_params: insert_settings(max_partitions(table, m.clamp_days())),
         tls: table.target.insecure_skip_verify.then_some(ClientTls {
             insecure: false,
             insecure_skip_verify: true,
@@ -351,7 +407,10 @@ fn clickhouse_exporter(
                 flush_timeout: m.batch_timeout.clone(),
             }),
         },
-        retry_on_failure: retry_forever(),
+        retry_on_failure: Retry {
+            max_elapsed_time: format!("{}s", m.retry_seconds.max(MIN_RETRY_SECONDS)),
+            ..retry_forever()
+        },
     }
 }
 

@@ -165,6 +165,8 @@ pub fn region_config(pool: &Pool, region: &str, r: &PoolRegion, m: &Model) -> St
                         name: t.name.clone(),
                         ingest_table: t.ingest_name(),
                         target: exporter_target(store),
+                        retention_days: t.retention_days,
+                        daily_partitions: t.partition_by.to_string() == "toDate(Timestamp)",
                     })
                     .collect(),
                 routes: &p.routes,
@@ -176,6 +178,7 @@ pub fn region_config(pool: &Pool, region: &str, r: &PoolRegion, m: &Model) -> St
                     * p.gateway.buffer.as_secs_f64())
                     / replicas as f64)
                     .ceil() as u64,
+                retry_seconds: p.gateway.buffer.as_secs(),
             })
         })
         .collect();
