@@ -106,7 +106,7 @@ fn agent_daemonset_is_locked_down_and_rolls_on_config_change() {
         "container"
     );
     assert_eq!(
-        cfg["processors"]["k8sattributes"]["filter"]["node_from_env_var"],
+        cfg["processors"]["k8s_attributes"]["filter"]["node_from_env_var"],
         "K8S_NODE_NAME"
     );
 }

@@ -417,7 +417,7 @@ fn runnable_agent_config(agent: &Value, pod_root: &Path, endpoint: &str) -> Valu
         .as_array()
         .unwrap()
         .iter()
-        .filter(|p| *p != "k8sattributes")
+        .filter(|p| *p != "k8s_attributes")
         .collect();
     assert_eq!(processors, [&json!("memory_limiter")]);
     let memory_limiter = agent["processors"]["memory_limiter"].clone();

@@ -734,7 +734,7 @@ impl Collector {
         for (id, p) in cfg["processors"].as_object().into_iter().flatten() {
             match kind(id) {
                 "memory_limiter" => {}
-                "k8sattributes" => c.k8s = Some(K8sAttributes::from(p)),
+                "k8s_attributes" => c.k8s = Some(K8sAttributes::from(p)),
                 "filter" => {
                     keys_within(p, &["error_mode", "logs"], id);
                     keys_within(&p["logs"], &["log_record"], id);
@@ -815,7 +815,10 @@ impl Collector {
             for proc in &p.processors {
                 assert!(
                     self.filters.contains_key(proc)
-                        || matches!(kind(proc), "memory_limiter" | "k8sattributes" | "transform"),
+                        || matches!(
+                            kind(proc),
+                            "memory_limiter" | "k8s_attributes" | "transform"
+                        ),
                     "{}: {id}: unknown processor {proc}",
                     self.name
                 );
@@ -866,7 +869,7 @@ impl Collector {
         for proc in &p.processors {
             match kind(proc) {
                 "memory_limiter" | "transform" => {}
-                "k8sattributes" => self.k8s.as_ref().unwrap().apply(&mut rec, world),
+                "k8s_attributes" => self.k8s.as_ref().unwrap().apply(&mut rec, world),
                 "filter" => {
                     if self.filters[proc].iter().any(|c| c.eval(&rec)) {
                         out.push((Stop::Filtered(proc.clone()), rec));
@@ -916,7 +919,8 @@ fn transform_writes(statement: &str) -> Vec<String> {
         "editor not modelled: {statement}"
     );
     let t = target(statement);
-    if t == "time" {
+    // The record's time and its own attributes (the clamp's flag): no resource attribute.
+    if t == "time" || t.starts_with("attributes[") {
         return vec![];
     }
     let c = RESOURCE_ATTRIBUTE

@@ -15,6 +15,16 @@ pub const CHECKPOINT_ROOT: &str = "/var/lib/otelhouse";
 pub const CHECKPOINT_MOUNT: &str = "/var/lib/otelhouse/checkpoints";
 /// The env var holding the node name (downward API).
 pub const NODE_NAME_ENV: &str = "K8S_NODE_NAME";
+/// The receiver's component ID. v0.150 names the type `file_log` and keeps `filelog` as an
+/// alias; the ID is kept because it keys the checkpoints: file_storage names each client's
+/// database `<kind>_<type>_<name>` (extension/storage/filestorage/extension.go), so a new type
+/// name would be a new, empty database and every node would read all its retained logs again.
+/// Later contrib code strips `_` from the type for storage (the workaround for collector issue
+/// 14988); switch once the pinned release is checked to have it.
+pub const FILELOG: &str = "filelog";
+/// The enrichment processor, under v0.150's name (`k8sattributes` is its alias); it keeps no
+/// state, so the rename costs one agent rollout.
+pub const K8S_ATTRIBUTES: &str = "k8s_attributes";
 /// Prefix under which pod labels become resource attributes.
 pub const POD_LABEL_PREFIX: &str = "k8s.pod.labels.";
 /// Prefix under which namespace labels become resource attributes.
@@ -119,6 +129,17 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
         }),
     );
     cfg.service.extensions.push("file_storage".to_string());
+    // One destination's trouble stays its own. The service hands each batch to every route in
+    // turn, and an exporter whose queue is full either blocks (and so stalls every pool's
+    // lines) or returns "sending queue is full", which the receiver's retry answers by sending
+    // the whole batch again to every pool (duplicates in the healthy ones: measured with the
+    // real collector, fanoutconsumer/logs.go and consumerretry/logs.go). So with one pool the
+    // queue blocks and the receiver retries (nobody else to stall; lines wait in their files);
+    // with several, a full queue drops, counted as that exporter's
+    // `otelcol_exporter_enqueue_failed_log_records`, and the receiver does not retry: the other
+    // pools' lines flow on, once each. (Then a memory_limiter refusal drops too, counted as the
+    // receiver's refused records: the queues are on disk, so memory stays near its floor.)
+    let isolate = pools.len() > 1;
     let namespaces: BTreeSet<&str> = pools
         .iter()
         .flat_map(|p| p.namespaces.iter().flatten())
@@ -139,7 +160,7 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
             .collect()
     };
     cfg.receivers.insert(
-        "filelog".to_string(),
+        FILELOG.to_string(),
         Receiver::Filelog(Filelog {
             include,
             // The agents' own logs would loop back through themselves.
@@ -157,7 +178,7 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
             storage: "file_storage".to_string(),
             max_log_size: MAX_LOG_SIZE.to_string(),
             retry_on_failure: FilelogRetry {
-                enabled: true,
+                enabled: !isolate,
                 initial_interval: "1s".to_string(),
                 max_interval: "30s".to_string(),
                 max_elapsed_time: "0s".to_string(),
@@ -203,7 +224,7 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
     // known: the agent waits for the metadata at start.
     let wait = !extract_labels.is_empty();
     cfg.processors.insert(
-        "k8sattributes".to_string(),
+        K8S_ATTRIBUTES.to_string(),
         Processor::K8sAttributes(K8sAttributes {
             auth_type: "serviceAccount".to_string(),
             passthrough: false,
@@ -316,8 +337,8 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
     cfg.service.pipelines.insert(
         "logs/intake".to_string(),
         Pipeline {
-            receivers: vec!["filelog".to_string()],
-            processors: vec!["memory_limiter".to_string(), "k8sattributes".to_string()],
+            receivers: vec![FILELOG.to_string()],
+            processors: vec!["memory_limiter".to_string(), K8S_ATTRIBUTES.to_string()],
             exporters: intake_exporters,
         },
     );
@@ -332,14 +353,14 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
                     insecure_skip_verify: false,
                 },
                 compression: "zstd".to_string(),
-                // On the node's disk: a restart resends what was queued. Full, it blocks, and
-                // the filelog receiver stops reading: the lines wait in their files.
+                // On the node's disk: a restart resends what was queued. Full, it blocks
+                // (one pool) or drops and counts (several; see `isolate`).
                 sending_queue: SendingQueue {
                     enabled: true,
                     sizer: "bytes".to_string(),
                     queue_size: QUEUE_BYTES,
                     num_consumers: 4,
-                    block_on_overflow: true,
+                    block_on_overflow: !isolate,
                     storage: Some("file_storage".to_string()),
                     batch: Some(QueueBatch {
                         sizer: "bytes".to_string(),

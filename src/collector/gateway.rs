@@ -290,7 +290,7 @@ fn member(cfg: &mut Config, m: &Member<'_>, intake: &str, persistent: bool) {
             error_mode: "ignore".to_string(),
             log_statements: vec![ContextStatements {
                 context: "log".to_string(),
-                statements: parse_statements(m.parse, &region),
+                statements: parse_statements(m.parse, &region, m.clamp_days()),
             }],
         }),
     );
@@ -445,8 +445,9 @@ fn route_condition(r: &Route) -> String {
     ottl_all(all)
 }
 
-/// OTTL statements (log context) for the pipeline's parsing, each value quoted and escaped.
-fn parse_statements(parse: &Parse, region: &str) -> Vec<String> {
+/// OTTL statements (log context) for the pipeline's parsing, each value quoted and escaped;
+/// timestamps outside the window its tables keep are clamped last (after any parsed timestamp).
+pub fn parse_statements(parse: &Parse, region: &str, clamp_days: u32) -> Vec<String> {
     let mut out = Vec::new();
     if parse.json {
         out.push(
@@ -467,6 +468,20 @@ fn parse_statements(parse: &Parse, region: &str) -> Vec<String> {
             "set(time, Time(attributes[{key}], {layout})) where attributes[{key}] != nil"
         ));
     }
+    // A timestamp older than the retention (an old backlog, a zero or bogus clock: 1970) or
+    // more than a day ahead (2099) would make a batch span more partitions than one insert may
+    // (refused whole, every retry) and land where TTL drops it or nobody looks: it becomes the
+    // time the agent read the line, the original kept in an attribute. Both statements test the
+    // original time, so the flag is set before the time moves.
+    let outside = format!(
+        r#"time < Now() - Duration("{}h") or time > Now() + Duration("{MAX_FUTURE}")"#,
+        u64::from(clamp_days) * 24
+    );
+    let flag = quote_ottl_string(ORIGINAL_TIME_ATTRIBUTE);
+    out.push(format!(
+        "set(attributes[{flag}], time_unix_nano) where {outside}"
+    ));
+    out.push(format!("set(time, observed_time) where {outside}"));
     // ServiceName: the exporter reads `service.name`; Kubernetes logs rarely carry it.
     out.push(
         r#"set(resource.attributes["service.name"], resource.attributes["k8s.container.name"]) where resource.attributes["service.name"] == nil"#

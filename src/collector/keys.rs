@@ -75,9 +75,9 @@ pub const KEYS: &[(&str, &[&str])] = &[
         "memory_limiter",
         &["check_interval", "limit_mib", "spike_limit_mib"],
     ),
-    // processor/k8sattributesprocessor/config.go
+    // processor/k8sattributesprocessor/config.go (type `k8s_attributes` in v0.150)
     (
-        "k8sattributes",
+        "k8s_attributes",
         &[
             "auth_type",
             "passthrough",
