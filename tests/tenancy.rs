@@ -756,6 +756,11 @@ impl Collector {
                         }
                     }
                 }
+                // Only as the isolation stage: passes every batch on at once, unchanged.
+                "batch" => {
+                    keys_within(p, &["timeout"], id);
+                    assert_eq!(p["timeout"], "0s", "{id}: a batch processor that holds data");
+                }
                 other => panic!("{name}: processor {other} not modelled"),
             }
         }
@@ -817,7 +822,7 @@ impl Collector {
                     self.filters.contains_key(proc)
                         || matches!(
                             kind(proc),
-                            "memory_limiter" | "k8s_attributes" | "transform"
+                            "memory_limiter" | "k8s_attributes" | "transform" | "batch"
                         ),
                     "{}: {id}: unknown processor {proc}",
                     self.name
@@ -868,7 +873,8 @@ impl Collector {
         let p = &self.pipelines[id];
         for proc in &p.processors {
             match kind(proc) {
-                "memory_limiter" | "transform" => {}
+                // batch/isolate passes each batch on unchanged (`timeout: 0s`).
+                "memory_limiter" | "transform" | "batch" => {}
                 "k8s_attributes" => self.k8s.as_ref().unwrap().apply(&mut rec, world),
                 "filter" => {
                     if self.filters[proc].iter().any(|c| c.eval(&rec)) {

@@ -256,14 +256,26 @@ pub fn config(input: &PoolInput<'_>) -> Config {
             exporters: intake_exporters,
         },
     );
+    // Several tables' exporters: each behind the isolation processor, so one table's full queue
+    // is not refused back to the agents, whose retry would send every table the batch again.
+    // One table alone: its refusal is the agents' backpressure (their queues hold on the node).
+    let destinations: usize = input.members.iter().map(|m| m.tables.len()).sum();
+    let isolate = destinations > 1;
+    if isolate {
+        let (name, processor) = isolation();
+        cfg.processors.insert(name, processor);
+    }
     for m in &input.members {
-        member(&mut cfg, m, &intake, input.persistent);
+        member(&mut cfg, m, &intake, input.persistent, isolate);
     }
     cfg
 }
 
 /// One pipeline's branch: its selection, parsing, table routing and exporters.
-fn member(cfg: &mut Config, m: &Member<'_>, intake: &str, persistent: bool) {
+fn member(cfg: &mut Config, m: &Member<'_>, intake: &str, persistent: bool, isolate: bool) {
+    let isolated = || {
+        if isolate { vec![isolation().0] } else { vec![] }
+    };
     let mut processors = Vec::new();
     if let Some(sel) = &m.selection {
         let name = format!("filter/{}", m.id);
@@ -299,6 +311,7 @@ fn member(cfg: &mut Config, m: &Member<'_>, intake: &str, persistent: bool) {
     // One table and no routes: everything goes there, no routing connector needed.
     let direct = m.tables.len() == 1 && m.routes.is_empty();
     let exporters = if direct {
+        processors.extend(isolated());
         vec![exporter_of(&m.tables[0].name)]
     } else {
         let routing = format!("routing/{}", m.id);
@@ -356,7 +369,7 @@ fn member(cfg: &mut Config, m: &Member<'_>, intake: &str, persistent: bool) {
                 table_branch(&m.id, &table.name),
                 Pipeline {
                     receivers: vec![exporters[0].clone()],
-                    processors: vec![],
+                    processors: isolated(),
                     exporters: vec![exporter],
                 },
             );

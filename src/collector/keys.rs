@@ -75,6 +75,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
         "memory_limiter",
         &["check_interval", "limit_mib", "spike_limit_mib"],
     ),
+    // processor/batchprocessor/config.go (core v0.150.0)
+    ("batch", &["timeout"]),
     // processor/k8sattributesprocessor/config.go (type `k8s_attributes` in v0.150)
     (
         "k8s_attributes",

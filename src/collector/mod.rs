@@ -177,6 +177,34 @@ pub enum Processor {
     K8sAttributes(K8sAttributes),
     Filter(Filter),
     Transform(Transform),
+    Batch(Batch),
+}
+
+/// `batch` (processor/batchprocessor), used only as [`isolation`].
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct Batch {
+    pub timeout: String,
+}
+
+/// The processor that keeps one destination's refusal its own, by name and config.
+///
+/// The service hands a batch to every consumer in turn and returns their errors joined
+/// (core v0.150 internal/fanoutconsumer/logs.go, routingconnector/logs.go): a full queue's
+/// "sending queue is full" reaches the sender, whose retry sends the whole batch again, to
+/// every destination (duplicates in the healthy ones), and a blocking queue stalls them all.
+/// The batch processor hands data on from a goroutine of its own and only logs a failure
+/// ("Sender failed", processor/batchprocessor/batch_processor.go `sendItems`); with `timeout:
+/// 0s` it passes each batch on at once (its README), so nothing is held. Put before each of
+/// several destinations' exporters (queues that drop, counted as the exporter's
+/// `otelcol_exporter_enqueue_failed_log_records`), not before a single one, whose refusals are
+/// the backpressure its sender should see.
+pub fn isolation() -> (String, Processor) {
+    (
+        "batch/isolate".to_string(),
+        Processor::Batch(Batch {
+            timeout: "0s".to_string(),
+        }),
+    )
 }
 
 /// `memory_limiter` (processor/memorylimiterprocessor).
