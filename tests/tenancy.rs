@@ -759,7 +759,10 @@ impl Collector {
                 // Only as the isolation stage: passes every batch on at once, unchanged.
                 "batch" => {
                     keys_within(p, &["timeout"], id);
-                    assert_eq!(p["timeout"], "0s", "{id}: a batch processor that holds data");
+                    assert_eq!(
+                        p["timeout"], "0s",
+                        "{id}: a batch processor that holds data"
+                    );
                 }
                 other => panic!("{name}: processor {other} not modelled"),
             }
