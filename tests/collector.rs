@@ -180,14 +180,29 @@ async fn logs_endpoint(
 
 /// Serves `POST /v1/logs` on a free local port: (the exporter's endpoint, what it receives).
 async fn capture_server() -> (String, Capture) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (format!("http://{addr}"), serve_capture(listener))
+}
+
+/// Serves `POST /v1/logs` on `listener`: what it receives.
+fn serve_capture(listener: tokio::net::TcpListener) -> Capture {
     let capture = Capture::default();
     let app = axum::Router::new()
         .route("/v1/logs", axum::routing::post(logs_endpoint))
         .with_state(capture.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), capture)
+    capture
+}
+
+/// A free local port on which nothing listens once this returns (an exporter sending there
+/// gets "connection refused" until something binds it).
+fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One log record as exported, its resource's attributes beside it.
@@ -388,21 +403,7 @@ fn rebase_glob(glob: &Value, root: &Path) -> Value {
 /// what this environment forces changes; the filelog receiver and the memory_limiter are
 /// otherwise the rendered ones.
 fn runnable_agent_config(agent: &Value, pod_root: &Path, endpoint: &str) -> Value {
-    let mut filelog = agent["receivers"]["filelog"].clone();
-    // The kubelet's /var/log/pods is a temporary directory here: only the glob prefix moves.
-    for key in ["include", "exclude"] {
-        let globs: Vec<Value> = filelog[key]
-            .as_array()
-            .unwrap_or_else(|| panic!("filelog.{key} is a list"))
-            .iter()
-            .map(|g| rebase_glob(g, pod_root))
-            .collect();
-        filelog[key] = Value::Array(globs);
-    }
-    // The checkpoints live in the file_storage extension, which this build does not have (no
-    // extensions at all): the receiver keeps offsets in memory instead.
-    assert_eq!(filelog["storage"], "file_storage");
-    filelog.as_object_mut().unwrap().remove("storage");
+    let filelog = runnable_filelog(agent, pod_root);
 
     // The pipeline that reads the files, with the processors in the rendered order, less
     // k8sattributes (not in this build, and it would need an API server); its exporters (the
@@ -443,6 +444,27 @@ fn runnable_agent_config(agent: &Value, pod_root: &Path, endpoint: &str) -> Valu
             },
         },
     })
+}
+
+/// The rendered filelog receiver as this build and this machine can run it: only the glob
+/// prefix and the checkpoint storage change.
+fn runnable_filelog(agent: &Value, pod_root: &Path) -> Value {
+    let mut filelog = agent["receivers"]["filelog"].clone();
+    // The kubelet's /var/log/pods is a temporary directory here: only the glob prefix moves.
+    for key in ["include", "exclude"] {
+        let globs: Vec<Value> = filelog[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("filelog.{key} is a list"))
+            .iter()
+            .map(|g| rebase_glob(g, pod_root))
+            .collect();
+        filelog[key] = Value::Array(globs);
+    }
+    // The checkpoints live in the file_storage extension, which this build does not have (no
+    // extensions at all): the receiver keeps offsets in memory instead.
+    assert_eq!(filelog["storage"], "file_storage");
+    filelog.as_object_mut().unwrap().remove("storage");
+    filelog
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,6 +591,339 @@ fn assert_no_errors(collector: &Collector) {
         .filter(|l| l["level"] == "error")
         .collect();
     assert!(errors.is_empty(), "collector errors: {errors:#?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway pools, one of them down
+
+/// TWO_TENANTS with team-b's pipeline on gateways of its own (`dedicated`): two pools, team-a's
+/// (the shared one) and team-b's, so the agents have two `otlp_grpc/<pool>` exporters.
+fn two_pools() -> Rendered {
+    let web = "tables: [{name: web_logs, retentionDays: 7}]\n  gateway: {expectedEventsPerSecond: 500, buffer: {duration: 1m}}";
+    assert!(TWO_TENANTS.contains(web));
+    let yaml = TWO_TENANTS.replace(
+        web,
+        "tables: [{name: web_logs, retentionDays: 7}]\n  gateway: {expectedEventsPerSecond: 500, buffer: {duration: 1m}, dedicated: true}",
+    );
+    render(&kit::inputs_from(&yaml), &kit::settings()).unwrap()
+}
+
+/// The agents' exporters to the gateway pools, as rendered: (`otlp_grpc/<pool>`, exporter).
+fn pool_exporters(agent: &Value) -> Vec<(String, Value)> {
+    agent["exporters"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with("otlp_grpc/"))
+        .map(|(name, e)| (name.clone(), e.clone()))
+        .collect()
+}
+
+/// The queue of a pool that is down, in bytes, instead of the rendered 128 MiB: a gateway
+/// outage fills 128 MiB over minutes; this fills within the test's first bursts. It still holds
+/// any one request the receiver sends (a stanza batch: at most 100 short lines, a few KiB), as
+/// it must: a request larger than the whole queue is refused even by a blocking queue
+/// (memory_queue.go, `errSizeTooLarge`).
+const SMALL_QUEUE_BYTES: u64 = 32 * 1024;
+
+/// The stand-in for a pool's rendered `otlp_grpc` exporter that this build has: `otlphttp`,
+/// writing OTLP JSON uncompressed (what the capture server reads) to `endpoint`, with the
+/// rendered `sending_queue` (sizer, queue_size, block_on_overflow, num_consumers, batch) and
+/// `retry_on_failure`. Taken out or changed, each for its reason:
+/// - `storage`: the queue's file_storage extension is not in this build (no extensions), so the
+///   queue is in memory. Full, the persistent queue blocks or refuses the same way
+///   (persistent_queue.go: `blockOnOverflow`, `ErrQueueIsFull`).
+/// - `queue_size`, when given (a pool that is down: [`SMALL_QUEUE_BYTES`]); then also the
+///   batch's `min_size`, down to it if larger, which exporterhelper requires (queuebatch
+///   config: "`min_size` must be less than or equal to `queue_size`").
+fn stand_in(exporter: &Value, endpoint: &str, queue_size: Option<u64>) -> Value {
+    let mut queue = exporter["sending_queue"].clone();
+    assert_eq!(queue["storage"], "file_storage", "{exporter}");
+    queue.as_object_mut().unwrap().remove("storage");
+    for key in [
+        "sizer",
+        "queue_size",
+        "block_on_overflow",
+        "num_consumers",
+        "batch",
+    ] {
+        assert!(
+            !queue[key].is_null(),
+            "rendered sending_queue.{key}: {queue}"
+        );
+    }
+    if let Some(size) = queue_size {
+        queue["queue_size"] = json!(size);
+        let min = queue["batch"]["min_size"].as_u64().unwrap();
+        queue["batch"]["min_size"] = json!(min.min(size));
+    }
+    let retry = exporter["retry_on_failure"].clone();
+    assert!(retry.is_object(), "rendered retry_on_failure: {exporter}");
+    json!({
+        "endpoint": endpoint,
+        "encoding": "json",
+        "compression": "none",
+        "sending_queue": queue,
+        "retry_on_failure": retry,
+    })
+}
+
+/// The exporter of a pool's stand-in.
+fn stand_in_name(pool_exporter: &str) -> String {
+    format!(
+        "otlphttp/{}",
+        pool_exporter.strip_prefix("otlp_grpc/").unwrap()
+    )
+}
+
+/// The fan-out this build can run: the (runnable) rendered filelog receiver feeding one
+/// pipeline per pool, each ending in its pool's stand-in exporter. The agent routes with
+/// connectors (not in this build); here every line goes to every pool, which the service does
+/// through fanoutconsumer, as the agent's intake pipeline does to its routers (and a router to
+/// its routes): each consumer in turn, their errors joined into one for the receiver. Each
+/// pool's pipeline has the processors the rendered `logs/to.<pool>` has (the isolation stage,
+/// `batch/isolate`, when there are several pools; none when the one pool is exported to
+/// directly). No memory_limiter: it sits before the fan-out on the agent (this build cannot
+/// split a pipeline without a connector), and it would only add a refusal of its own to what is
+/// measured here.
+fn fan_out_config(
+    agent: &Value,
+    filelog: Value,
+    exporters: &[(String, Value)],
+    metrics: Value,
+) -> Value {
+    let mut processors = serde_json::Map::new();
+    let pipelines: serde_json::Map<String, Value> = exporters
+        .iter()
+        .map(|(name, _)| {
+            let pool = name.split_once('/').unwrap().1;
+            let id = format!("logs/to.{pool}");
+            let rendered: Vec<Value> = agent["service"]["pipelines"][&id]["processors"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for proc in &rendered {
+                let proc = proc.as_str().unwrap();
+                processors.insert(proc.to_string(), agent["processors"][proc].clone());
+            }
+            (
+                id,
+                json!({"receivers": ["filelog"], "processors": rendered, "exporters": [name]}),
+            )
+        })
+        .collect();
+    json!({
+        "receivers": {"filelog": filelog},
+        "processors": processors,
+        "exporters": exporters.iter().cloned().collect::<serde_json::Map<_, _>>(),
+        "service": {
+            "pipelines": pipelines,
+            "telemetry": {"logs": agent["service"]["telemetry"]["logs"], "metrics": metrics},
+        },
+    })
+}
+
+/// The rendered telemetry metrics (their level and Prometheus reader), on a local port of the
+/// test's instead of 0.0.0.0:8888.
+fn metrics_on(agent: &Value, port: u16) -> Value {
+    let mut metrics = agent["service"]["telemetry"]["metrics"].clone();
+    let prometheus = &mut metrics["readers"][0]["pull"]["exporter"]["prometheus"];
+    assert_eq!(prometheus["port"], 8888);
+    prometheus["host"] = json!("127.0.0.1");
+    prometheus["port"] = json!(port);
+    metrics
+}
+
+/// The collector's own metrics (its Prometheus endpoint), or None while it does not answer.
+async fn scrape(port: u16) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.ok()?;
+    text.starts_with("HTTP/1.0 200").then_some(text)
+}
+
+/// The sum of a metric's samples whose labels contain `label` (`key="value"`).
+fn metric(text: &str, name: &str, label: &str) -> Option<f64> {
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(label))
+        .filter_map(|l| l.rsplit_once(' ')?.1.parse().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.iter().sum())
+}
+
+/// From the collector's metrics: (bytes in `exporter`'s queue, its capacity, the records the
+/// filelog receiver has passed on, those refused to it). Both count a call once it has
+/// returned, so a call waiting on a full queue is in neither.
+async fn queue_sample(port: u16, exporter: &str) -> Option<(f64, f64, f64, f64)> {
+    let m = scrape(port).await?;
+    let label = format!("exporter=\"{exporter}\"");
+    let receiver = "receiver=\"filelog\"";
+    Some((
+        metric(&m, "otelcol_exporter_queue_size", &label)?,
+        metric(&m, "otelcol_exporter_queue_capacity", &label)?,
+        metric(&m, "otelcol_receiver_accepted_log_records_total", receiver)?,
+        // A counter shows once it has counted something.
+        metric(&m, "otelcol_receiver_refused_log_records_total", receiver).unwrap_or(0.0),
+    ))
+}
+
+/// Writes `bursts` bursts of `per_pod` CRI lines to each pod's file, `pause` apart, as the
+/// kubelet would while the collector runs: every body written, in order.
+async fn write_bursts(
+    root: &Path,
+    pods: &[&PodLog],
+    bursts: usize,
+    per_pod: usize,
+    pause: Duration,
+) -> Vec<String> {
+    assert!(bursts < 60);
+    let mut written = Vec::new();
+    for b in 0..bursts {
+        if b > 0 {
+            tokio::time::sleep(pause).await;
+        }
+        for pod in pods {
+            let bodies: Vec<String> = (0..per_pod)
+                .map(|i| format!("{} burst {b} line {i}", pod.namespace))
+                .collect();
+            let lines: Vec<String> = bodies
+                .iter()
+                .enumerate()
+                .map(|(i, body)| format!("2024-05-06T07:08:{b:02}.{i:09}Z stdout F {body}"))
+                .collect();
+            pod.append(root, &lines.iter().map(String::as_str).collect::<Vec<_>>());
+            written.extend(bodies);
+        }
+    }
+    written
+}
+
+/// How what a sink received compares with the lines written.
+struct Tally {
+    received: usize,
+    /// Lines written that never arrived.
+    missing: usize,
+    /// Copies beyond the first of lines that arrived more than once.
+    duplicates: usize,
+    /// Bodies no line had.
+    unexpected: usize,
+    /// A few of the lines missing and duplicated, to show.
+    examples: Vec<String>,
+}
+
+impl Tally {
+    fn of(records: &[Record], written: &[String]) -> Self {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in records {
+            *counts.entry(r.body.as_str()).or_default() += 1;
+        }
+        let written_set: BTreeSet<&str> = written.iter().map(String::as_str).collect();
+        assert_eq!(written_set.len(), written.len(), "bodies are unique");
+        let missing: Vec<&str> = written
+            .iter()
+            .map(String::as_str)
+            .filter(|w| !counts.contains_key(w))
+            .collect();
+        let duplicated: Vec<(&str, usize)> = counts
+            .iter()
+            .filter(|(_, n)| **n > 1)
+            .map(|(b, n)| (*b, *n))
+            .collect();
+        let mut examples: Vec<String> = missing
+            .iter()
+            .take(3)
+            .map(|m| format!("missing {m:?}"))
+            .collect();
+        examples.extend(
+            duplicated
+                .iter()
+                .take(3)
+                .map(|(b, n)| format!("{n} copies of {b:?}")),
+        );
+        Self {
+            received: records.len(),
+            missing: missing.len(),
+            duplicates: duplicated.iter().map(|(_, n)| n - 1).sum(),
+            unexpected: counts.keys().filter(|b| !written_set.contains(*b)).count(),
+            examples,
+        }
+    }
+
+    fn exactly_once(&self) -> bool {
+        self.missing == 0 && self.duplicates == 0 && self.unexpected == 0
+    }
+}
+
+impl std::fmt::Display for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "{} records: {} lines missing, {} duplicates, {} unexpected {:?}",
+            self.received, self.missing, self.duplicates, self.unexpected, self.examples
+        )
+    }
+}
+
+/// How long after the last line arrived copies of it may still come: a receiver retry waits its
+/// `initial_interval` (1s as rendered, up to 1.5s with backoff's randomization), then the live
+/// exporter's batch its `flush_timeout` (1s as rendered).
+const QUIET: Duration = Duration::from_secs(3);
+
+/// Polls until every line written has arrived, then [`QUIET`] more for copies; or until
+/// `deadline` (from the call). What arrived.
+async fn settle(
+    collector: &mut Collector,
+    capture: &Capture,
+    written: &[String],
+    deadline: Duration,
+) -> Vec<Record> {
+    let start = Instant::now();
+    let written: BTreeSet<&str> = written.iter().map(String::as_str).collect();
+    loop {
+        collector.assert_running();
+        let got = records(capture);
+        let bodies: BTreeSet<&str> = got.iter().map(|r| r.body.as_str()).collect();
+        if written.is_subset(&bodies) {
+            tokio::time::sleep(QUIET).await;
+            return records(capture);
+        }
+        if start.elapsed() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An exporter's refusals in the collector's log: exporterhelper's "Exporting failed.
+/// Rejecting data." (base_exporter.go `Send`), one per request refused, each with its error
+/// and `rejected_items`: (requests, records, the distinct errors).
+fn rejections(collector: &Collector, exporter: &str) -> (usize, u64, BTreeSet<String>) {
+    let refused: Vec<Value> = collector
+        .log_lines()
+        .into_iter()
+        .filter(|l| {
+            l["msg"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Exporting failed. Rejecting data."))
+                && l["otelcol.component.id"] == exporter
+        })
+        .collect();
+    let items = refused
+        .iter()
+        .map(|l| l["rejected_items"].as_u64().unwrap())
+        .sum();
+    let errors = refused
+        .iter()
+        .map(|l| l["error"].as_str().unwrap_or_default().to_string())
+        .collect();
+    (refused.len(), items, errors)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -849,4 +1204,249 @@ fn rendered_memory_limiters_and_filelog_pass_validate() {
         ));
         assert!(!ok && out.contains("spike_limit_mib"), "{out}");
     }
+}
+
+/// The bursts the fan-out tests write: 10 of 50 lines for each of team-a's and team-b's pods,
+/// 250ms apart (1000 lines in 2.25s: several stanza batches per burst, a few polls apart).
+const BURSTS: usize = 10;
+const PER_POD: usize = 50;
+const BURST_PAUSE: Duration = Duration::from_millis(250);
+
+/// Starts the fan-out of `agent`'s filelog to two pools' stand-ins, `live` to a capture server
+/// and `dead` to a port where nothing listens, with [`SMALL_QUEUE_BYTES`], then writes the
+/// bursts: (the collector, what the live pool received, the lines written).
+async fn run_fan_out(
+    dir: &Path,
+    agent: &Value,
+    live: (&str, &Value),
+    dead: (&str, &Value),
+) -> (Collector, Capture, Vec<String>) {
+    let root = dir.join("pods");
+    std::fs::create_dir_all(&root).unwrap();
+    let (endpoint, capture) = capture_server().await;
+    let nobody = format!("http://127.0.0.1:{}", unused_port());
+    let exporters = [
+        (stand_in_name(live.0), stand_in(live.1, &endpoint, None)),
+        (
+            stand_in_name(dead.0),
+            stand_in(dead.1, &nobody, Some(SMALL_QUEUE_BYTES)),
+        ),
+    ];
+    let cfg = fan_out_config(
+        agent,
+        runnable_filelog(agent, &root),
+        &exporters,
+        json!({"level": "none"}),
+    );
+    let config = write_config(dir, "agent.yaml", &cfg);
+    let (ok, out) = validate(&config);
+    assert!(
+        ok,
+        "validate: {out}\n{}",
+        serde_norway::to_string(&cfg).unwrap()
+    );
+    let collector = Collector::start(&config, dir.join("collector.log"));
+    let written = write_bursts(&root, &[&TEAM_A, &TEAM_B], BURSTS, PER_POD, BURST_PAUSE).await;
+    (collector, capture, written)
+}
+
+/// With several pools, one pool's gateways down neither stops the others' lines nor copies
+/// them: the healthy pool receives every line once while the dead pool's exporter refuses
+/// what its full queue cannot take. This is the behaviour of real components, with the agent's
+/// rendered settings for several pools (`block_on_overflow: false`, each pool's pipeline behind
+/// `batch/isolate`, filelog retry on):
+/// - the service hands each batch to every consumer in turn and joins their errors
+///   (core internal/fanoutconsumer/logs.go, the same in v0.150 as in this 0.135 build; contrib's
+///   routing connector likewise consumes route after route and joins the errors);
+/// - a full queue that does not block returns `ErrQueueIsFull`, "sending queue is full",
+///   at once (core exporterhelper internal/queue/memory_queue.go `add`; one that blocks waits
+///   for space, which never comes while the gateways are down);
+/// - and a receiver retry answers a non-permanent error by sending the whole batch again, to
+///   every consumer (contrib internal/coreinternal/consumerretry/logs.go);
+/// - unless the refusal stops at the batch processor, which hands data on from a goroutine of
+///   its own and only logs a failure ("Sender failed", core processor/batchprocessor
+///   batch_processor.go `sendItems`); `timeout: 0s` passes each batch on at once.
+///
+/// So the rendered several-pool settings pass only because they are what they are: were they
+/// the one-pool ones (blocking, retrying), the healthy pool would stop receiving once the dead
+/// pool's queue is full and lines would be missing; a retry without blocking and without the
+/// isolation stage would resend batches the healthy pool already has. (Measured with the
+/// rendered values flipped in this test: blocking and retrying, the healthy pool got 500 of the
+/// 1000 lines; retrying without blocking or isolation, 950 records: 450 lines missing, 400
+/// copies.) The control run shows the first: the one-pool settings in the same fan-out hold the
+/// healthy pool back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_unreachable_pool_does_not_stop_or_duplicate_the_others() {
+    let several = agent_config_of(&two_pools(), "all");
+    let pools = pool_exporters(&several);
+    assert_eq!(
+        pools.len(),
+        2,
+        "two pools, two exporters: {:?}",
+        several["exporters"]
+    );
+    let (live, dead) = (&pools[0], &pools[1]);
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+
+    // The rendered several-pool settings.
+    let run = dir.path().join("several");
+    std::fs::create_dir(&run).unwrap();
+    let (mut collector, capture, written) =
+        run_fan_out(&run, &several, (&live.0, &live.1), (&dead.0, &dead.1)).await;
+    let got = settle(&mut collector, &capture, &written, Duration::from_secs(10)).await;
+    let tally = Tally::of(&got, &written);
+    let (refusals, refused, errors) = rejections(&collector, &stand_in_name(&dead.0));
+    eprintln!(
+        "several pools: {} lines written; live pool {tally}; dead pool refused {refusals} requests, {refused} records: {errors:?}",
+        written.len()
+    );
+    assert!(
+        tally.exactly_once(),
+        "the live pool receives every line once: {tally}\ncollector log:\n{}",
+        collector.log_text()
+    );
+    assert!(
+        refusals > 0 && refused > 0 && errors.iter().all(|e| e.contains("sending queue is full")),
+        "the dead pool's full queue refuses: {refusals} requests, {refused} records: {errors:?}\n{}",
+        collector.log_text()
+    );
+    assert_eq!(rejections(&collector, &stand_in_name(&live.0)).0, 0);
+    drop(collector);
+
+    // Control: the one-pool render's settings (its filelog, its exporter's queue and retry)
+    // in the same fan-out.
+    let one = agent_config_of(&two_tenants(), "all");
+    let single = pool_exporters(&one);
+    assert_eq!(single.len(), 1, "one pool: {:?}", one["exporters"]);
+    let single = &single[0].1;
+    assert_eq!(single["sending_queue"]["block_on_overflow"], true);
+    assert_eq!(
+        one["receivers"]["filelog"]["retry_on_failure"]["enabled"],
+        true
+    );
+    let run = dir.path().join("one");
+    std::fs::create_dir(&run).unwrap();
+    let (mut collector, capture, written) =
+        run_fan_out(&run, &one, (&live.0, single), (&dead.0, single)).await;
+    // Long enough for every line to arrive if nothing held them (a poll, a stanza flush and
+    // the batch's 1s flush_timeout, several times over).
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    collector.assert_running();
+    let tally = Tally::of(&records(&capture), &written);
+    let (refusals, ..) = rejections(&collector, &stand_in_name(&dead.0));
+    eprintln!(
+        "one-pool settings, two pools: {} lines written; live pool {tally}; dead pool refused {refusals} requests",
+        written.len()
+    );
+    assert!(
+        tally.received > 0 && tally.missing > 0 && tally.duplicates == 0,
+        "the live pool receives the first lines, then nothing while the dead pool blocks: {tally}\n{}",
+        collector.log_text()
+    );
+    assert_eq!(refusals, 0, "a blocking queue waits, refuses nothing");
+}
+
+/// With one pool, an outage of its gateways loses nothing and copies nothing: lines written
+/// while the gateways are down wait (in the queue, then, once it is full, in their files) and
+/// each arrives once when they are back. Real components with the agent's rendered one-pool
+/// settings (`block_on_overflow: true`, filelog retry on): a full queue that blocks waits for
+/// space (core exporterhelper internal/queue/memory_queue.go `add`, the same in v0.150 as in
+/// this 0.135 build), so the receiver's call waits and reading stops (filelog's retry is not
+/// needed: nothing fails); the exporter's own retry (rendered: forever) resends each queued
+/// batch until the gateways answer. (Measured with the rendered values flipped to the
+/// several-pool ones: the full queue refused, and 600 of the 1000 lines were lost.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_pool_an_outage_loses_nothing() {
+    let one = agent_config_of(&two_tenants(), "all");
+    let pools = pool_exporters(&one);
+    assert_eq!(pools.len(), 1, "one pool: {:?}", one["exporters"]);
+    let (pool, exporter) = &pools[0];
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let root = dir.path().join("pods");
+    std::fs::create_dir(&root).unwrap();
+
+    // The gateways' port, reserved: nothing listens there until they come back.
+    let port = unused_port();
+    let metrics_port = unused_port();
+    let name = stand_in_name(pool);
+    let exporters = [(
+        name.clone(),
+        // The outage must outlast the queue (what blocking is for): a small one.
+        stand_in(
+            exporter,
+            &format!("http://127.0.0.1:{port}"),
+            Some(SMALL_QUEUE_BYTES),
+        ),
+    )];
+    let cfg = fan_out_config(
+        &one,
+        runnable_filelog(&one, &root),
+        &exporters,
+        metrics_on(&one, metrics_port),
+    );
+    let config = write_config(dir.path(), "agent.yaml", &cfg);
+    let (ok, out) = validate(&config);
+    assert!(
+        ok,
+        "validate: {out}\n{}",
+        serde_norway::to_string(&cfg).unwrap()
+    );
+    let mut collector = Collector::start(&config, dir.path().join("collector.log"));
+    let written = write_bursts(&root, &[&TEAM_A, &TEAM_B], BURSTS, PER_POD, BURST_PAUSE).await;
+
+    // Down: the queue fills, and then the receiver waits with lines still unread: what it has
+    // passed on stays put for a second, many polls, while lines wait in the files.
+    let start = Instant::now();
+    let (queued, capacity, accepted, refused) = loop {
+        collector.assert_running();
+        if let Some(before) = queue_sample(metrics_port, &name).await
+            && before.0 > before.1 / 2.0
+        {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if queue_sample(metrics_port, &name).await == Some(before) {
+                break before;
+            }
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the queue fills: {}",
+            scrape(metrics_port).await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "outage: {} lines written, the receiver has passed on {accepted} and had {refused} refused, the queue holds {queued} of {capacity} bytes",
+        written.len()
+    );
+    // What the receiver has passed on is in the queue (nothing left it); the rest waits in the
+    // files, the receiver's call blocked on the full queue.
+    assert!(
+        accepted < written.len() as f64 && refused == 0.0,
+        "reading waits for the queue: of {} lines {accepted} passed on, {refused} refused",
+        written.len()
+    );
+
+    // Back.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let capture = serve_capture(listener);
+    let back = Instant::now();
+    let got = settle(&mut collector, &capture, &written, Duration::from_secs(25)).await;
+    let tally = Tally::of(&got, &written);
+    eprintln!(
+        "after the outage: {tally}, settled {:?} after the sink came up",
+        back.elapsed()
+    );
+    assert!(
+        tally.exactly_once(),
+        "every line once: {tally}\n{}",
+        collector.log_text()
+    );
+    assert_eq!(
+        rejections(&collector, &name).0,
+        0,
+        "{}",
+        collector.log_text()
+    );
 }

@@ -130,15 +130,15 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
     );
     cfg.service.extensions.push("file_storage".to_string());
     // One destination's trouble stays its own. The service hands each batch to every route in
-    // turn, and an exporter whose queue is full either blocks (and so stalls every pool's
-    // lines) or returns "sending queue is full", which the receiver's retry answers by sending
-    // the whole batch again to every pool (duplicates in the healthy ones: measured with the
-    // real collector, fanoutconsumer/logs.go and consumerretry/logs.go). So with one pool the
-    // queue blocks and the receiver retries (nobody else to stall; lines wait in their files);
-    // with several, a full queue drops, counted as that exporter's
-    // `otelcol_exporter_enqueue_failed_log_records`, and the receiver does not retry: the other
-    // pools' lines flow on, once each. (Then a memory_limiter refusal drops too, counted as the
-    // receiver's refused records: the queues are on disk, so memory stays near its floor.)
+    // turn, and an exporter whose queue is full either blocks (stalling every pool's lines) or
+    // refuses ("sending queue is full"), which the receiver's retry answers by sending the whole
+    // batch again to every pool (duplicates in the healthy ones; measured with the real
+    // collector in tests/collector.rs). So with one pool its queue blocks (nobody else to stall;
+    // lines wait in their files); with several, each pool's exporter sits behind
+    // [`isolation`] and its queue drops when full, counted as its
+    // `otelcol_exporter_enqueue_failed_log_records`, and the refusal never reaches the receiver.
+    // The receiver retries either way: what it is refused is then the memory_limiter's, before
+    // any route, so a retry duplicates nothing.
     let isolate = pools.len() > 1;
     let namespaces: BTreeSet<&str> = pools
         .iter()
@@ -178,7 +178,7 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
             storage: "file_storage".to_string(),
             max_log_size: MAX_LOG_SIZE.to_string(),
             retry_on_failure: FilelogRetry {
-                enabled: !isolate,
+                enabled: true,
                 initial_interval: "1s".to_string(),
                 max_interval: "30s".to_string(),
                 max_elapsed_time: "0s".to_string(),
@@ -342,6 +342,10 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
             exporters: intake_exporters,
         },
     );
+    if isolate {
+        let (name, processor) = isolation();
+        cfg.processors.insert(name, processor);
+    }
     for p in pools {
         let exporter = exporter_name(p);
         cfg.exporters.insert(
@@ -377,7 +381,7 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
                 to(p),
                 Pipeline {
                     receivers: vec![router.clone()],
-                    processors: vec![],
+                    processors: if isolate { vec![isolation().0] } else { vec![] },
                     exporters: vec![exporter],
                 },
             );
