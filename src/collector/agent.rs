@@ -381,7 +381,7 @@ pub fn pipelines_config(agent_namespace: &str, pools: &[AgentPool], labels: &Lab
                 to(p),
                 Pipeline {
                     receivers: vec![router.clone()],
-                    processors: if isolate { vec![isolation().0] } else { vec![] },
+                    processors: isolated(isolate),
                     exporters: vec![exporter],
                 },
             );

@@ -273,9 +273,6 @@ pub fn config(input: &PoolInput<'_>) -> Config {
 
 /// One pipeline's branch: its selection, parsing, table routing and exporters.
 fn member(cfg: &mut Config, m: &Member<'_>, intake: &str, persistent: bool, isolate: bool) {
-    let isolated = || {
-        if isolate { vec![isolation().0] } else { vec![] }
-    };
     let mut processors = Vec::new();
     if let Some(sel) = &m.selection {
         let name = format!("filter/{}", m.id);
@@ -311,7 +308,7 @@ fn member(cfg: &mut Config, m: &Member<'_>, intake: &str, persistent: bool, isol
     // One table and no routes: everything goes there, no routing connector needed.
     let direct = m.tables.len() == 1 && m.routes.is_empty();
     let exporters = if direct {
-        processors.extend(isolated());
+        processors.extend(isolated(isolate));
         vec![exporter_of(&m.tables[0].name)]
     } else {
         let routing = format!("routing/{}", m.id);
@@ -369,7 +366,7 @@ fn member(cfg: &mut Config, m: &Member<'_>, intake: &str, persistent: bool, isol
                 table_branch(&m.id, &table.name),
                 Pipeline {
                     receivers: vec![exporters[0].clone()],
-                    processors: isolated(),
+                    processors: isolated(isolate),
                     exporters: vec![exporter],
                 },
             );

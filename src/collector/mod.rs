@@ -207,6 +207,11 @@ pub fn isolation() -> (String, Processor) {
     )
 }
 
+/// A pipeline's processors for the isolation stage: it, or nothing.
+pub fn isolated(isolate: bool) -> Vec<String> {
+    if isolate { vec![isolation().0] } else { vec![] }
+}
+
 /// `memory_limiter` (processor/memorylimiterprocessor).
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct MemoryLimiter {
