@@ -195,7 +195,7 @@ fn report(m: &Measured) {
     );
     let agent = objects
         .iter()
-        .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "otelhouse-agent-pipelines")
+        .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "otelhouse-agents-shared")
         .map(|o| serde_json::to_vec(o).expect("json").len())
         .unwrap_or(0);
     println!(

@@ -4,7 +4,7 @@
 Usage: extract_configs.py RENDERED.yaml OUT_DIR
 
 For each agent class: OUT_DIR/agent-<class>/pipelines.yaml (the shared ConfigMap
-`otelhouse-agent-pipelines`) and OUT_DIR/agent-<class>/class.yaml (the class's own ConfigMap),
+`otelhouse-agents-shared`) and OUT_DIR/agent-<class>/class.yaml (the class's own ConfigMap),
 the two files the agent's collector merges with two --config flags. For each gateway region:
 OUT_DIR/gateway-<ConfigMap name>/config.yaml.
 
@@ -22,7 +22,7 @@ except ImportError:
     print("extract_configs: PyYAML is missing: pip install PyYAML", file=sys.stderr)
     sys.exit(2)
 
-SHARED = "otelhouse-agent-pipelines"
+SHARED = "otelhouse-agents-shared"
 
 
 def main() -> int:

@@ -4,12 +4,18 @@
 use crate::agents;
 use crate::gateway::{self, pool::Pool};
 use crate::inventory::Settings;
-use crate::meta::Desired;
-use crate::model::{Model, Problem, Subject};
+use crate::kinds::Managed;
+use crate::meta::{Desired, Owner};
+use crate::model::{Model, Problem, ProblemKind, Subject};
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// What the builders produce besides the objects.
 pub struct Built {
     pub warnings: Vec<Problem>,
+    /// Objects another object of the same kind, namespace and name was built before: never
+    /// handed on (one would overwrite the other), each a problem of its owner.
+    pub clashes: Vec<Problem>,
     /// The gateway pools and their plans.
     pub pools: Vec<Pool>,
 }
@@ -18,6 +24,12 @@ pub struct Built {
 /// them compact; `render` collects them).
 pub fn build_each(m: &Model, settings: &Settings, mut sink: impl FnMut(Desired)) -> Built {
     let mut warnings = Vec::new();
+    let mut unique = Unique::default();
+    let mut sink = |d: Desired| {
+        if unique.admit(&d) {
+            sink(d);
+        }
+    };
     let pools = gateway::pools(m, settings);
     if !m.classes.is_empty() {
         let (destinations, keys) = agents::agent_pools(m, &pools, settings);
@@ -63,7 +75,64 @@ pub fn build_each(m: &Model, settings: &Settings, mut sink: impl FnMut(Desired))
             sink(d);
         }
     }
-    Built { warnings, pools }
+    Built {
+        warnings,
+        clashes: unique.clashes,
+        pools,
+    }
+}
+
+/// Names are built to be unambiguous; this is the check that they are, whatever the inputs:
+/// the first object of a kind, namespace and name is admitted, a later one is a clash.
+#[derive(Default)]
+struct Unique {
+    /// The owner (annotation) of each admitted object.
+    seen: HashMap<(Managed, Option<String>, String), String>,
+    clashes: Vec<Problem>,
+}
+
+impl Unique {
+    fn admit(&mut self, d: &Desired) -> bool {
+        let owner = Owner::of(&d.object)
+            .map(|o| o.annotation())
+            .unwrap_or_default();
+        match self
+            .seen
+            .entry((d.kind, d.namespace.clone(), d.name.clone()))
+        {
+            Entry::Occupied(first) => {
+                self.clashes.push(clash(d, &owner, first.get()));
+                false
+            }
+            Entry::Vacant(v) => {
+                v.insert(owner);
+                true
+            }
+        }
+    }
+}
+
+/// The problem of an object whose kind, namespace and name another owner's object has.
+fn clash(d: &Desired, owner: &str, first: &str) -> Problem {
+    let what = format!(
+        "{} {}{}",
+        d.kind.as_str(),
+        d.namespace
+            .as_deref()
+            .map(|n| format!("{n}/"))
+            .unwrap_or_default(),
+        d.name
+    );
+    let subject = Owner::parse(owner)
+        .and_then(|o| o.resource())
+        .map(Subject::Resource)
+        .unwrap_or_else(|| Subject::Document(owner.to_string()));
+    Problem {
+        subject,
+        field: "metadata.name".to_string(),
+        message: format!("{what} is already built for {first}: not applied"),
+        kind: ProblemKind::Invalid,
+    }
 }
 
 /// The bytes of a ConfigMap's data (0 for other kinds).
@@ -100,4 +169,46 @@ pub fn ddl_comments(m: &Model) -> String {
         out
     })
     .concat()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn config_map(name: &str, owner: &Owner) -> Desired {
+        Desired {
+            api_version: "v1".into(),
+            kind: Managed::ConfigMap,
+            namespace: Some("otelhouse".into()),
+            name: name.into(),
+            object: json!({"metadata": {"name": name, "annotations": owner.annotations()}}),
+            initial_replicas: None,
+        }
+    }
+
+    #[test]
+    fn a_second_object_of_one_kind_namespace_and_name_is_a_clash_of_its_owner() {
+        let mut u = Unique::default();
+        let a = Owner::Class("a".into());
+        let b = Owner::Pipeline {
+            namespace: "team".into(),
+            name: "b".into(),
+        };
+        assert!(u.admit(&config_map("x", &a)));
+        assert!(u.admit(&config_map("y", &b)));
+        assert!(!u.admit(&config_map("x", &b)));
+        assert_eq!(u.clashes.len(), 1);
+        let p = &u.clashes[0];
+        assert_eq!(
+            p.subject,
+            Subject::Resource(crate::model::ResourceId::pipeline("team", "b"))
+        );
+        assert_eq!(p.kind, ProblemKind::Invalid);
+        assert!(
+            p.message.contains("ConfigMap otelhouse/x") && p.message.contains("AgentClass/a"),
+            "{}",
+            p.message
+        );
+    }
 }

@@ -110,7 +110,11 @@ pub fn shorten(name: &str, max: usize) -> String {
         return name.to_string();
     }
     let hash = short_hash(name);
-    let keep = max.saturating_sub(hash.len() + 1);
+    let mut keep = max.saturating_sub(hash.len() + 1);
+    // `render` reads names the API server never checked: never cut inside a character.
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
     let prefix = name[..keep].trim_end_matches(['-', '.']);
     format!("{prefix}-{hash}")
 }
@@ -198,5 +202,15 @@ mod tests {
         assert_eq!(s.len(), 40);
         assert!(s.starts_with("otelhouse-gw-a-very-long-names"));
         assert_ne!(s, shorten(&format!("{long}2"), 40));
+    }
+
+    #[test]
+    fn shorten_never_cuts_inside_a_character() {
+        // Every cut position over a name of 2-, 3- and 4-byte characters.
+        let name = "agent-é中😀".repeat(8);
+        for max in 10..name.len() {
+            let s = shorten(&name, max);
+            assert!(s.len() <= max, "{s} for {max}");
+        }
     }
 }

@@ -379,6 +379,9 @@ pub fn render(inputs: &Inputs, settings: &Settings) -> Result<Rendered, RenderEr
         .map_err(RenderError::Invalid)?;
     let mut objects = Vec::new();
     let built = build::build_each(&model, settings, |d| objects.push(d));
+    if !built.clashes.is_empty() {
+        return Err(RenderError::Invalid(built.clashes));
+    }
     objects.sort_by_key(Desired::sort_key);
     let mut all_warnings = warnings;
     all_warnings.extend(built.warnings);

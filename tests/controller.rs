@@ -330,7 +330,7 @@ async fn deletion_removes_the_gateways_and_keeps_the_tables_by_default() {
     assert!(
         applies(&reqs)
             .iter()
-            .any(|p| p.ends_with("configmaps/otelhouse-agent-pipelines"))
+            .any(|p| p.ends_with("configmaps/otelhouse-agents-shared"))
     );
 }
 

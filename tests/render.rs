@@ -134,3 +134,55 @@ fn a_missing_file_is_an_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no such file or directory"));
 }
+
+/// Classes named like the shared agent objects' suffixes (`pipelines`, `shared`) get objects of
+/// their own: the shared pipelines ConfigMap's name is one no class's objects can have, and no
+/// two built objects share kind, namespace and name (render would refuse them).
+#[test]
+fn classes_named_like_shared_objects_do_not_take_them_over() {
+    let mut yaml = String::new();
+    for (name, selector) in [
+        ("pipelines", "instanceTypes: [m5.large]"),
+        ("shared", "default: true"),
+    ] {
+        yaml.push_str(&format!(
+            "apiVersion: otelhouse.dev/v1alpha1\nkind: AgentClass\nmetadata: {{name: {name}}}\nspec:\n  {selector}\n  expectedLinesPerSecond: 1000\n  resources: {{limits: {{memory: 256Mi}}}}\n---\n"
+        ));
+    }
+    yaml.push_str(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {node.kubernetes.io/instance-type: m5.large, topology.kubernetes.io/zone: z1, topology.kubernetes.io/region: r1}}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n2, labels: {topology.kubernetes.io/zone: z1, topology.kubernetes.io/region: r1}}\n",
+    );
+    let r = otelhouse::render::render(&kit::inputs_from(&yaml), &kit::settings()).unwrap();
+    let config_maps: Vec<&str> = r
+        .objects
+        .iter()
+        .filter(|o| o.kind == "ConfigMap")
+        .map(|o| o.name.as_str())
+        .collect();
+    assert!(
+        config_maps.contains(&otelhouse::agents::PIPELINES_CONFIG_MAP),
+        "{config_maps:?}"
+    );
+    let shared = r
+        .objects
+        .iter()
+        .find(|o| o.kind == "ConfigMap" && o.name == otelhouse::agents::PIPELINES_CONFIG_MAP)
+        .unwrap();
+    assert_eq!(
+        shared.object["metadata"]["annotations"]["otelhouse.dev/owner"], "agents",
+        "the shared ConfigMap is the agents', not a class's"
+    );
+    let mut keys: Vec<_> = r
+        .objects
+        .iter()
+        .map(|o| (o.kind.as_str(), o.namespace.clone(), o.name.clone()))
+        .collect();
+    let n = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        keys.len(),
+        n,
+        "no two objects share kind, namespace and name"
+    );
+}

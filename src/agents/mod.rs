@@ -89,8 +89,10 @@ pub fn agent_pools(m: &Model, pools: &[Pool], settings: &Settings) -> (Vec<Agent
 }
 
 /// The ConfigMap every agent reads its pipelines from (the union of all LogPipelines, the same
-/// for every class: one copy, not one per class).
-pub const PIPELINES_CONFIG_MAP: &str = "otelhouse-agent-pipelines";
+/// for every class: one copy, not one per class). `otelhouse-agents-` is a prefix no class's
+/// objects can have (theirs are `otelhouse-agent-<class>`), so a class named `shared` or
+/// `pipelines` cannot take it over.
+pub const PIPELINES_CONFIG_MAP: &str = "otelhouse-agents-shared";
 
 /// The shared pipelines ConfigMap and the text it holds.
 pub fn build_shared(

@@ -151,6 +151,13 @@ pub fn build(facts: &Facts<'_>, settings: &Settings) -> Snapshot {
     });
     let mut warnings = resolution.warnings;
     warnings.extend(built.warnings);
+    // An object that clashes is not applied; its owner's status says why.
+    for p in built.clashes {
+        match p.resource().cloned() {
+            Some(id) => problems.entry(id).or_default().push(p),
+            None => warnings.push(p),
+        }
+    }
     let schemas = m
         .pipelines
         .iter()
