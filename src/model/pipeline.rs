@@ -229,6 +229,17 @@ fn resolve_one(
     let tables = tables_of(p, &mut e);
     check_routes(spec, &mut e);
     let gateway = resolve_gateway(&spec.gateway, &settings.pools, &mut e);
+    if spec.gateway.image.is_some() && !trusted {
+        // The gateways run in the operator's namespace with the stores' credentials in their
+        // environment: choosing their image is running code with those credentials.
+        e.add(
+            "spec.gateway.image",
+            format!(
+                "only pipelines in the operator's trusted namespaces ({}) may choose the gateways' image: gateways run in the operator's namespace with the stores' credentials",
+                settings.trusted_namespaces.join(", ")
+            ),
+        );
+    }
     let targets = resolve_stores(&spec.stores, &namespace, trusted, stores, set_aside, &mut e);
     let regions = regions_of(&targets, zones, &mut e);
     e.result(|| Pipeline {

@@ -39,7 +39,10 @@ impl Store {
 fn resolve_one(s: &ClickHouseStore) -> Store {
     let spec = &s.spec;
     let endpoint = spec.exporter_endpoint.trim_end_matches('/').to_string();
-    let exporter_endpoint = if spec.tls.enabled && endpoint.starts_with("tcp://") {
+    // The native protocol's two schemes; http(s) carry their own (clear-text http with TLS
+    // asked for is refused in `tls_problems`).
+    let native = endpoint.starts_with("tcp://") || endpoint.starts_with("clickhouse://");
+    let exporter_endpoint = if spec.tls.enabled && native {
         format!("{endpoint}?secure=true")
     } else {
         endpoint
@@ -71,6 +74,11 @@ pub(crate) fn resolve_all(
             problems.extend(cel);
             continue;
         }
+        let tls = tls_problems(s);
+        if !tls.is_empty() {
+            problems.extend(tls);
+            continue;
+        }
         if out.insert(s.name_any(), Arc::new(resolve_one(s))).is_some() {
             twice.push(s.name_any());
             problems.push(Problem::invalid(
@@ -84,4 +92,27 @@ pub(crate) fn resolve_all(
         out.remove(&name);
     }
     out
+}
+
+/// `tls.enabled` with an `http://` URL would send the password and the logs in clear text
+/// while the store says TLS: refused, naming the scheme to use.
+fn tls_problems(s: &ClickHouseStore) -> Vec<Problem> {
+    let spec = &s.spec;
+    if !spec.tls.enabled {
+        return Vec::new();
+    }
+    [
+        ("spec.httpUrl", &spec.http_url),
+        ("spec.exporterEndpoint", &spec.exporter_endpoint),
+    ]
+    .into_iter()
+    .filter(|(_, url)| url.starts_with("http://"))
+    .map(|(field, url)| {
+        Problem::invalid(
+            &ResourceId::of(s),
+            field,
+            format!("{url} is clear text but tls.enabled is true: use https://"),
+        )
+    })
+    .collect()
 }

@@ -141,6 +141,50 @@ fn an_invalid_store_sets_aside_its_pipelines_with_a_reason() {
     assert!(r.model.stores.is_empty());
 }
 
+/// TLS asked for is TLS on every connection: the native protocol's two schemes get
+/// `secure=true`, a clear-text `http://` URL is refused (it would carry the password in clear).
+#[test]
+fn a_store_with_tls_never_connects_in_clear_text() {
+    let tls = |http: &str, exporter: &str| {
+        STORE
+            .replace("httpUrl: http://ch:8123", &format!("httpUrl: {http}"))
+            .replace(
+                "exporterEndpoint: tcp://ch:9000",
+                &format!("exporterEndpoint: {exporter}"),
+            )
+            .replace(
+                "allowedNamespaces",
+                "tls: {enabled: true}\n  allowedNamespaces",
+            )
+    };
+    for scheme in ["tcp", "clickhouse"] {
+        let r = resolve_docs(&[
+            CLASS,
+            &tls("https://ch:8443", &format!("{scheme}://ch:9440")),
+            NODES,
+        ]);
+        assert_eq!(
+            r.model.stores["us"].exporter_endpoint,
+            format!("{scheme}://ch:9440?secure=true")
+        );
+    }
+    let r = resolve_docs(&[CLASS, &tls("https://ch:8443", "https://ch:8443"), NODES]);
+    assert_eq!(r.model.stores["us"].exporter_endpoint, "https://ch:8443");
+    for (http, exporter, field) in [
+        ("http://ch:8123", "tcp://ch:9440", "spec.httpUrl"),
+        ("https://ch:8443", "http://ch:8123", "spec.exporterEndpoint"),
+    ] {
+        let r = resolve_docs(&[CLASS, &tls(http, exporter), NODES]);
+        let ps = problems_of(&r, &ResourceId::store("us"));
+        assert!(
+            ps.iter()
+                .any(|p| p.field == field && p.message.contains("use https://")),
+            "{ps:?}"
+        );
+        assert!(r.model.stores.is_empty());
+    }
+}
+
 #[test]
 fn tenancy_a_tenant_collects_its_own_namespace_into_granted_stores_only() {
     let other = pipeline("team-a", "app", "  sources: {namespaces: [kube-system]}");
