@@ -21,6 +21,7 @@ use crate::inventory::Settings;
 use crate::model::{Model, Pipeline, ResourceId, Store, Zone};
 use k8s_openapi::api::core::v1::ResourceRequirements;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -90,18 +91,19 @@ pub enum PoolId {
 
 impl PoolId {
     /// The pool's object name, unambiguous and unforgeable: shards by number, dedicated pools by
-    /// a hash of the pipeline's namespace and name (which no other pipeline can have).
+    /// 64 bits of SHA-256 of the pipeline's namespace and name (which no other pipeline can
+    /// have; 32 bits would be a few minutes' search for a tenant who wants another's name).
     pub fn name(&self) -> String {
         match self {
             PoolId::Shard(k) => format!("otelhouse-gw-s{k}"),
-            PoolId::Dedicated(id) => format!(
-                "otelhouse-gw-d-{}",
-                crate::meta::short_hash(&format!(
+            PoolId::Dedicated(id) => {
+                let digest = Sha256::digest(format!(
                     "{}/{}",
                     id.namespace.as_deref().unwrap_or_default(),
                     id.name
-                ))
-            ),
+                ));
+                format!("otelhouse-gw-d-{}", hex::encode(&digest[..8]))
+            }
         }
     }
 }
