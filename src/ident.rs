@@ -195,6 +195,110 @@ impl fmt::Display for ColumnExpr {
     }
 }
 
+/// Why a regex that Rust's `regex` accepts would be refused, or read differently, by the
+/// collector, which compiles OTTL's regexes with Go's regexp (RE2 syntax, regexp/syntax):
+/// capture names of letters, digits and `_` only (`(?P<a.b>)` is refused); flags `i`, `m`,
+/// `s`, `U` only (`x`, `u`, `R` are Rust's); repetition counts up to 1000 (`{1001}` is
+/// refused); no class set operations or nested classes (`[a-z&&[^aeiou]]` is an intersection
+/// in Rust and a literal `&&[` in Go); no `\b{start}`-style or `\<`/`\>` boundaries. None when
+/// Rust refuses it too (that error is reported on its own) or nothing here applies.
+pub fn re2_incompatibility(re: &str) -> Option<String> {
+    use regex_syntax::ast::{
+        self, Assertion, AssertionKind, Ast, ClassSetBinaryOp, ClassSetItem, Flag, Flags,
+        FlagsItemKind, GroupKind, RepetitionKind, RepetitionRange, Visitor,
+    };
+    struct Check(Option<String>);
+    impl Check {
+        fn note(&mut self, why: Option<String>) {
+            if self.0.is_none() {
+                self.0 = why;
+            }
+        }
+    }
+    fn flags(f: &Flags) -> Option<String> {
+        f.items.iter().find_map(|i| match i.kind {
+            FlagsItemKind::Flag(Flag::IgnoreWhitespace | Flag::Unicode | Flag::CRLF) => Some(
+                "flags other than i, m, s and U are not RE2's (the collector's regexes)"
+                    .to_string(),
+            ),
+            _ => None,
+        })
+    }
+    impl Visitor for Check {
+        type Output = Option<String>;
+        type Err = ();
+        fn finish(self) -> Result<Option<String>, ()> {
+            Ok(self.0)
+        }
+        fn visit_pre(&mut self, a: &Ast) -> Result<(), ()> {
+            let why = match a {
+                Ast::Flags(f) => flags(&f.flags),
+                Ast::Group(g) => match &g.kind {
+                    GroupKind::CaptureName { name, .. }
+                        if !name
+                            .name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                    {
+                        Some(format!(
+                            "group name {:?}: RE2 (the collector's regexes) allows letters, digits and _ only",
+                            name.name
+                        ))
+                    }
+                    GroupKind::NonCapturing(f) => flags(f),
+                    _ => None,
+                },
+                Ast::Repetition(r) => match &r.op.kind {
+                    RepetitionKind::Range(
+                        RepetitionRange::Exactly(n)
+                        | RepetitionRange::AtLeast(n)
+                        | RepetitionRange::Bounded(_, n),
+                    ) if *n > 1000 => Some(format!(
+                        "a repetition of {n}: RE2 (the collector's regexes) allows at most 1000"
+                    )),
+                    _ => None,
+                },
+                Ast::Assertion(b) if matches!(
+                    **b,
+                    Assertion {
+                        kind: AssertionKind::WordBoundaryStart
+                            | AssertionKind::WordBoundaryEnd
+                            | AssertionKind::WordBoundaryStartAngle
+                            | AssertionKind::WordBoundaryEndAngle
+                            | AssertionKind::WordBoundaryStartHalf
+                            | AssertionKind::WordBoundaryEndHalf,
+                        ..
+                    }
+                ) =>
+                {
+                    Some("word-boundary forms other than \\b and \\B are not RE2's (the collector's regexes)".to_string())
+                }
+                _ => None,
+            };
+            self.note(why);
+            Ok(())
+        }
+        fn visit_class_set_item_pre(&mut self, item: &ClassSetItem) -> Result<(), ()> {
+            if matches!(item, ClassSetItem::Bracketed(_)) {
+                self.note(Some(
+                    "a class inside a class: RE2 (the collector's regexes) reads `[` there as a literal"
+                        .to_string(),
+                ));
+            }
+            Ok(())
+        }
+        fn visit_class_set_binary_op_pre(&mut self, _: &ClassSetBinaryOp) -> Result<(), ()> {
+            self.note(Some(
+                "class set operations (&&, --, ~~) are not RE2's (the collector's regexes): there they are literal characters"
+                    .to_string(),
+            ));
+            Ok(())
+        }
+    }
+    let parsed = ast::parse::Parser::new().parse(re).ok()?;
+    ast::visit(&parsed, Check(None)).ok().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +339,32 @@ mod tests {
         assert!(!is_label_key("a b"));
         assert!(is_label_value(""));
         assert!(!is_label_value("-x"));
+    }
+
+    #[test]
+    fn regexes_rust_accepts_and_re2_refuses_or_reads_differently() {
+        for re in [
+            r"(?P<a.b>x)",
+            r"(?x) a b (?P<n>c)",
+            r"(?P<n>a{1001})",
+            r"(?P<n>a{2,1001})",
+            r"(?P<n>[a-z&&[^aeiou]])",
+            r"(?P<n>[a[b]])",
+            r"(?P<n>[a-z--c])",
+            r"(?u:(?P<n>x))",
+            r"(?R)(?P<n>x)",
+            r"\b{start}(?P<n>x)",
+        ] {
+            assert!(regex::Regex::new(re).is_ok(), "Rust accepts {re}");
+            assert!(re2_incompatibility(re).is_some(), "{re}");
+        }
+        for re in [
+            r"(?P<level>\w+) (?P<msg>.*)",
+            r"(?i)(?P<n>[a-z0-9_]{1,1000})",
+            r"(?s:(?P<n>.+))\b",
+            r"(?P<n>[[:alpha:]]+)",
+        ] {
+            assert_eq!(re2_incompatibility(re), None, "{re}");
+        }
     }
 }

@@ -327,6 +327,9 @@ fn check_parse(parse: &Parse, regexes: &mut RegexCache, e: &mut Problems<'_>) {
         match compiled {
             Err(err) => e.add("spec.parse.regex", format!("does not compile: {err}")),
             Ok(names) => {
+                if let Some(why) = crate::ident::re2_incompatibility(re) {
+                    e.add("spec.parse.regex", why);
+                }
                 if names.is_empty() {
                     e.add(
                         "spec.parse.regex",
