@@ -244,11 +244,15 @@ pub fn add_inputs(inputs: &mut Inputs, docs: Vec<Item>, origin: &str, problems: 
             Item::Document(d) => *d,
         };
         let what = describe(&doc);
-        let bad = |e: serde_json::Error| Problem {
-            subject: Subject::Document(what.clone()),
-            field: String::new(),
-            message: format!("in {origin}: {e}"),
-            kind: ProblemKind::Invalid,
+        // The field a type error is in (`spec.tables[0].retentionDays`), not only what it is.
+        let bad = |e: serde_path_to_error::Error<serde_json::Error>| {
+            let path = e.path().to_string();
+            Problem {
+                subject: Subject::Document(what.clone()),
+                field: if path == "." { String::new() } else { path },
+                message: format!("in {origin}: {}", e.inner()),
+                kind: ProblemKind::Invalid,
+            }
         };
         // A custom resource as the API server would hand it over: its status is not an input.
         let resource = |d: Document| -> Value {
@@ -266,19 +270,19 @@ pub fn add_inputs(inputs: &mut Inputs, docs: Vec<Item>, origin: &str, problems: 
         };
         match (doc.api_version.as_str(), doc.kind.as_str()) {
             (crate::crd::API_VERSION, "AgentClass") => {
-                match serde_json::from_value::<AgentClass>(resource(doc)) {
+                match serde_path_to_error::deserialize::<_, AgentClass>(resource(doc)) {
                     Ok(c) => inputs.classes.push(c),
                     Err(e) => problems.push(bad(e)),
                 }
             }
             (crate::crd::API_VERSION, "LogPipeline") => {
-                match serde_json::from_value::<LogPipeline>(resource(doc)) {
+                match serde_path_to_error::deserialize::<_, LogPipeline>(resource(doc)) {
                     Ok(p) => inputs.pipelines.push(p),
                     Err(e) => problems.push(bad(e)),
                 }
             }
             (crate::crd::API_VERSION, "ClickHouseStore") => {
-                match serde_json::from_value::<ClickHouseStore>(resource(doc)) {
+                match serde_path_to_error::deserialize::<_, ClickHouseStore>(resource(doc)) {
                     Ok(s) => inputs.stores.push(s),
                     Err(e) => problems.push(bad(e)),
                 }
