@@ -112,6 +112,9 @@ struct PoolArgs {
     /// The StorageClass of the gateways' queue volumes (default: the cluster's default).
     #[arg(long)]
     pool_storage_class: Option<String>,
+    /// The most gateway replicas a pipeline outside the trusted namespaces may plan.
+    #[arg(long, default_value_t = 64)]
+    pool_max_tenant_replicas: u32,
 }
 
 impl PoolArgs {
@@ -123,6 +126,7 @@ impl PoolArgs {
             memory_bytes_per_event: self.pool_memory_bytes_per_event,
             disk_bytes_per_event: self.pool_disk_bytes_per_event,
             storage_class: self.pool_storage_class,
+            max_tenant_replicas: self.pool_max_tenant_replicas,
             ..Default::default()
         }
     }

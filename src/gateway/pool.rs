@@ -47,6 +47,10 @@ pub struct PoolSettings {
     pub max_queue_memory: u64,
     /// The StorageClass of the queue volumes (None: the cluster's default).
     pub storage_class: Option<String>,
+    /// The most gateway replicas a pipeline outside the trusted namespaces may plan for itself
+    /// (its throughput, or its dedicated floor and ceiling): gateways run in the operator's
+    /// namespace, where no tenant's ResourceQuota applies.
+    pub max_tenant_replicas: u32,
 }
 
 impl Default for PoolSettings {
@@ -60,6 +64,7 @@ impl Default for PoolSettings {
             disk_bytes_per_event: DEFAULT_DISK_BYTES_PER_EVENT,
             max_queue_memory: 8 * GIB,
             storage_class: None,
+            max_tenant_replicas: 64,
         }
     }
 }

@@ -242,6 +242,9 @@ fn resolve_one(
     }
     let targets = resolve_stores(&spec.stores, &namespace, trusted, stores, set_aside, &mut e);
     let regions = regions_of(&targets, zones, &mut e);
+    if !trusted {
+        check_tenant_capacity(&gateway, &regions, &settings.pools, &mut e);
+    }
     e.result(|| Pipeline {
         id: id.clone(),
         component_id: format!("{namespace}.{name}"),
@@ -406,6 +409,48 @@ fn check_routes(spec: &crate::crd::LogPipelineSpec, e: &mut Problems<'_>) {
         e.add(
             "spec.routes",
             "with several tables, routes or a defaultTable must say where logs go",
+        );
+    }
+}
+
+/// A tenant's share of the gateways is bounded (`--pool-max-tenant-replicas`): the replicas its
+/// rate needs, and for dedicated gateways their floor in every zone and their ceiling.
+fn check_tenant_capacity(
+    g: &Gateway,
+    regions: &BTreeMap<String, Region>,
+    pools: &crate::gateway::pool::PoolSettings,
+    e: &mut Problems<'_>,
+) {
+    let cap = u64::from(pools.max_tenant_replicas);
+    let hint = "for pipelines outside the trusted namespaces (--pool-max-tenant-replicas)";
+    let by_rate = g.events_per_second.div_ceil(g.capacity_per_replica.max(1));
+    if by_rate > cap {
+        e.add(
+            "spec.gateway.expectedEventsPerSecond",
+            format!(
+                "{} events/s at {} per replica needs {by_rate} gateway replicas, over the {cap} allowed {hint}",
+                g.events_per_second, g.capacity_per_replica
+            ),
+        );
+    }
+    if !g.dedicated {
+        return;
+    }
+    let zones: u64 = regions.values().map(|r| r.zones.len() as u64).sum();
+    let floor = u64::from(g.min_replicas_per_zone).saturating_mul(zones);
+    if floor > cap {
+        e.add(
+            "spec.gateway.minReplicasPerZone",
+            format!(
+                "{} per zone in {zones} zones is {floor} replicas, over the {cap} allowed {hint}",
+                g.min_replicas_per_zone
+            ),
+        );
+    }
+    if let Some(max) = g.max_replicas.filter(|m| u64::from(*m) > cap) {
+        e.add(
+            "spec.gateway.maxReplicas",
+            format!("{max} is over the {cap} replicas allowed {hint}"),
         );
     }
 }

@@ -185,6 +185,49 @@ fn a_store_with_tls_never_connects_in_clear_text() {
     }
 }
 
+/// A tenant plans at most `max_tenant_replicas` gateways (its rate; for dedicated gateways its
+/// floor in every zone and its ceiling); the trusted namespaces are not capped.
+#[test]
+fn a_tenant_cannot_plan_more_gateways_than_its_cap() {
+    let with = |ns: &str, gateway: &str| {
+        pipeline(ns, "p", "").replace(
+            "gateway: {expectedEventsPerSecond: 1000}",
+            &format!("gateway: {gateway}"),
+        )
+    };
+    for (gateway, field) in [
+        (
+            "{expectedEventsPerSecond: 100000000}",
+            "spec.gateway.expectedEventsPerSecond",
+        ),
+        (
+            "{expectedEventsPerSecond: 1000, dedicated: true, minReplicasPerZone: 100}",
+            "spec.gateway.minReplicasPerZone",
+        ),
+        (
+            "{expectedEventsPerSecond: 1000, dedicated: true, maxReplicas: 1000000}",
+            "spec.gateway.maxReplicas",
+        ),
+        (
+            "{expectedEventsPerSecond: 1000000, dedicated: true, capacityPerReplica: 1}",
+            "spec.gateway.expectedEventsPerSecond",
+        ),
+    ] {
+        let r = resolve_docs(&[CLASS, STORE, NODES, &with("team-a", gateway)]);
+        let ps = problems_of(&r, &ResourceId::pipeline("team-a", "p"));
+        assert!(
+            ps.iter()
+                .any(|p| p.field == field && p.message.contains("--pool-max-tenant-replicas")),
+            "{gateway}: {ps:?}"
+        );
+        let trusted = resolve_docs(&[CLASS, STORE, NODES, &with("otelhouse-system", gateway)]);
+        assert!(
+            problems_of(&trusted, &ResourceId::pipeline("otelhouse-system", "p")).is_empty(),
+            "{gateway}: a trusted pipeline is not capped"
+        );
+    }
+}
+
 #[test]
 fn tenancy_a_tenant_collects_its_own_namespace_into_granted_stores_only() {
     let other = pipeline("team-a", "app", "  sources: {namespaces: [kube-system]}");
