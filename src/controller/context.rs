@@ -33,6 +33,8 @@ pub struct Context {
     pub owned: RwLock<BTreeMap<ObjKey, Live>>,
     /// Bumped on every change of the facts the snapshot is built from.
     pub facts_version: AtomicU64,
+    /// The facts version the last complete sweep of orphaned gateways ran at.
+    swept_version: AtomicU64,
     snapshot: Mutex<Option<(u64, Arc<Snapshot>)>>,
     /// (pipeline, store) -> (fingerprint of what was applied, its status), so an unchanged
     /// pipeline does not talk to ClickHouse again.
@@ -78,6 +80,7 @@ impl Context {
             nodes: RwLock::default(),
             owned: RwLock::default(),
             facts_version: AtomicU64::new(1),
+            swept_version: AtomicU64::new(0),
             snapshot: Mutex::default(),
             schema_done: Mutex::default(),
             clickhouse: Mutex::default(),
@@ -139,6 +142,16 @@ impl Context {
     /// from a reconcile at once and are triggered for everything when they start to lead.
     pub fn is_active(&self) -> bool {
         self.leading.load(Ordering::SeqCst) && self.synced.load(Ordering::SeqCst)
+    }
+
+    /// Whether the orphan sweep has not yet completed for this facts version.
+    pub fn sweep_due(&self, version: u64) -> bool {
+        self.swept_version.load(Ordering::SeqCst) != version
+    }
+
+    /// The orphan sweep completed for this facts version.
+    pub fn swept(&self, version: u64) {
+        self.swept_version.store(version, Ordering::SeqCst);
     }
 
     /// The facts changed: the next reconcile rebuilds the snapshot.

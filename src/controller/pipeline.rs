@@ -29,6 +29,7 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         return finalize_pipeline(&p, &ctx).await;
     }
     ensure_finalizer(&p, &ctx).await?;
+    let version = ctx.facts_version.load(std::sync::atomic::Ordering::SeqCst);
     let snapshot = ctx.snapshot();
     let owner = Owner::Pipeline {
         namespace: ns.clone(),
@@ -46,9 +47,13 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         }
     }
     // Deleted pipelines' objects and pools no longer wanted (missed while the operator was
-    // down, or left when a shard merged).
-    sweep_deleted_pipelines(&ctx).await?;
-    sweep_pools(&ctx, &snapshot).await?;
+    // down, or left when a shard merged): once per change of the facts, not in every
+    // pipeline's reconcile (each sweep reads every owned object and pipeline).
+    if ctx.sweep_due(version) {
+        sweep_deleted_pipelines(&ctx).await?;
+        sweep_pools(&ctx, &snapshot).await?;
+        ctx.swept(version);
+    }
 
     let mut schema = Vec::new();
     let mut failed = None;
