@@ -34,6 +34,22 @@ pub fn build_each(m: &Model, settings: &Settings, mut sink: impl FnMut(Desired))
     if !m.classes.is_empty() {
         let (destinations, keys) = agents::agent_pools(m, &pools, settings);
         let (shared, text) = agents::build_shared(settings, &destinations, &keys);
+        let bytes = config_bytes(&shared);
+        if bytes > gateway::MAX_CONFIG_BYTES {
+            // Its size follows the label keys the pipelines read (each one extracted on every
+            // node), not their number: many distinct keys are what can push it over.
+            warnings.push(Problem::warning(
+                Subject::Document(format!("ConfigMap {}", shared.name)),
+                "data",
+                format!(
+                    "the agents' shared ConfigMap {} holds {} KiB of collector config ({} pod and {} namespace label keys extracted), over what fits in a Kubernetes object (1 MiB): the API server will refuse it and no agent config can change; select by fewer distinct label keys",
+                    shared.name,
+                    bytes / 1024,
+                    keys.pod.len(),
+                    keys.namespace.len()
+                ),
+            ));
+        }
         sink(shared);
         for class in &m.classes {
             agents::build(class, settings, &text)

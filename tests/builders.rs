@@ -484,3 +484,30 @@ fn shards_split_when_their_config_would_not_fit_in_a_config_map() {
         .join("\n");
     assert!(w.contains("over what fits in a Kubernetes object"), "{w}");
 }
+
+/// The agents' one shared ConfigMap grows with the distinct label keys pipelines select by
+/// (each extracted on every node), not with the number of pipelines: past what fits in an object
+/// the API server would refuse it, so render says so, naming the keys.
+#[test]
+fn too_many_distinct_label_keys_warn_that_the_agents_config_will_not_fit() {
+    let mut yaml = String::from(
+        "apiVersion: otelhouse.dev/v1alpha1\nkind: AgentClass\nmetadata: {name: all}\nspec:\n  default: true\n  expectedLinesPerSecond: 1000\n  resources: {limits: {memory: 256Mi}}\n---\napiVersion: otelhouse.dev/v1alpha1\nkind: ClickHouseStore\nmetadata: {name: us}\nspec:\n  region: us-east-1\n  httpUrl: http://ch:8123\n  exporterEndpoint: tcp://ch:9000\n  credentials: {secretName: ch}\n  allowedNamespaces: ['*']\n---\napiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {topology.kubernetes.io/zone: us-east-1a, topology.kubernetes.io/region: us-east-1}}\n",
+    );
+    for p in 0..400 {
+        let labels: Vec<String> = (0..32)
+            .map(|i| format!("team-{p}.example.com/label-number-{i}: v"))
+            .collect();
+        yaml.push_str(&format!(
+            "---\napiVersion: otelhouse.dev/v1alpha1\nkind: LogPipeline\nmetadata: {{name: p{p}, namespace: otelhouse-system}}\nspec:\n  stores: [us]\n  sources: {{podSelector: {{matchLabels: {{{}}}}}}}\n  tables: [{{name: t{p}, retentionDays: 7}}]\n  gateway: {{expectedEventsPerSecond: 100}}\n",
+            labels.join(", ")
+        ));
+    }
+    let r = render(&kit::inputs_from(&yaml), &kit::settings()).unwrap();
+    assert!(
+        r.warnings.iter().any(|w| w.message.contains(
+            "over what fits in a Kubernetes object (1 MiB): the API server will refuse it and no agent config can change"
+        ) && w.message.contains("12800 pod")),
+        "{:?}",
+        r.warnings.iter().map(|w| &w.message).collect::<Vec<_>>()
+    );
+}
