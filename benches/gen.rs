@@ -181,7 +181,7 @@ fn tenant_pipelines(namespaces: usize) -> String {
     }
     for d in 0..DEDICATED {
         out.push_str(&format!(
-            "---\napiVersion: otelhouse.dev/v1alpha1\nkind: LogPipeline\nmetadata: {{name: big-{d}, namespace: big-{d}}}\nspec:\n  stores: [us-east-1]\n  parse: {{json: true}}\n  tables: [{{name: big_{d}, retentionDays: 7}}]\n  gateway: {{dedicated: true, expectedEventsPerSecond: {}, maxReplicas: 100}}\n",
+            "---\napiVersion: otelhouse.dev/v1alpha1\nkind: LogPipeline\nmetadata: {{name: big-{d}, namespace: big-{d}}}\nspec:\n  stores: [us-east-1]\n  parse: {{json: true}}\n  tables: [{{name: big_{d}, retentionDays: 7}}]\n  gateway: {{dedicated: true, expectedEventsPerSecond: {}, maxReplicas: 64}}\n",
             Platform::dedicated_rate(d)
         ));
     }
