@@ -90,6 +90,18 @@ fn write_config(dir: &Path, name: &str, cfg: &Value) -> PathBuf {
     path
 }
 
+/// The agent config written to `dir`, after the collector's own `validate` accepted it.
+fn validated_config(dir: &Path, cfg: &Value) -> PathBuf {
+    let config = write_config(dir, "agent.yaml", cfg);
+    let (ok, out) = validate(&config);
+    assert!(
+        ok,
+        "validate: {out}\n{}",
+        serde_norway::to_string(cfg).unwrap()
+    );
+    config
+}
+
 /// A running collector, killed (and reaped) when dropped, also when a test panics.
 struct Collector {
     child: Child,
@@ -978,13 +990,7 @@ async fn rendered_filelog_reads_selected_namespaces_in_a_real_collector() {
 
     let (endpoint, capture) = capture_server().await;
     let cfg = runnable_agent_config(&agent, &root, &endpoint);
-    let config = write_config(dir.path(), "agent.yaml", &cfg);
-    let (ok, out) = validate(&config);
-    assert!(
-        ok,
-        "validate: {out}\n{}",
-        serde_norway::to_string(&cfg).unwrap()
-    );
+    let config = validated_config(dir.path(), &cfg);
 
     let mut collector = Collector::start(&config, dir.path().join("collector.log"));
     let got = wait_for(&mut collector, &capture, "five records", |r| r.len() >= 5).await;
@@ -1080,13 +1086,7 @@ async fn rendered_filelog_reads_every_pod_but_the_agents_own_in_a_real_collector
     TEAM_C.append(&root, &["2024-05-06T07:08:13Z stdout F any namespace"]);
 
     let (endpoint, capture) = capture_server().await;
-    let config = write_config(
-        dir.path(),
-        "agent.yaml",
-        &runnable_agent_config(&agent, &root, &endpoint),
-    );
-    let (ok, out) = validate(&config);
-    assert!(ok, "validate: {out}");
+    let config = validated_config(dir.path(), &runnable_agent_config(&agent, &root, &endpoint));
 
     let mut collector = Collector::start(&config, dir.path().join("collector.log"));
     wait_for(&mut collector, &capture, "team-c's record", |r| {
@@ -1238,13 +1238,7 @@ async fn run_fan_out(
         &exporters,
         json!({"level": "none"}),
     );
-    let config = write_config(dir, "agent.yaml", &cfg);
-    let (ok, out) = validate(&config);
-    assert!(
-        ok,
-        "validate: {out}\n{}",
-        serde_norway::to_string(&cfg).unwrap()
-    );
+    let config = validated_config(dir, &cfg);
     let collector = Collector::start(&config, dir.join("collector.log"));
     let written = write_bursts(&root, &[&TEAM_A, &TEAM_B], BURSTS, PER_POD, BURST_PAUSE).await;
     (collector, capture, written)
@@ -1384,13 +1378,7 @@ async fn with_one_pool_an_outage_loses_nothing() {
         &exporters,
         metrics_on(&one, metrics_port),
     );
-    let config = write_config(dir.path(), "agent.yaml", &cfg);
-    let (ok, out) = validate(&config);
-    assert!(
-        ok,
-        "validate: {out}\n{}",
-        serde_norway::to_string(&cfg).unwrap()
-    );
+    let config = validated_config(dir.path(), &cfg);
     let mut collector = Collector::start(&config, dir.path().join("collector.log"));
     let written = write_bursts(&root, &[&TEAM_A, &TEAM_B], BURSTS, PER_POD, BURST_PAUSE).await;
 
