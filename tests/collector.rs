@@ -207,16 +207,6 @@ fn serve_capture(listener: tokio::net::TcpListener) -> Capture {
     capture
 }
 
-/// A free local port on which nothing listens once this returns (an exporter sending there
-/// gets "connection refused" until something binds it).
-fn unused_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// One log record as exported, its resource's attributes beside it.
 #[derive(Clone, Debug)]
 struct Record {
@@ -1224,7 +1214,7 @@ async fn run_fan_out(
     let root = dir.join("pods");
     std::fs::create_dir_all(&root).unwrap();
     let (endpoint, capture) = capture_server().await;
-    let nobody = format!("http://127.0.0.1:{}", unused_port());
+    let nobody = format!("http://127.0.0.1:{}", kit::free_port());
     let exporters = [
         (stand_in_name(live.0), stand_in(live.1, &endpoint, None)),
         (
@@ -1360,8 +1350,8 @@ async fn with_one_pool_an_outage_loses_nothing() {
     std::fs::create_dir(&root).unwrap();
 
     // The gateways' port, reserved: nothing listens there until they come back.
-    let port = unused_port();
-    let metrics_port = unused_port();
+    let port = kit::free_port();
+    let metrics_port = kit::free_port();
     let name = stand_in_name(pool);
     let exporters = [(
         name.clone(),

@@ -24,14 +24,6 @@ async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((code, buf))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Our CRDs as the API server shows them once installed: established.
 fn seed_crds(api: &FakeApi) {
     for crd in otelhouse::crd::all_crds() {
@@ -75,7 +67,7 @@ async fn ready(port: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_waits_for_crds_serves_health_and_shuts_down() {
-    let port = free_port();
+    let port = kit::free_port();
     let api = FakeApi::new();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(run_with(
@@ -128,7 +120,7 @@ async fn two_replicas_are_both_ready_and_exactly_one_writes() {
     seed_crds(&api);
     // The cluster: the custom resources, Nodes and the store's Secret.
     drop(kit::world::World::on(api.clone(), &inputs, kit::settings()));
-    let (port_a, port_b) = (free_port(), free_port());
+    let (port_a, port_b) = (kit::free_port(), kit::free_port());
     let (stop_a, stop_b) = (CancellationToken::new(), CancellationToken::new());
     let a = tokio::spawn(run_with(
         api.client_as("a"),
@@ -219,7 +211,7 @@ async fn a_stale_crd_is_reported_in_status_and_metrics() {
     }
     let inputs = kit::world::tenant_inputs();
     drop(kit::world::World::on(api.clone(), &inputs, kit::settings()));
-    let port = free_port();
+    let port = kit::free_port();
     let stop = CancellationToken::new();
     let task = tokio::spawn(run_with(api.client(), config(port, false), stop.clone()));
     let degraded = eventually(30, || async {
@@ -272,7 +264,7 @@ async fn status_writes_do_not_rebuild_the_world() {
     seed_crds(&api);
     let inputs = kit::world::tenant_inputs();
     drop(kit::world::World::on(api.clone(), &inputs, kit::settings()));
-    let port = free_port();
+    let port = kit::free_port();
     let stop = CancellationToken::new();
     let task = tokio::spawn(run_with(api.client(), config(port, false), stop.clone()));
     let settled = |api: &FakeApi| {

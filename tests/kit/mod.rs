@@ -135,3 +135,13 @@ pub fn render_chart(namespace: &str, values: &serde_json::Value) -> Vec<serde_js
     let docs = otelhouse::render::documents(&text, "chart").expect("the chart renders YAML");
     docs.into_iter().filter(|d| d.is_object()).collect()
 }
+
+/// A free local port on which nothing listens once this returns (a client sending there gets
+/// "connection refused" until something binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
