@@ -79,7 +79,11 @@ pub async fn plan(
         .first()
         .map(|l| l.database.as_str())
         .unwrap_or("default");
-    let live = retry(|| live::read(client, database)).await?;
+    let mut names: Vec<&str> = vec![super::ddl::HISTORY_TABLE];
+    for l in layouts {
+        names.extend([l.table.as_str(), l.ingest.as_str(), l.view.as_str()]);
+    }
+    let live = retry(|| live::read(client, database, &names)).await?;
     Ok(migrate::plan(layouts, &live))
 }
 

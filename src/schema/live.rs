@@ -63,8 +63,14 @@ struct IndexRow {
     granularity: u64,
 }
 
-/// Read the live schema of `database`.
-pub async fn read(client: &Client, database: &str) -> Result<LiveSchema, clickhouse::error::Error> {
+/// Read the live schema of the named tables of `database`. Only these: a store holds every
+/// pipeline's tables, and reading all of them for each pipeline would make a platform's
+/// reconcile pass quadratic in pipelines, in time and in the operator's memory.
+pub async fn read(
+    client: &Client,
+    database: &str,
+    names: &[&str],
+) -> Result<LiveSchema, clickhouse::error::Error> {
     let exists: u64 = client
         .query("SELECT count() FROM system.databases WHERE name = ?")
         .bind(database)
@@ -80,9 +86,10 @@ pub async fn read(client: &Client, database: &str) -> Result<LiveSchema, clickho
     let tables = client
         .query(
             "SELECT name, engine, sorting_key, partition_key, comment, create_table_query \
-             FROM system.tables WHERE database = ?",
+             FROM system.tables WHERE database = ? AND has(?, name)",
         )
         .bind(database)
+        .bind(names)
         .fetch_all::<TableRow>()
         .await?;
     for t in tables {
@@ -101,8 +108,9 @@ pub async fn read(client: &Client, database: &str) -> Result<LiveSchema, clickho
         );
     }
     let columns = client
-        .query("SELECT table, name, type FROM system.columns WHERE database = ?")
+        .query("SELECT table, name, type FROM system.columns WHERE database = ? AND has(?, table)")
         .bind(database)
+        .bind(names)
         .fetch_all::<ColumnRow>()
         .await?;
     for c in columns {
@@ -113,9 +121,10 @@ pub async fn read(client: &Client, database: &str) -> Result<LiveSchema, clickho
     let indexes = client
         .query(
             "SELECT table, name, expr, type_full, granularity \
-             FROM system.data_skipping_indices WHERE database = ?",
+             FROM system.data_skipping_indices WHERE database = ? AND has(?, table)",
         )
         .bind(database)
+        .bind(names)
         .fetch_all::<IndexRow>()
         .await?;
     for i in indexes {
