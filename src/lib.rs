@@ -18,6 +18,7 @@ pub mod build;
 pub mod collector;
 pub mod controller;
 pub mod crd;
+pub mod flow;
 pub mod gateway;
 pub mod ident;
 pub mod inventory;

