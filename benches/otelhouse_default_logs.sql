@@ -48,7 +48,8 @@ ENGINE = MergeTree
 PARTITION BY toDate(`Timestamp`)
 ORDER BY (`Namespace`, `PodName`, `Timestamp`)
 TTL `EventTime` + toIntervalDay(30)
-SETTINGS index_granularity = 1024, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000;
+SETTINGS index_granularity = 1024, ttl_only_drop_parts = 1, non_replicated_deduplication_window = 1000
+COMMENT 'otelhouse owner: LogPipeline otelhouse-system/bench';
 
 CREATE TABLE IF NOT EXISTS `otel`.`app_logs_ingest`
 (
@@ -69,7 +70,8 @@ CREATE TABLE IF NOT EXISTS `otel`.`app_logs_ingest`
     `LogAttributes` Map(LowCardinality(String), String),
     `EventName` String
 )
-ENGINE = Null;
+ENGINE = Null
+COMMENT 'otelhouse owner: LogPipeline otelhouse-system/bench';
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`app_logs_mv` TO `otel`.`app_logs`
 AS SELECT

@@ -195,7 +195,11 @@ fn report(m: &Measured) {
     );
     let agent = objects
         .iter()
-        .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "otelhouse-agents-shared")
+        .find(|o| {
+            o["kind"] == "ConfigMap"
+                && (o["metadata"]["name"].as_str())
+                    .is_some_and(|n| n.starts_with("otelhouse-agents-shared-"))
+        })
         .map(|o| serde_json::to_vec(o).expect("json").len())
         .unwrap_or(0);
     println!(

@@ -4,7 +4,7 @@
 Usage: extract_configs.py RENDERED.yaml OUT_DIR
 
 For each agent class: OUT_DIR/agent-<class>/pipelines.yaml (the shared ConfigMap
-`otelhouse-agents-shared`) and OUT_DIR/agent-<class>/class.yaml (the class's own ConfigMap),
+`otelhouse-agents-shared-<hash>`) and OUT_DIR/agent-<class>/class.yaml (the class's own ConfigMap),
 the two files the agent's collector merges with two --config flags. For each gateway region:
 OUT_DIR/gateway-<ConfigMap name>/config.yaml.
 
@@ -43,7 +43,7 @@ def main() -> int:
         name = meta.get("name", "")
         data = doc.get("data") or {}
         component = (meta.get("labels") or {}).get("app.kubernetes.io/component")
-        if name == SHARED:
+        if name.startswith(SHARED + "-"):
             shared = data["pipelines.yaml"]
         elif component == "agent" and "class.yaml" in data:
             classes[name] = data["class.yaml"]

@@ -3,7 +3,7 @@
 #
 # Renders the samples (config/samples/ and its node inventory) and the e2e resources
 # (e2e/resources/ on e2e/nodes.yaml), extracts each collector config from the ConfigMaps
-# (agents: the shared otelhouse-agents-shared pipelines.yaml merged with the class's
+# (agents: the shared otelhouse-agents-shared-<hash> pipelines.yaml merged with the class's
 # class.yaml, as the agent's two --config flags do; gateways: config.yaml), and runs
 # `otelcol-contrib validate` on each in the pinned collector-contrib image.
 #

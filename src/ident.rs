@@ -31,6 +31,22 @@ pub fn is_dns_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// A DNS-1123 subdomain: what the API server requires of a custom resource's name (at most 253
+/// characters; dot-separated parts of lowercase alphanumerics and `-`, each starting and ending
+/// alphanumeric; apimachinery's IsDNS1123Subdomain, which bounds only the whole). `render`
+/// reads files no API server saw, so it checks.
+pub fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
 /// A Kubernetes label key: an optional DNS subdomain prefix and `/`, then a name of at most 63
 /// characters of alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric.
 pub fn is_label_key(s: &str) -> bool {

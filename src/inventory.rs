@@ -2,19 +2,23 @@
 //! operator needs of a Node: its name and labels).
 
 use crate::crd::{AgentClass, ClickHouseStore, LogPipeline};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, LazyLock, Mutex};
 
 /// The well-known node labels the operator reads.
 pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
+/// Set by the kubelet to the node's name (usually): the one label every node has its own value of.
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 
 /// What the operator knows of a node: its name, labels and the taints that keep pods off it
 /// (the full Node with status and images is tens of KiB; this is a few hundred bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeFacts {
-    pub name: String,
+    /// Shared with the node cache's key and the coverage lists: one copy per node.
+    pub name: Arc<str>,
     pub labels: NodeLabels,
     /// Only `NoSchedule` and `NoExecute` taints: `PreferNoSchedule` never keeps a pod off.
     pub taints: Vec<NodeTaint>,
@@ -29,10 +33,11 @@ pub struct NodeTaint {
 }
 
 impl NodeFacts {
-    pub fn new(name: impl Into<String>, labels: BTreeMap<String, String>) -> Self {
+    pub fn new(name: impl Into<Arc<str>>, labels: BTreeMap<String, String>) -> Self {
+        let name = name.into();
         Self {
-            name: name.into(),
-            labels: NodeLabels::from(&labels),
+            labels: NodeLabels::of_node(&name, &labels),
+            name,
             taints: Vec::new(),
         }
     }
@@ -72,22 +77,48 @@ impl Labels for BTreeMap<String, String> {
     }
 }
 
-/// A node's labels, sorted by key, keys and values interned: a cluster's nodes share their
-/// label keys and most values (instance types, zones, pools), so 50,000 nodes of 20 labels
-/// hold a few hundred bytes each instead of several KiB of maps and strings.
+/// A node's labels. A cluster's nodes share all their labels but the hostname (instance types,
+/// zones, pools, OS): the rest is one interned set per distinct combination, so 50,000 nodes
+/// hold a pointer each to a few dozen sets, and the hostname, when it is the node's name (as the
+/// kubelet sets it), is the name itself.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub struct NodeLabels(Box<[(Arc<str>, Arc<str>)]>);
+pub struct NodeLabels {
+    /// Sorted by key; never the hostname label.
+    shared: LabelSet,
+    hostname: Option<Arc<str>>,
+}
 
 impl NodeLabels {
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .binary_search_by(|(k, _)| (**k).cmp(key))
-            .ok()
-            .map(|i| &*self.0[i].1)
+    /// A node's labels; its hostname label shares the name's string when they are equal.
+    fn of_node(name: &Arc<str>, m: &BTreeMap<String, String>) -> Self {
+        let mut labels = Self::from(m);
+        if labels.hostname.as_deref() == Some(&**name) {
+            labels.hostname = Some(name.clone());
+        }
+        labels
     }
 
+    pub fn get(&self, key: &str) -> Option<&str> {
+        if key == HOSTNAME_LABEL {
+            return self.hostname.as_deref();
+        }
+        self.shared
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .map(|i| &*self.shared[i].1)
+    }
+
+    /// In key order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (&**k, &**v))
+        let at = self.shared.partition_point(|(k, _)| &**k < HOSTNAME_LABEL);
+        fn pair((k, v): &(Arc<str>, Arc<str>)) -> (&str, &str) {
+            (k, v)
+        }
+        self.shared[..at]
+            .iter()
+            .map(pair)
+            .chain(self.hostname.as_deref().map(|h| (HOSTNAME_LABEL, h)))
+            .chain(self.shared[at..].iter().map(pair))
     }
 
     pub fn to_map(&self) -> BTreeMap<String, String> {
@@ -99,8 +130,16 @@ impl NodeLabels {
 
 impl From<&BTreeMap<String, String>> for NodeLabels {
     fn from(m: &BTreeMap<String, String>) -> Self {
-        // A BTreeMap iterates in key order: the slice is sorted.
-        NodeLabels(m.iter().map(|(k, v)| (intern(k), intern(v))).collect())
+        // A BTreeMap iterates in key order: the set is sorted.
+        let shared: Vec<(&str, &str)> = m
+            .iter()
+            .filter(|(k, _)| k.as_str() != HOSTNAME_LABEL)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        NodeLabels {
+            shared: intern_set(&shared),
+            hostname: m.get(HOSTNAME_LABEL).map(|h| Arc::from(h.as_str())),
+        }
     }
 }
 
@@ -110,33 +149,74 @@ impl Labels for NodeLabels {
     }
 }
 
-/// The process's interned label strings. Strings no node holds any more (a replaced node's
-/// hostname) are swept whenever the set has doubled since the last sweep, so it stays within
-/// twice what live nodes use.
+/// The process's interned label strings and label sets. Those no node holds any more (a
+/// replaced node pool's) are swept whenever a set has doubled since its last sweep, so each
+/// stays within twice what live nodes use.
 struct Interner {
-    set: HashSet<Arc<str>>,
-    sweep_at: usize,
+    strings: HashSet<Arc<str>>,
+    /// By the hash of their content.
+    sets: HashMap<u64, Vec<LabelSet>>,
+    set_count: usize,
+    sweep_strings_at: usize,
+    sweep_sets_at: usize,
 }
 
 static INTERNER: LazyLock<Mutex<Interner>> = LazyLock::new(|| {
     Mutex::new(Interner {
-        set: HashSet::new(),
-        sweep_at: 1024,
+        strings: HashSet::new(),
+        sets: HashMap::new(),
+        set_count: 0,
+        sweep_strings_at: 1024,
+        sweep_sets_at: 1024,
     })
 });
 
-fn intern(s: &str) -> Arc<str> {
+type LabelSet = Arc<[(Arc<str>, Arc<str>)]>;
+
+fn intern_set(pairs: &[(&str, &str)]) -> LabelSet {
+    let mut hasher = std::hash::DefaultHasher::new();
+    pairs.hash(&mut hasher);
+    let hash = hasher.finish();
     let mut i = INTERNER.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(a) = i.set.get(s) {
-        return a.clone();
+    let same = |s: &LabelSet| {
+        s.len() == pairs.len()
+            && s.iter()
+                .zip(pairs)
+                .all(|((k, v), (k2, v2))| &**k == *k2 && &**v == *v2)
+    };
+    if let Some(s) = i.sets.get(&hash).and_then(|b| b.iter().find(|s| same(s))) {
+        return s.clone();
     }
-    if i.set.len() >= i.sweep_at {
-        i.set.retain(|a| Arc::strong_count(a) > 1);
-        i.sweep_at = (2 * i.set.len()).max(1024);
+    let set: LabelSet = pairs
+        .iter()
+        .map(|(k, v)| (i.string(k), i.string(v)))
+        .collect();
+    if i.set_count >= i.sweep_sets_at {
+        i.sets.retain(|_, bucket| {
+            bucket.retain(|a| Arc::strong_count(a) > 1);
+            !bucket.is_empty()
+        });
+        i.set_count = i.sets.values().map(Vec::len).sum();
+        i.sweep_sets_at = (2 * i.set_count).max(1024);
     }
-    let a: Arc<str> = Arc::from(s);
-    i.set.insert(a.clone());
-    a
+    i.sets.entry(hash).or_default().push(set.clone());
+    i.set_count += 1;
+    set
+}
+
+impl Interner {
+    fn string(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        if self.strings.len() >= self.sweep_strings_at {
+            self.strings.retain(|a| Arc::strong_count(a) > 1);
+            self.sweep_strings_at = (2 * self.strings.len()).max(1024);
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(a.clone());
+        a
+    }
 }
 
 /// Everything the builders are computed from.
@@ -208,5 +288,49 @@ impl Default for Settings {
 impl Settings {
     pub fn is_trusted(&self, namespace: &str) -> bool {
         self.trusted_namespaces.iter().any(|n| n == namespace)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, zone: &str, hostname: &str) -> NodeFacts {
+        let labels = BTreeMap::from([
+            (HOSTNAME_LABEL.to_string(), hostname.to_string()),
+            ("a".to_string(), "1".to_string()),
+            ("z/last".to_string(), "2".to_string()),
+            (ZONE_LABEL.to_string(), zone.to_string()),
+        ]);
+        NodeFacts::new(name, labels)
+    }
+
+    #[test]
+    fn labels_read_back_as_given_and_nodes_share_what_they_have_in_common() {
+        let (a, b) = (node("n1", "z1", "n1"), node("n2", "z1", "n2"));
+        for n in [&a, &b] {
+            assert_eq!(n.labels.get(HOSTNAME_LABEL), Some(&*n.name));
+            assert_eq!(n.zone(), Some("z1"));
+            assert_eq!(n.labels.get("a"), Some("1"));
+            assert_eq!(n.labels.get("missing"), None);
+            // In key order, the hostname among the others.
+            let keys: Vec<&str> = n.labels.iter().map(|(k, _)| k).collect();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            assert_eq!(keys, sorted);
+            assert_eq!(keys.len(), 4);
+        }
+        // One set for both, and the hostname is the name's own string.
+        assert!(Arc::ptr_eq(&a.labels.shared, &b.labels.shared));
+        assert!(Arc::ptr_eq(a.labels.hostname.as_ref().unwrap(), &a.name));
+        // Another zone: another set; a hostname that is not the name is kept as it is.
+        let c = node("n3", "z2", "other");
+        assert!(!Arc::ptr_eq(&a.labels.shared, &c.labels.shared));
+        assert_eq!(c.labels.get(HOSTNAME_LABEL), Some("other"));
+        assert_eq!(c.labels.to_map().len(), 4);
+        // No hostname label at all.
+        let d = NodeFacts::new("n4", BTreeMap::from([("a".to_string(), "1".to_string())]));
+        assert_eq!(d.labels.get(HOSTNAME_LABEL), None);
+        assert_eq!(d.labels.iter().count(), 1);
     }
 }

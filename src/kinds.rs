@@ -4,6 +4,7 @@
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::ApiResource;
@@ -12,6 +13,8 @@ use kube::core::ApiResource;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Managed {
     ConfigMap,
+    /// A one-off check of a new collector config (its `validate`), before any workload uses it.
+    Job,
     Service,
     DaemonSet,
     Deployment,
@@ -31,8 +34,9 @@ pub enum Home {
 
 impl Managed {
     /// Every kind, in apply order: what others depend on first (config before workloads).
-    pub const ALL: [Managed; 7] = [
+    pub const ALL: [Managed; 8] = [
         Managed::ConfigMap,
+        Managed::Job,
         Managed::Service,
         Managed::DaemonSet,
         Managed::Deployment,
@@ -44,6 +48,7 @@ impl Managed {
     pub fn api_resource(self) -> ApiResource {
         match self {
             Managed::ConfigMap => ApiResource::erase::<ConfigMap>(&()),
+            Managed::Job => ApiResource::erase::<Job>(&()),
             Managed::Service => ApiResource::erase::<Service>(&()),
             Managed::DaemonSet => ApiResource::erase::<DaemonSet>(&()),
             Managed::Deployment => ApiResource::erase::<Deployment>(&()),
@@ -56,7 +61,7 @@ impl Managed {
     /// Where objects of this kind live.
     pub fn homes(self) -> &'static [Home] {
         match self {
-            Managed::ConfigMap => &[Home::Agents, Home::Operator],
+            Managed::ConfigMap | Managed::Job => &[Home::Agents, Home::Operator],
             Managed::DaemonSet => &[Home::Agents],
             Managed::Service
             | Managed::Deployment
@@ -69,6 +74,7 @@ impl Managed {
     pub fn as_str(self) -> &'static str {
         match self {
             Managed::ConfigMap => "ConfigMap",
+            Managed::Job => "Job",
             Managed::Service => "Service",
             Managed::DaemonSet => "DaemonSet",
             Managed::Deployment => "Deployment",
@@ -109,6 +115,9 @@ pub trait ManagedKind {
 impl ManagedKind for ConfigMap {
     const MANAGED: Managed = Managed::ConfigMap;
 }
+impl ManagedKind for Job {
+    const MANAGED: Managed = Managed::Job;
+}
 impl ManagedKind for Service {
     const MANAGED: Managed = Managed::Service;
 }
@@ -142,6 +151,7 @@ mod tests {
             plurals,
             [
                 "configmaps",
+                "jobs",
                 "services",
                 "daemonsets",
                 "deployments",

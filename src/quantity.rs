@@ -2,6 +2,12 @@
 
 /// Parse a quantity into a whole number of units (bytes for memory), rounding up.
 pub fn parse_quantity(q: &str) -> Result<u64, String> {
+    quantity_value(q).map(|v| v.ceil() as u64)
+}
+
+/// A quantity's exact value in units (cores for cpu: `500m` is 0.5), for comparing two
+/// quantities (a request and its limit) without rounding either.
+pub fn quantity_value(q: &str) -> Result<f64, String> {
     let q = q.trim();
     let split = q
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
@@ -37,7 +43,7 @@ pub fn parse_quantity(q: &str) -> Result<u64, String> {
     if !v.is_finite() || v < 0.0 {
         return Err(format!("{q:?} must be a non-negative quantity"));
     }
-    Ok(v.ceil() as u64)
+    Ok(v)
 }
 
 #[cfg(test)]

@@ -27,6 +27,18 @@ fn find<'a>(r: &'a Rendered, kind: &str, name: &str) -> &'a Value {
         .object
 }
 
+/// The agents' shared pipelines ConfigMap (named by its content: `otelhouse-agents-shared-<hash>`).
+fn shared_config_map(r: &Rendered) -> &Value {
+    &r.objects
+        .iter()
+        .find(|o| {
+            o.kind == "ConfigMap"
+                && o.object["metadata"]["annotations"]["otelhouse.dev/owner"] == "agents"
+        })
+        .expect("the agents' shared ConfigMap")
+        .object
+}
+
 fn config_of(cm: &Value) -> Value {
     let data = cm["data"].as_object().unwrap();
     let (_, text) = data.iter().next().unwrap();
@@ -35,11 +47,7 @@ fn config_of(cm: &Value) -> Value {
 
 /// What an agent of a class runs: the shared pipelines merged with the class's overlay.
 fn agent_config_of(r: &Rendered, class: &str) -> Value {
-    let mut cfg = config_of(find(
-        r,
-        "ConfigMap",
-        otelhouse::agents::PIPELINES_CONFIG_MAP,
-    ));
+    let mut cfg = config_of(shared_config_map(r));
     merge(
         &mut cfg,
         &config_of(find(r, "ConfigMap", &format!("otelhouse-agent-{class}"))),
@@ -510,4 +518,63 @@ fn too_many_distinct_label_keys_warn_that_the_agents_config_will_not_fit() {
         "{:?}",
         r.warnings.iter().map(|w| &w.message).collect::<Vec<_>>()
     );
+}
+
+/// What the controller adds to render's objects when a config changes, a config check's Job
+/// and candidate ConfigMaps (`controller::config_check`, built from a rendered workload and
+/// the ConfigMaps it mounts), passes the same schema validation as render's output: gateways
+/// in memory and on disk, and the agents'.
+#[test]
+fn config_check_objects_are_valid_kubernetes() {
+    use otelhouse::controller::config_check::check_objects;
+    use otelhouse::controller::snapshot::ConfigRef;
+    let mut docs = String::new();
+    let mut jobs = 0;
+    for r in [
+        render_fixture("tenant.yaml"),
+        render(&kit::sample_inputs(), &kit::settings()).unwrap(),
+    ] {
+        for w in &r.objects {
+            let Some(config) = ConfigRef::of(w.kind, &w.object) else {
+                continue;
+            };
+            let cms: Vec<&Value> = config
+                .config_maps
+                .iter()
+                .map(|n| find(&r, "ConfigMap", n))
+                .collect();
+            let check = check_objects(&w.object, &cms).unwrap();
+            // A check is the new config as the workload runs it, under names of its own but
+            // for what is named by its content already (the agents' shared pipelines).
+            let mutable: Vec<&&Value> = cms.iter().filter(|c| c["immutable"] != true).collect();
+            assert_eq!(check.config_maps.len(), mutable.len(), "{}", w.name);
+            for (candidate, cm) in check.config_maps.iter().zip(&mutable) {
+                assert_eq!(candidate.object["data"], cm["data"]);
+                assert_ne!(candidate.name, cm["metadata"]["name"].as_str().unwrap());
+                assert!(candidate.name.len() <= 63, "{}", candidate.name);
+            }
+            assert!(check.job.name.len() <= 63, "{}", check.job.name);
+            for d in check.config_maps.iter().chain([&check.job]) {
+                docs.push_str(&format!(
+                    "---\n{}",
+                    serde_norway::to_string(&d.object).unwrap()
+                ));
+            }
+            jobs += 1;
+        }
+    }
+    assert!(jobs >= 3, "{jobs}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("checks.yaml");
+    std::fs::write(&file, docs).unwrap();
+    let (ok, text) = kit::run_tool(
+        "k8s_validate.py",
+        &[
+            "--k8s-version",
+            otelhouse::MIN_KUBERNETES_VERSION,
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(ok && text.contains(" 0 failed"), "{text}");
 }

@@ -294,6 +294,18 @@ fn find<'a>(r: &'a Rendered, kind: &str, name: &str) -> &'a Value {
         .object
 }
 
+/// The agents' shared pipelines ConfigMap (named by its content: `otelhouse-agents-shared-<hash>`).
+fn shared_config_map(r: &Rendered) -> &Value {
+    &r.objects
+        .iter()
+        .find(|o| {
+            o.kind == "ConfigMap"
+                && o.object["metadata"]["annotations"]["otelhouse.dev/owner"] == "agents"
+        })
+        .expect("the agents' shared ConfigMap")
+        .object
+}
+
 fn config_of(cm: &Value) -> Value {
     let data = cm["data"].as_object().unwrap();
     let (_, text) = data.iter().next().unwrap();
@@ -303,11 +315,7 @@ fn config_of(cm: &Value) -> Value {
 /// What an agent of a class runs: the shared pipelines merged with the class's overlay (the
 /// agent's two `--config`s).
 fn agent_config_of(r: &Rendered, class: &str) -> Value {
-    let mut cfg = config_of(find(
-        r,
-        "ConfigMap",
-        otelhouse::agents::PIPELINES_CONFIG_MAP,
-    ));
+    let mut cfg = config_of(shared_config_map(r));
     merge(
         &mut cfg,
         &config_of(find(r, "ConfigMap", &format!("otelhouse-agent-{class}"))),
@@ -1116,11 +1124,7 @@ async fn rendered_filelog_reads_every_pod_but_the_agents_own_in_a_real_collector
 fn rendered_memory_limiters_and_filelog_pass_validate() {
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     for (platform, r) in [("two tenants", two_tenants()), ("samples", samples())] {
-        let shared = config_of(find(
-            &r,
-            "ConfigMap",
-            otelhouse::agents::PIPELINES_CONFIG_MAP,
-        ));
+        let shared = config_of(shared_config_map(&r));
         let filelog = shared["receivers"]["filelog"].clone();
         assert_eq!(filelog["storage"], "file_storage", "{platform}");
         let mut limiters: Vec<(String, Value)> = agent_classes(&r)
@@ -1427,4 +1431,105 @@ async fn with_one_pool_an_outage_loses_nothing() {
         "{}",
         collector.log_text()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The config check: the operator's Job runs this `validate` before a config reaches collectors
+
+/// What the typed config does not catch and the collector's own `Validate()` does: the
+/// memory_limiter our typed builder makes for a 2 MiB limit (`MemoryLimiter::for_memory_limit`:
+/// limit 1 MiB, spike at least 1 MiB) has every key and type right, and the collector refuses
+/// it (the spike must be below the limit). Run as the operator's check Job runs it: the Job
+/// built from a workload (`config_check::check_objects`), its container's arguments and
+/// environment (the config reads `${env:...}`, which validate resolves), its candidate
+/// ConfigMap's files where the Job mounts them; the error the operator then reports is the one
+/// `termination_message` reads from that output. With a 512 MiB limit the same Job passes.
+#[test]
+fn the_config_check_job_refuses_what_the_typed_config_lets_through() {
+    use otelhouse::collector::{CONFIG_DIR, MemoryLimiter};
+    use otelhouse::controller::config_check::{CONTAINER, check_objects, termination_message};
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let logs = dir.path().join("pods");
+    std::fs::create_dir_all(&logs).unwrap();
+    let run = |memory_limit: u64| -> (bool, String) {
+        let limiter = MemoryLimiter::for_memory_limit(memory_limit);
+        let config = json!({
+            "receivers": {"filelog": {"include": [format!("{}/*.log", logs.display())]}},
+            "processors": {"memory_limiter": serde_json::to_value(&limiter).unwrap()},
+            "exporters": {"otlphttp": {"endpoint": "${env:OTELHOUSE_SINK}", "encoding": "json"}},
+            "service": {"pipelines": {"logs": {
+                "receivers": ["filelog"], "processors": ["memory_limiter"], "exporters": ["otlphttp"]}},
+                "telemetry": {"metrics": {"level": "none"}}},
+        });
+        // The typed memory_limiter is right by the key lists (the exporter is this build's
+        // older name for otlp_http).
+        let unknown = otelhouse::collector::keys::unknown_keys(
+            &json!({"processors": {"memory_limiter": config["processors"]["memory_limiter"]}}),
+        );
+        assert!(unknown.is_empty(), "{unknown:?}");
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "gw-us", "namespace": "otelhouse-system", "annotations": {"otelhouse.dev/owner": "Pool/gw"}},
+            "data": {"config.yaml": serde_norway::to_string(&config).unwrap()}});
+        let workload = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "gw-us-a", "namespace": "otelhouse-system",
+                         "labels": {"app.kubernetes.io/instance": "gw"},
+                         "annotations": {"otelhouse.dev/owner": "Pool/gw"}},
+            "spec": {"template": {
+                "metadata": {"annotations": {"otelhouse.dev/config-hash": memory_limit.to_string()}},
+                "spec": {"containers": [{"name": "collector", "image": "otel/opentelemetry-collector-contrib:0.150.1",
+                    "args": [format!("--config={CONFIG_DIR}/config.yaml")],
+                    "env": [{"name": "OTELHOUSE_SINK", "value": "http://127.0.0.1:9"}],
+                    "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": true}]}],
+                    "volumes": [{"name": "config", "configMap": {"name": "gw-us"}}]}}}});
+        let check = check_objects(&workload, &[&cm]).unwrap();
+        let job = &check.job.object;
+        let container = &job["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["name"], CONTAINER);
+        // The candidate's files where the Job mounts them.
+        let candidate = &check.config_maps[0];
+        let volume = &job["spec"]["template"]["spec"]["volumes"][0];
+        assert_eq!(volume["configMap"]["name"], candidate.name.as_str());
+        assert_eq!(candidate.object["immutable"], true);
+        let mount = dir.path().join(format!("mount-{memory_limit}"));
+        std::fs::create_dir_all(&mount).unwrap();
+        for (file, text) in candidate.object["data"].as_object().unwrap() {
+            std::fs::write(mount.join(file), text.as_str().unwrap()).unwrap();
+        }
+        let args: Vec<String> = container["args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                a.as_str()
+                    .unwrap()
+                    .replace(CONFIG_DIR, mount.to_str().unwrap())
+            })
+            .collect();
+        assert_eq!(args[0], "validate");
+        let mut cmd = Command::new(collector_binary());
+        cmd.args(&args).env_clear().stdin(Stdio::null());
+        for e in container["env"].as_array().unwrap() {
+            cmd.env(e["name"].as_str().unwrap(), e["value"].as_str().unwrap());
+        }
+        let out = cmd.output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    let (ok, out) = run(2 << 20);
+    assert!(!ok, "a spike as large as the limit passed: {out}");
+    // What the operator reports: the kubelet's message is the end of this output
+    // (FallbackToLogsOnError), the check reads its error line.
+    let pod = json!({"status": {"containerStatuses": [{"name": CONTAINER,
+        "state": {"terminated": {"exitCode": 1, "message": out}}}]}});
+    assert_eq!(
+        termination_message(&pod).as_deref(),
+        Some("processors::memory_limiter: 'spike_limit_mib' must be smaller than 'limit_mib'"),
+        "{out}"
+    );
+    let (ok, out) = run(512 << 20);
+    assert!(ok, "{out}");
 }

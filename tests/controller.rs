@@ -28,6 +28,477 @@ fn path_of(d: &otelhouse::meta::Desired) -> String {
     }
 }
 
+const NS: &str = "otelhouse-system";
+const JOBS: &str = "batch/v1/jobs";
+
+/// The names of the config check Jobs on the server.
+fn check_jobs(w: &World) -> Vec<String> {
+    w.api
+        .list(JOBS)
+        .iter()
+        .map(|j| j["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A check Job ends as the Job controller and the kubelet end it, and the operator's watch of
+/// Jobs sees it. The Job's status as batch/v1 documents it for `backoffLimit: 0` and one pod
+/// (Kubernetes 1.31+: `FailureTarget` then `Failed`, reason `BackoffLimitExceeded`, once the
+/// pod failed; `SuccessCriteriaMet` then `Complete` once it succeeded); its pod as the kubelet
+/// leaves it: labelled with its Job's name, the container terminated with its exit code and,
+/// by `terminationMessagePolicy: FallbackToLogsOnError`, the end of its log as the message
+/// when it failed.
+async fn finish_check(w: &World, name: &str, error: Option<&str>) {
+    finish_check_in(w, NS, name, error).await
+}
+
+async fn finish_check_in(w: &World, ns: &str, name: &str, error: Option<&str>) {
+    use k8s_openapi::api::batch::v1::Job;
+    let t = "2026-01-01T00:00:00Z";
+    let cond = |type_: &str, reason: &str, message: &str| {
+        json!({"type": type_, "status": "True", "reason": reason, "message": message,
+               "lastProbeTime": t, "lastTransitionTime": t})
+    };
+    let status = match error {
+        None => json!({"startTime": t, "completionTime": t, "active": 0, "ready": 0,
+            "terminating": 0, "succeeded": 1, "uncountedTerminatedPods": {},
+            "conditions": [
+                cond("SuccessCriteriaMet", "CompletionsReached", "Reached expected number of succeeded pods"),
+                cond("Complete", "CompletionsReached", "Reached expected number of succeeded pods")]}),
+        Some(_) => json!({"startTime": t, "active": 0, "ready": 0, "terminating": 0,
+            "failed": 1, "uncountedTerminatedPods": {},
+            "conditions": [
+                cond("FailureTarget", "BackoffLimitExceeded", "Job has reached the specified backoff limit"),
+                cond("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")]}),
+    };
+    let jobs: Api<Job> = Api::namespaced(w.api.client_as("kube-controller-manager"), ns);
+    jobs.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"status": status})),
+    )
+    .await
+    .unwrap();
+    let job = w.api.get(JOBS, ns, name).unwrap();
+    let mut terminated = json!({"exitCode": if error.is_some() { 1 } else { 0 },
+        "reason": if error.is_some() { "Error" } else { "Completed" },
+        "startedAt": t, "finishedAt": t, "containerID": "containerd://1"});
+    if let Some(e) = error {
+        terminated["message"] = json!(e);
+    }
+    w.api.seed(
+        "pods",
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("{name}-x7k2p"), "namespace": ns,
+                "labels": {"batch.kubernetes.io/job-name": name, "job-name": name,
+                           "batch.kubernetes.io/controller-uid": job["metadata"]["uid"]}},
+            "spec": job["spec"]["template"]["spec"],
+            "status": {"phase": if error.is_some() { "Failed" } else { "Succeeded" },
+                "containerStatuses": [{"name": "validate", "ready": false, "restartCount": 0,
+                    "image": job["spec"]["template"]["spec"]["containers"][0]["image"],
+                    "imageID": "", "state": {"terminated": terminated}}]}}),
+    );
+    w.api.take();
+    w.observe(JOBS, ns, name);
+}
+
+/// Every check Job on the server succeeds.
+async fn pass_checks(w: &World) {
+    pass_checks_in(w, NS).await
+}
+
+/// Every check Job in a namespace succeeds.
+async fn pass_checks_in(w: &World, ns: &str) {
+    let jobs: Vec<String> = w
+        .api
+        .list(JOBS)
+        .iter()
+        .filter(|j| j["metadata"]["namespace"] == ns)
+        .map(|j| j["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!jobs.is_empty(), "no config check to pass in {ns}");
+    for j in jobs {
+        finish_check_in(w, ns, &j, None).await;
+    }
+}
+
+/// What the collector's `validate` says of a refused config (its output as the real binary
+/// prints it, tests/collector.rs).
+const REFUSED: &str = "Error: processors::memory_limiter: 'spike_limit_mib' must be smaller than 'limit_mib'\n2026/01/01 00:00:00 collector server run finished with error: processors::memory_limiter: 'spike_limit_mib' must be smaller than 'limit_mib'\n";
+
+fn condition(w: &World, pipeline: &str, type_: &str) -> (String, String, String) {
+    let st = w.pipeline(pipeline).status.clone().unwrap();
+    let c = st
+        .common
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("no {type_} in {st:?}"));
+    (c.status.clone(), c.reason.clone(), c.message.clone())
+}
+
+/// A new gateway config reaches the gateways only once the collector's own `validate` passed
+/// it in a one-off Job: (a) a change applies a candidate copy of the config and the Job, and
+/// nothing of the running gateways; (b) a refused config stays refused (ConfigRejected with the
+/// validator's message, Degraded, one Event) and the gateways keep theirs; (c) a next change
+/// that passes rolls out, and the candidates and Jobs are collected; (d) then nothing is written.
+#[tokio::test]
+async fn a_new_gateway_config_rolls_out_only_once_the_collector_validated_it() {
+    let inputs = tenant_inputs();
+    let mut w = World::new(&inputs);
+    w.reconcile_all().await;
+    assert!(w.reconcile_all().await.is_empty());
+    assert!(check_jobs(&w).is_empty(), "a first install is not held");
+    let cm = "otelhouse-gw-s0-us-east-1";
+    let zones = ["otelhouse-gw-s0-us-east-1a", "otelhouse-gw-s0-us-east-1b"];
+    let running = |w: &World| {
+        let config = w.api.get("/v1/configmaps", NS, cm).unwrap()["data"].clone();
+        let pods: Vec<serde_json::Value> = zones
+            .iter()
+            .map(|z| w.api.get("apps/v1/deployments", NS, z).unwrap()["spec"]["template"].clone())
+            .collect();
+        (config, pods)
+    };
+    let before = running(&w);
+
+    // (a) A change: a candidate ConfigMap and its Job, the gateways as they were.
+    let mut p = (*w.pipeline("app")).clone();
+    p.spec.gateway.batch.rows = 20_000;
+    w.update_pipeline(p.clone());
+    let reqs = w.reconcile_all().await;
+    let got = applies(&reqs);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    let jobs = check_jobs(&w);
+    assert_eq!(jobs.len(), 1);
+    let job_name = jobs[0].clone();
+    assert!(job_name.starts_with(&format!("{cm}-check-")), "{job_name}");
+    assert!(got.contains(&format!("/apis/batch/v1/namespaces/{NS}/jobs/{job_name}")));
+    let job = w.api.get(JOBS, NS, &job_name).unwrap();
+    let pod = &job["spec"]["template"]["spec"];
+    let candidate = pod["volumes"][0]["configMap"]["name"].as_str().unwrap();
+    assert!(got.contains(&format!("/api/v1/namespaces/{NS}/configmaps/{candidate}")));
+    // The candidate is the new config, immutable; the Job runs it as the gateways would.
+    let rendered = otelhouse::render::render(
+        &otelhouse::inventory::Inputs {
+            pipelines: vec![p],
+            ..inputs.clone()
+        },
+        &kit::settings(),
+    )
+    .unwrap();
+    let new_cm = rendered
+        .objects
+        .iter()
+        .find(|o| o.kind == "ConfigMap" && o.name == cm)
+        .unwrap();
+    let new_zone = rendered
+        .objects
+        .iter()
+        .find(|o| o.kind == "Deployment" && o.name == zones[0])
+        .unwrap();
+    let live_candidate = w.api.get("/v1/configmaps", NS, candidate).unwrap();
+    assert_eq!(live_candidate["data"], new_cm.object["data"]);
+    assert_ne!(live_candidate["data"], before.0);
+    assert_eq!(live_candidate["immutable"], true);
+    let gateway = &new_zone.object["spec"]["template"]["spec"]["containers"][0];
+    let check = &pod["containers"][0];
+    assert_eq!(check["image"], gateway["image"]);
+    assert_eq!(
+        check["env"], gateway["env"],
+        "the same credentials to resolve"
+    );
+    assert_eq!(
+        check["args"],
+        json!(["validate", "--config=/etc/otelcol-contrib/config.yaml"])
+    );
+    assert_eq!(check["terminationMessagePolicy"], "FallbackToLogsOnError");
+    assert_eq!(job["spec"]["backoffLimit"], 0);
+    assert_eq!(pod["restartPolicy"], "Never");
+    assert_eq!(running(&w), before, "the gateways keep their config");
+    assert_eq!(
+        condition(&w, "app", "ConfigRejected").1,
+        "ValidatingConfig",
+        "a check under way is a status"
+    );
+    assert!(
+        w.reconcile_all().await.is_empty(),
+        "nothing to write while the Job runs"
+    );
+
+    // (b) The collector refuses it.
+    finish_check(&w, &job_name, Some(REFUSED)).await;
+    let reqs = w.reconcile_all().await;
+    assert!(applies(&reqs).is_empty(), "{:?}", applies(&reqs));
+    assert!(!reqs.iter().any(|r| r.method == "DELETE"));
+    let pod_reads: Vec<&Recorded> = reqs.iter().filter(|r| r.path.ends_with("/pods")).collect();
+    assert_eq!(pod_reads.len(), 1, "the pod's message is read once");
+    assert_eq!(
+        pod_reads[0].param("labelSelector").as_deref(),
+        Some(format!("batch.kubernetes.io/job-name={job_name}").as_str())
+    );
+    let (status, reason, message) = condition(&w, "app", "ConfigRejected");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "ValidationFailed")
+    );
+    assert!(
+        message.ends_with(
+            ": processors::memory_limiter: 'spike_limit_mib' must be smaller than 'limit_mib'"
+        ) && message.contains(cm),
+        "{message}"
+    );
+    assert_eq!(
+        condition(&w, "app", "Degraded"),
+        ("True".into(), "ConfigRejected".into(), message.clone())
+    );
+    let events: Vec<&Recorded> = reqs
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/events"))
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].body["reason"], "ConfigRejected");
+    assert_eq!(events[0].body["type"], "Warning");
+    assert!(
+        events[0].body["note"]
+            .as_str()
+            .unwrap()
+            .contains("must be smaller than 'limit_mib'")
+    );
+    assert_eq!(running(&w), before, "the gateways keep their config");
+    let again = w.reconcile_all().await;
+    assert!(
+        again.is_empty(),
+        "a refusal is reported once: {:?}",
+        again.iter().map(Recorded::short).collect::<Vec<_>>()
+    );
+
+    // (c) A next change passes: it rolls out, the refused and the passed checks are collected.
+    let mut p = (*w.pipeline("app")).clone();
+    p.spec.gateway.batch.rows = 30_000;
+    w.update_pipeline(p);
+    let reqs = w.reconcile_all().await;
+    let deleted: Vec<String> = reqs
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(
+        deleted.len(),
+        2,
+        "the refused candidate and Job: {deleted:#?}"
+    );
+    assert!(
+        deleted
+            .iter()
+            .any(|d| d.ends_with(&format!("/jobs/{job_name}")))
+    );
+    assert!(
+        deleted
+            .iter()
+            .any(|d| d.ends_with(&format!("/configmaps/{candidate}")))
+    );
+    let jobs = check_jobs(&w);
+    assert_eq!(jobs.len(), 1);
+    assert_ne!(jobs[0], job_name);
+    assert_eq!(running(&w), before);
+    finish_check(&w, &jobs[0], None).await;
+    let reqs = w.reconcile_all().await;
+    let mut got = applies(&reqs);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            format!("/api/v1/namespaces/{NS}/configmaps/{cm}"),
+            format!("/apis/apps/v1/namespaces/{NS}/deployments/{}", zones[0]),
+            format!("/apis/apps/v1/namespaces/{NS}/deployments/{}", zones[1]),
+        ]
+    );
+    let deleted: Vec<&Recorded> = reqs.iter().filter(|r| r.method == "DELETE").collect();
+    assert_eq!(deleted.len(), 2, "the passed candidate and Job");
+    assert!(check_jobs(&w).is_empty());
+    assert!(
+        w.api
+            .list("/v1/configmaps")
+            .iter()
+            .all(|c| !c["metadata"]["name"].as_str().unwrap().contains("-check-"))
+    );
+    assert_ne!(running(&w), before, "the gateways run the new config");
+    assert_eq!(
+        condition(&w, "app", "ConfigRejected"),
+        ("False".into(), "AsExpected".into(), String::new())
+    );
+    assert_eq!(condition(&w, "app", "Degraded").0, "False");
+
+    // (d) Nothing else to do.
+    let idle = w.reconcile_all().await;
+    assert!(
+        idle.is_empty(),
+        "an idle pass sent: {:?}",
+        idle.iter().map(Recorded::short).collect::<Vec<_>>()
+    );
+}
+
+const AGENTS: &str = "otelhouse-agents";
+
+fn class_condition(w: &World, class: &str, type_: &str) -> (String, String, String) {
+    let st = w.class(class).status.clone().unwrap();
+    let c = st
+        .common
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .unwrap_or_else(|| panic!("no {type_} in {st:?}"));
+    (c.status.clone(), c.reason.clone(), c.message.clone())
+}
+
+/// The agents' check: a pipeline that selects pods by label changes the agents' shared
+/// pipelines (they extract the label): the new shared ConfigMap (named by its content) is
+/// applied, the DaemonSet is not, and a Job in the agents' namespace checks the shared and
+/// the class's config as the agents would run them (the checkpoint storage an emptyDir, never
+/// the node's). Refused: the agents keep the config they read (its shared ConfigMap is kept),
+/// ConfigRejected on the class, one Event. Passed: the DaemonSet rolls, the old shared
+/// ConfigMap and the check go.
+#[tokio::test]
+async fn a_new_agent_config_rolls_out_only_once_the_collector_validated_it() {
+    let mut w = World::new(&tenant_inputs());
+    w.reconcile_all().await;
+    assert!(w.reconcile_all().await.is_empty());
+    let ds = "otelhouse-agent-all";
+    let template = |w: &World| {
+        w.api.get("apps/v1/daemonsets", AGENTS, ds).unwrap()["spec"]["template"].clone()
+    };
+    let shared_of = |t: &serde_json::Value| {
+        t["spec"]["volumes"][0]["projected"]["sources"][0]["configMap"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let before = template(&w);
+    let old_shared = shared_of(&before);
+
+    let mut p = (*w.pipeline("app")).clone();
+    p.spec.sources.pod_selector =
+        Some(serde_json::from_value(json!({"matchLabels": {"app": "web"}})).unwrap());
+    w.update_pipeline(p);
+    w.reconcile_all().await;
+    pass_checks_in(&w, NS).await;
+    let reqs = w.reconcile_all().await;
+    // The gateways rolled; the agents wait for their own check.
+    assert!(applies(&reqs).iter().any(|p| p.contains("/deployments/")));
+    assert_eq!(template(&w), before);
+    let jobs: Vec<serde_json::Value> = w.api.list(JOBS);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = &jobs[0];
+    assert_eq!(job["metadata"]["namespace"], AGENTS);
+    let job_name = job["metadata"]["name"].as_str().unwrap().to_string();
+    assert!(
+        job_name.starts_with("otelhouse-agent-all-check-"),
+        "{job_name}"
+    );
+    let pod = &job["spec"]["template"]["spec"];
+    let sources = &pod["volumes"][0]["projected"]["sources"];
+    let new_shared = sources[0]["configMap"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_shared, old_shared);
+    assert!(w.api.get("/v1/configmaps", AGENTS, &new_shared).is_some());
+    assert!(
+        sources[1]["configMap"]["name"]
+            .as_str()
+            .unwrap()
+            .starts_with("otelhouse-agent-all-check-"),
+        "the class's config as a candidate"
+    );
+    assert_eq!(
+        pod["containers"][0]["args"],
+        json!([
+            "validate",
+            "--config=/etc/otelcol-contrib/pipelines.yaml",
+            "--config=/etc/otelcol-contrib/class.yaml"
+        ])
+    );
+    for v in pod["volumes"].as_array().unwrap() {
+        assert!(v.get("hostPath").is_none(), "{v}");
+    }
+    assert_eq!(
+        class_condition(&w, "all", "ConfigRejected").1,
+        "ValidatingConfig"
+    );
+
+    // Refused.
+    let mut reqs = Vec::new();
+    finish_check_in(&w, AGENTS, &job_name, Some(REFUSED)).await;
+    reqs.extend(w.reconcile_all().await);
+    assert!(applies(&reqs).is_empty(), "{:?}", applies(&reqs));
+    assert!(
+        !reqs.iter().any(|r| r.method == "DELETE"),
+        "the old shared ConfigMap is kept"
+    );
+    assert_eq!(template(&w), before);
+    assert!(w.api.get("/v1/configmaps", AGENTS, &old_shared).is_some());
+    let (status, reason, message) = class_condition(&w, "all", "ConfigRejected");
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "ValidationFailed")
+    );
+    assert!(
+        message.contains("must be smaller than 'limit_mib'"),
+        "{message}"
+    );
+    assert_eq!(class_condition(&w, "all", "Degraded").1, "ConfigRejected");
+    let events: Vec<&Recorded> = reqs
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/events"))
+        .collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].body["reason"], "ConfigRejected");
+    assert!(w.reconcile_all().await.is_empty());
+
+    // The next try passes (the check runs again when its Job is gone: its TTL, or by hand).
+    w.api.take();
+    let jobs_api: Api<k8s_openapi::api::batch::v1::Job> =
+        Api::namespaced(w.api.client_as("kubectl"), AGENTS);
+    jobs_api
+        .delete(&job_name, &DeleteParams::background())
+        .await
+        .unwrap();
+    let gone = w.api.get(JOBS, AGENTS, &job_name).is_none();
+    assert!(gone);
+    w.ctx
+        .observe_owned(otelhouse::kinds::Managed::Job, &job.clone(), true);
+    w.reconcile_all().await;
+    pass_checks_in(&w, AGENTS).await;
+    let reqs = w.reconcile_all().await;
+    assert!(
+        applies(&reqs)
+            .iter()
+            .any(|p| p.ends_with(&format!("/daemonsets/{ds}")))
+    );
+    assert_eq!(shared_of(&template(&w)), new_shared);
+    assert_ne!(template(&w), before);
+    // The old shared ConfigMap goes once no agent reads it, with the check.
+    let deleted: Vec<String> = reqs
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        deleted
+            .iter()
+            .any(|d| d.ends_with(&format!("/configmaps/{old_shared}"))),
+        "{deleted:#?}"
+    );
+    assert!(deleted.iter().any(|d| d.contains("/jobs/")), "{deleted:#?}");
+    assert!(w.api.list(JOBS).is_empty());
+    assert_eq!(class_condition(&w, "all", "ConfigRejected").0, "False");
+    let idle = w.reconcile_all().await;
+    assert!(
+        idle.is_empty(),
+        "an idle pass sent: {:?}",
+        idle.iter().map(Recorded::short).collect::<Vec<_>>()
+    );
+}
+
 #[tokio::test]
 async fn create_applies_exactly_the_rendered_objects_then_an_idle_pass_writes_nothing() {
     let inputs = tenant_inputs();
@@ -122,6 +593,9 @@ async fn a_change_applies_only_the_changed_objects() {
     let mut p = (*w.pipeline("app")).clone();
     p.spec.gateway.batch.rows = 20_000;
     w.update_pipeline(p);
+    // First its check (see a_new_gateway_config_rolls_out_only_once_the_collector_validated_it).
+    w.reconcile_all().await;
+    pass_checks(&w).await;
     let reqs = w.reconcile_all().await;
     let mut got = applies(&reqs);
     got.sort();
@@ -158,7 +632,17 @@ async fn a_node_in_a_new_zone_gets_a_gateway_and_agent_coverage() {
         otelhouse::inventory::NodeFacts::new("n3", labels),
     );
     w.ctx.touch();
+    // The region's config changes with its plan: the new zone's gateways wait for its check
+    // with the others (they share the ConfigMap).
     let reqs = w.reconcile_all().await;
+    assert!(
+        !applies(&reqs)
+            .iter()
+            .any(|p| p.ends_with("/deployments/otelhouse-gw-s0-us-east-1c"))
+    );
+    pass_checks(&w).await;
+    let mut reqs = reqs;
+    reqs.extend(w.reconcile_all().await);
     let got = applies(&reqs);
     for want in [
         "/apis/apps/v1/namespaces/otelhouse-system/deployments/otelhouse-gw-s0-us-east-1c",
@@ -330,7 +814,7 @@ async fn deletion_removes_the_gateways_and_keeps_the_tables_by_default() {
     assert!(
         applies(&reqs)
             .iter()
-            .any(|p| p.ends_with("configmaps/otelhouse-agents-shared"))
+            .any(|p| p.contains("configmaps/otelhouse-agents-shared-"))
     );
 }
 
@@ -459,6 +943,8 @@ async fn the_autoscaler_owns_gateway_replicas() {
     let mut p = (*w.pipeline("app")).clone();
     p.spec.gateway.batch.rows = 20_000;
     w.update_pipeline(p);
+    w.reconcile_all().await;
+    pass_checks(&w).await;
     let reqs = w.reconcile_all().await;
     assert!(applies(&reqs).iter().any(|p| p.ends_with(name)));
     assert!(!reqs.iter().any(|r| r.path.ends_with("/scale")));
@@ -572,6 +1058,8 @@ async fn the_backoff_grows_per_resource_and_a_success_resets_it() {
         .push("team-b".into());
     let mut twin = inputs.pipelines[0].clone();
     twin.metadata.namespace = Some("team-b".into());
+    // Its own table: a table belongs to one pipeline.
+    twin.spec.tables[0].name = "twin_logs".into();
     inputs.pipelines.push(twin);
     let mut w = World::new(&inputs);
     let pipeline = |w: &World, ns: &str| {

@@ -1963,3 +1963,71 @@ fn every_baseline_violation_at_once() {
     );
     admitted(&pod, Level::Privileged);
 }
+
+// -----------------------------------------------------------------------------------------
+// The operator's own pods: its config check Jobs
+
+/// The config check Job of every rendered workload (`controller::config_check`), the rendered
+/// ConfigMaps it mounts as candidates: gateways in memory (the tenant fixture's Deployments)
+/// and on disk (the samples' StatefulSets, whose queue volume becomes an emptyDir), and the
+/// agents' DaemonSets, privileged as they are.
+fn check_jobs() -> Vec<(String, Value)> {
+    use otelhouse::controller::config_check::check_objects;
+    use otelhouse::controller::snapshot::ConfigRef;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for source in ["config/samples", "tests/fixtures/tenant.yaml"] {
+        let inputs = otelhouse::render::load(&[root.join(source)], &[]).unwrap();
+        let r =
+            otelhouse::render::render(&inputs, &otelhouse::inventory::Settings::default()).unwrap();
+        for w in &r.objects {
+            let Some(config) = ConfigRef::of(w.kind, &w.object) else {
+                continue;
+            };
+            let cms: Vec<&Value> = config
+                .config_maps
+                .iter()
+                .map(|n| {
+                    &r.objects
+                        .iter()
+                        .find(|o| o.kind == "ConfigMap" && o.name == *n)
+                        .unwrap()
+                        .object
+                })
+                .collect();
+            let check = check_objects(&w.object, &cms).unwrap();
+            out.push((format!("{} {}", w.kind, w.name), check.job.object));
+        }
+    }
+    out
+}
+
+/// A check Job runs in the operator's namespace, which enforces `restricted` (the README's
+/// install steps): every one passes it at 1.33 and latest, also the agents', whose own pods
+/// need `privileged` (the Job mounts nothing of the node and runs as non-root).
+#[test]
+fn config_check_jobs_pass_restricted() {
+    let jobs = check_jobs();
+    for kind in ["Deployment", "StatefulSet", "DaemonSet"] {
+        assert!(
+            jobs.iter().any(|(w, _)| w.starts_with(kind)),
+            "no {kind} checked"
+        );
+    }
+    for (workload, job) in &jobs {
+        assert_eq!(job["kind"], "Job");
+        for version in [Version::Minor(33), Version::Latest] {
+            let v = check_version(job, Level::Restricted, version);
+            assert!(v.is_empty(), "the check Job of {workload}: {v:?}");
+        }
+        let volumes = job["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .unwrap();
+        assert!(
+            volumes
+                .iter()
+                .all(|v| v.get("hostPath").is_none() && v.get("persistentVolumeClaim").is_none()),
+            "{workload}: {volumes:?}"
+        );
+    }
+}

@@ -78,10 +78,23 @@ async fn scenario_requests() -> Vec<Recorded> {
     inputs.pipelines.push(disk);
     let mut w = World::new(&inputs);
     out.extend(w.reconcile_all().await);
-    let mut p = (*w.pipeline("app")).clone();
-    p.spec.gateway.batch.rows = 20_000;
-    w.update_pipeline(p);
-    out.extend(w.reconcile_all().await);
+    // A change is checked first (a Job, its pod's message read when it fails), then rolled out
+    // (and the check collected).
+    // A pod selector changes the agents' config too (their checks run in their namespace).
+    for (rows, app, refused) in [
+        (20_000, None, true),
+        (30_000, Some("web"), true),
+        (30_000, Some("api"), false),
+    ] {
+        let mut p = (*w.pipeline("app")).clone();
+        p.spec.gateway.batch.rows = rows;
+        p.spec.sources.pod_selector =
+            app.map(|a| serde_json::from_value(json!({"matchLabels": {"app": a}})).unwrap());
+        w.update_pipeline(p);
+        out.extend(w.reconcile_all().await);
+        finish_checks(&w, refused).await;
+        out.extend(w.reconcile_all().await);
+    }
 
     // An unreachable store, twice: the same Warning is an Event patched, not a second one.
     let mut bad = tenant_inputs();
@@ -120,6 +133,39 @@ async fn scenario_requests() -> Vec<Recorded> {
     assert!(deleted >= 10, "{deleted}");
     out.extend(w.api.take());
     out
+}
+
+/// Every config check Job ends, failed (with its pod) or succeeded, as the Job controller ends
+/// it; the operator's Job watch sees it (tests/controller.rs has the scenario in detail).
+async fn finish_checks(w: &World, refused: bool) {
+    use k8s_openapi::api::batch::v1::Job;
+    use kube::api::{Patch, PatchParams};
+    for job in w.api.list("batch/v1/jobs") {
+        let name = job["metadata"]["name"].as_str().unwrap().to_string();
+        let ns = job["metadata"]["namespace"].as_str().unwrap().to_string();
+        let jobs: Api<Job> = Api::namespaced(w.api.client_as("kube-controller-manager"), &ns);
+        let (type_, reason) = if refused {
+            ("Failed", "BackoffLimitExceeded")
+        } else {
+            ("Complete", "CompletionsReached")
+        };
+        let status = json!({"status": {"conditions": [{"type": type_, "status": "True", "reason": reason}]}});
+        jobs.patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
+            .await
+            .unwrap();
+        if refused {
+            w.api.seed(
+                "pods",
+                json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": format!("{name}-x7k2p"), "namespace": ns,
+                                 "labels": {"batch.kubernetes.io/job-name": name}},
+                    "status": {"phase": "Failed", "containerStatuses": [{"name": "validate",
+                        "state": {"terminated": {"exitCode": 1, "message": "Error: refused"}}}]}}),
+            );
+        }
+        w.observe("batch/v1/jobs", &ns, &name);
+    }
+    w.api.take();
 }
 
 /// What the API server authorizes for a request: its attributes, and `create` as well when a
@@ -180,8 +226,29 @@ async fn every_request_is_allowed_and_every_grant_is_used() {
             .iter()
             .any(|r| r.path.contains("rbac.authorization.k8s.io"))
     );
-    assert!(!ours.iter().any(|r| r.path.contains("/pods")
-        || r.path.contains("/namespaces/") && r.path.ends_with("namespaces")));
+    assert!(
+        !ours
+            .iter()
+            .any(|r| r.path.contains("/namespaces/") && r.path.ends_with("namespaces"))
+    );
+    // Pods only to read a config check's message: its own pods, in the gateways' and the
+    // agents' namespaces.
+    let pod_reads: Vec<&&Recorded> = ours.iter().filter(|r| r.path.contains("/pods")).collect();
+    for ns in [NS, otelhouse::inventory::DEFAULT_AGENT_NAMESPACE] {
+        assert!(
+            pod_reads
+                .iter()
+                .any(|r| r.path == format!("/api/v1/namespaces/{ns}/pods"))
+        );
+    }
+    for r in pod_reads {
+        assert!(r.path.ends_with("/pods") && r.method == "GET", "{r:?}");
+        assert!(
+            r.param("labelSelector")
+                .is_some_and(|s| s.starts_with("batch.kubernetes.io/job-name=")),
+            "{r:?}"
+        );
+    }
 }
 
 /// The evaluation is not vacuous: a chart without the agents' Role denies the DaemonSet applies,
@@ -209,7 +276,7 @@ async fn a_missing_or_extra_grant_is_caught() {
             o["rules"]
                 .as_array_mut()
                 .unwrap()
-                .push(json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}));
+                .push(json!({"apiGroups": [""], "resources": ["pods"], "verbs": ["watch"]}));
         }
     }
     let rbac = Rbac::from_objects_in(&extra, NS);

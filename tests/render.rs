@@ -159,15 +159,17 @@ fn classes_named_like_shared_objects_do_not_take_them_over() {
         .filter(|o| o.kind == "ConfigMap")
         .map(|o| o.name.as_str())
         .collect();
+    let prefix = format!("{}-", otelhouse::agents::PIPELINES_CONFIG_MAP);
     assert!(
-        config_maps.contains(&otelhouse::agents::PIPELINES_CONFIG_MAP),
+        config_maps.iter().any(|n| n.starts_with(&prefix)),
         "{config_maps:?}"
     );
     let shared = r
         .objects
         .iter()
-        .find(|o| o.kind == "ConfigMap" && o.name == otelhouse::agents::PIPELINES_CONFIG_MAP)
+        .find(|o| o.kind == "ConfigMap" && o.name.starts_with(&prefix))
         .unwrap();
+    assert_eq!(shared.object["immutable"], true);
     assert_eq!(
         shared.object["metadata"]["annotations"]["otelhouse.dev/owner"], "agents",
         "the shared ConfigMap is the agents', not a class's"

@@ -743,3 +743,377 @@ fn the_benchmarked_schema_is_the_generated_one() {
         "regenerate benches/otelhouse_default_logs.sql (see its header)"
     );
 }
+
+fn owner(namespace: &str, name: &str) -> otelhouse::model::table::Owner {
+    otelhouse::model::table::Owner {
+        namespace: namespace.into(),
+        name: name.into(),
+        uid: Some(format!("uid-{name}")),
+    }
+}
+
+/// The layouts as a pipeline's: each carries its owner (the controller's and the CLI's do).
+fn owned(mut layouts: Vec<TableLayout>, o: &otelhouse::model::table::Owner) -> Vec<TableLayout> {
+    for l in &mut layouts {
+        l.owner = Some(o.clone());
+    }
+    layouts
+}
+
+fn placement(db: &str) -> otelhouse::schema::Placement<'_> {
+    otelhouse::schema::Placement {
+        database: db,
+        cluster: None,
+        engine: TableEngine::MergeTree,
+    }
+}
+
+async fn comment(c: &Client, db: &str, table: &str) -> String {
+    c.query("SELECT comment FROM system.tables WHERE database = ? AND name = ?")
+        .bind(db)
+        .bind(table)
+        .fetch_one::<String>()
+        .await
+        .unwrap()
+}
+
+/// A table is its pipeline's: the record in its COMMENT is checked before any plan, so a
+/// pipeline that names another's table (a tenant squatting it, in a store both may use) gets a
+/// refusal naming the owner, not a plan that drops its indexes and shortens its TTL; and its
+/// `deletionPolicy: Drop` does not drop the victim's table. The owner's own Drop does.
+#[tokio::test]
+async fn a_table_owned_by_another_pipeline_is_never_altered_or_dropped() {
+    let db = kit::unique_database("owned");
+    let mut p = sample_pipeline();
+    p.spec.tables.truncate(1);
+    let victim = owner("team-a", "victim");
+    let theirs = owned(layouts_in(&p, &db), &victim);
+    let c = client();
+    let out = apply::apply(&c, &theirs, &record(), false).await;
+    assert!(matches!(out, Outcome::Applied { .. }), "{out:?}");
+    for t in ["server_logs", "server_logs_ingest"] {
+        assert_eq!(
+            comment(&c, &db, t).await,
+            "otelhouse owner: LogPipeline team-a/victim uid uid-victim"
+        );
+    }
+    let indexes = |c: Client, db: String| async move {
+        c.query("SELECT count() FROM system.data_skipping_indices WHERE database = ? AND table = 'server_logs'")
+            .bind(db)
+            .fetch_one::<u64>()
+            .await
+            .unwrap()
+    };
+    let before = indexes(c.clone(), db.clone()).await;
+    assert!(before > 0);
+
+    // The squatter: the same table name, no indexes, one day of retention.
+    let mut q = p.clone();
+    q.spec.tables[0].retention_days = 1;
+    q.spec.tables[0].indexes = Some(Vec::new());
+    let squatter = owner("team-b", "squatter");
+    let out = apply::apply(&c, &owned(layouts_in(&q, &db), &squatter), &record(), false).await;
+    let Outcome::Refused { reasons, applied } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(applied.is_empty(), "{applied:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("server_logs: table belongs to LogPipeline team-a/victim")),
+        "{reasons:?}"
+    );
+    // Without an owner (tools), another's table is refused the same way.
+    let out = apply::apply(&c, &layouts_in(&q, &db), &record(), false).await;
+    assert!(matches!(out, Outcome::Refused { .. }), "{out:?}");
+    assert_eq!(indexes(c.clone(), db.clone()).await, before);
+    assert!(apply::plan(&c, &theirs).await.unwrap().is_empty());
+
+    // The squatter deleted with `deletionPolicy: Drop`: nothing of the victim's is dropped.
+    let names = vec!["server_logs".to_string()];
+    let plan = otelhouse::schema::plan_drop(&c, &names, placement(&db), &squatter)
+        .await
+        .unwrap();
+    assert!(plan.steps.is_empty(), "{plan:?}");
+    assert!(
+        plan.refused
+            .iter()
+            .any(|r| r.contains("belongs to LogPipeline team-a/victim")),
+        "{plan:?}"
+    );
+    assert_eq!(
+        count(
+            &c,
+            &format!("SELECT count() FROM system.tables WHERE database = '{db}'")
+        )
+        .await,
+        4,
+        "target, ingest, view and history stay"
+    );
+
+    // The owner's Drop drops its three objects.
+    let plan = otelhouse::schema::plan_drop(&c, &names, placement(&db), &victim)
+        .await
+        .unwrap();
+    assert_eq!(plan.steps.len(), 3, "{plan:?}");
+    for sql in plan.statements() {
+        c.query(&sql).execute().await.unwrap();
+    }
+    assert_eq!(
+        count(
+            &c,
+            &format!("SELECT count() FROM system.tables WHERE database = '{db}'")
+        )
+        .await,
+        1,
+        "only the history table is left"
+    );
+}
+
+/// Tables the operator made before the owner records are adopted by the pipeline that applies
+/// them (the model gives each table to one pipeline); a table it did not make (no record, no
+/// view of ours) is left alone, neither altered nor dropped.
+#[tokio::test]
+async fn unmarked_tables_are_adopted_only_when_they_are_the_operators() {
+    let (db, p, c) = server_logs_applied("adopt").await;
+    assert_eq!(comment(&c, &db, "server_logs").await, "");
+    let me = owner("otelhouse-system", "clickhouse");
+    let mine = owned(layouts_in(&p, &db), &me);
+    let plan = apply::plan(&c, &mine).await.unwrap();
+    assert_eq!(plan.steps.len(), 2, "{plan:#?}");
+    assert!(
+        plan.statements()
+            .iter()
+            .all(|s| s.contains("MODIFY COMMENT 'otelhouse owner: LogPipeline otelhouse-system/clickhouse uid uid-clickhouse'")),
+        "{plan:#?}"
+    );
+    assert!(matches!(
+        apply::apply(&c, &mine, &record(), false).await,
+        Outcome::Applied { .. }
+    ));
+    assert!(apply::plan(&c, &mine).await.unwrap().is_empty());
+    // The same pipeline under a new uid (deleted with Retain, created again) keeps its table.
+    let again = owned(
+        layouts_in(&p, &db),
+        &otelhouse::model::table::Owner {
+            uid: Some("uid-new".into()),
+            ..me.clone()
+        },
+    );
+    let plan = apply::plan(&c, &again).await.unwrap();
+    assert!(plan.refused.is_empty(), "{plan:#?}");
+    assert_eq!(plan.steps.len(), 2, "the records follow the new uid");
+
+    // A table someone made by hand under a pipeline's table name.
+    c.query(&format!(
+        "CREATE TABLE `{db}`.hand_made (x UInt8) ENGINE = MergeTree ORDER BY x"
+    ))
+    .execute()
+    .await
+    .unwrap();
+    let mut q = p.clone();
+    q.spec.tables[0].name = "hand_made".into();
+    let out = apply::apply(&c, &owned(layouts_in(&q, &db), &me), &record(), false).await;
+    let Outcome::Refused { reasons, .. } = &out else {
+        panic!("{out:?}")
+    };
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("without an owner record")),
+        "{reasons:?}"
+    );
+    let plan = otelhouse::schema::plan_drop(&c, &["hand_made".to_string()], placement(&db), &me)
+        .await
+        .unwrap();
+    assert!(
+        plan.steps.is_empty() && !plan.refused.is_empty(),
+        "{plan:?}"
+    );
+}
+
+/// Each value the model refuses for ClickHouse's sake (src/model/table.rs), shown here to be
+/// refused or to misbehave on the real engine when it gets through: the layout of a valid table
+/// with the one field changed as the refused spec would have it.
+#[tokio::test]
+async fn values_the_model_refuses_are_refused_or_misbehave_in_clickhouse() {
+    use otelhouse::model::table::resolve_spec;
+    let c = client();
+    let base = || {
+        let mut p = sample_pipeline();
+        p.spec.tables.truncate(1);
+        p.spec.tables[0].indexes = Some(Vec::new());
+        p
+    };
+    let spec_refused = |edit: &dyn Fn(&mut otelhouse::crd::TableSpec), field: &str| {
+        let mut p = base();
+        edit(&mut p.spec.tables[0]);
+        let e = resolve_spec(&p.spec.tables[0]).unwrap_err();
+        assert!(e.iter().any(|m| m.starts_with(field)), "{field}: {e:?}");
+    };
+    let column = |name: &str, ty: &str| -> otelhouse::crd::ColumnSpec {
+        serde_json::from_str(&format!(
+            r#"{{"name": "{name}", "from": "LogAttributes", "key": "k", "type": "{ty}"}}"#
+        ))
+        .unwrap()
+    };
+    let create = |l: &TableLayout| {
+        let c = c.clone();
+        let sql = [l.create_database(), l.create_target()];
+        async move {
+            for s in &sql[..1] {
+                c.query(s).execute().await.unwrap();
+            }
+            c.query(&sql[1]).execute().await
+        }
+    };
+    let layout = |db: &str| layouts_in(&base(), db).remove(0);
+    // A batch of lines of now, a millisecond apart, as one block (chdb's streaming insert
+    // path cuts blocks of its own, a server does not; older lines would be past the TTL).
+    let batch = |db: &str, n: u64| {
+        let sql = format!(
+            "INSERT INTO `{db}`.server_logs_ingest (Timestamp, ServiceName, Body, ResourceAttributes) \
+             SELECT now64(9) - toIntervalMillisecond(number), 'svc', concat('line ', toString(number)), \
+             map('k8s.namespace.name', 'ns-1', 'k8s.pod.name', 'p') FROM numbers({n})"
+        );
+        c.query(&sql).execute()
+    };
+
+    // A column named like a virtual column: refused at CREATE, or hiding the virtual column.
+    spec_refused(
+        &|t| t.columns.push(column("_row_exists", "String")),
+        "table.columns",
+    );
+    let db = kit::unique_database("virtual");
+    let mut l = layout(&db);
+    let mut col = l.columns.last().unwrap().clone();
+    col.name = "_row_exists".into();
+    l.columns.push(col.clone());
+    let err = create(&l).await.unwrap_err().to_string();
+    assert!(
+        err.contains("reserved for persistent virtual column"),
+        "{err}"
+    );
+    spec_refused(
+        &|t| t.columns.push(column("_part", "String")),
+        "table.columns",
+    );
+    let mut l = layout(&db);
+    col.name = "_part".into();
+    col.sql_type = "String".into();
+    l.columns.push(col.clone());
+    create(&l).await.unwrap();
+    c.query(&format!("INSERT INTO `{db}`.`{}` (`Timestamp`, `EventDate`, `EventTime`, `_part`) VALUES (now64(9), today(), now(), 'mine')", l.table))
+        .execute()
+        .await
+        .unwrap();
+    let part: String = c
+        .query(&format!("SELECT _part FROM `{db}`.`{}`", l.table))
+        .fetch_one()
+        .await
+        .unwrap();
+    assert_eq!(part, "mine", "the column hides the virtual column _part");
+
+    // An index or a function that does not fit the column's type: refused at CREATE.
+    let mut l = layout(&kit::unique_database("misfit"));
+    let ix = |expr: &str, ty: &str| -> otelhouse::crd::IndexSpec {
+        serde_json::from_str(&format!(r#"{{"expression": "{expr}", "type": "{ty}"}}"#)).unwrap()
+    };
+    spec_refused(
+        &|t| {
+            t.columns.push(column("code", "Int64"));
+            t.indexes = Some(vec![ix("code", "tokenbf_v1")]);
+        },
+        "table.indexes[0].type",
+    );
+    l.indexes = vec![ddl::Index {
+        name: "i".into(),
+        expr: "`SeverityNumber`".into(),
+        type_sql: "tokenbf_v1(256, 2, 0)".into(),
+        granularity: 1,
+    }];
+    let err = create(&l).await.unwrap_err().to_string();
+    assert!(err.contains("can only be used with column types"), "{err}");
+    spec_refused(
+        &|t| t.indexes = Some(vec![ix("Timestamp", "text")]),
+        "table.indexes[0].type",
+    );
+    l.indexes[0].type_sql = "text(tokenizer = splitByNonAlpha)".into();
+    l.indexes[0].expr = "`Timestamp`".into();
+    let err = create(&l).await.unwrap_err().to_string();
+    assert!(
+        err.contains("Text index must be created on columns"),
+        "{err}"
+    );
+    l.indexes.clear();
+    spec_refused(
+        &|t| t.order_by = vec!["lower(SeverityNumber)".into()],
+        "table.orderBy[0]",
+    );
+    l.order_by = vec!["lower(`SeverityNumber`)".into()];
+    let err = create(&l).await.unwrap_err().to_string();
+    assert!(
+        err.contains("Illegal type UInt8 of argument of function lower"),
+        "{err}"
+    );
+    spec_refused(
+        &|t| t.order_by = vec!["toStartOfHour(Body)".into()],
+        "table.orderBy[0]",
+    );
+    l.order_by = vec!["toStartOfHour(`Body`)".into()];
+    let err = create(&l).await.unwrap_err().to_string();
+    assert!(
+        err.contains("Should be Date, Date32, DateTime or DateTime64"),
+        "{err}"
+    );
+
+    spec_refused(&|t| t.index_granularity = Some(0), "table.indexGranularity");
+    let mut g = layout(&kit::unique_database("granularity"));
+    g.index_granularity = 0;
+    let err = create(&g).await.unwrap_err().to_string();
+    assert!(err.contains("value 0 makes no sense"), "{err}");
+
+    // toDate of a String column: created, then every insert of a line that is not a date fails.
+    spec_refused(
+        &|t| t.partition_by = Some("toDate(Body)".into()),
+        "table.partitionBy",
+    );
+    let db = kit::unique_database("partition");
+    let mut l = layout(&db);
+    l.partition_by = "toDate(`Body`)".into();
+    for s in l.create_all() {
+        c.query(&s).execute().await.unwrap();
+    }
+    let err = batch(&db, 3).await.unwrap_err().to_string();
+    assert!(err.contains("Cannot parse"), "{err}");
+
+    // The raw Timestamp (or an hour): one batch of 200 lines spans 200 partitions, refused
+    // whole by the server's max_partitions_per_insert_block (100), on every retry.
+    spec_refused(
+        &|t| t.partition_by = Some("Timestamp".into()),
+        "table.partitionBy",
+    );
+    spec_refused(
+        &|t| t.partition_by = Some("toStartOfHour(Timestamp)".into()),
+        "table.partitionBy",
+    );
+    let db = kit::unique_database("partition_raw");
+    let mut l = layout(&db);
+    l.partition_by = "`Timestamp`".into();
+    for s in l.create_all() {
+        c.query(&s).execute().await.unwrap();
+    }
+    let err = batch(&db, 200).await.unwrap_err().to_string();
+    assert!(err.contains("Too many partitions"), "{err}");
+    // The default daily key takes the same batch.
+    let db = kit::unique_database("partition_daily");
+    let l = layout(&db);
+    for s in l.create_all() {
+        c.query(&s).execute().await.unwrap();
+    }
+    batch(&db, 200).await.unwrap();
+    assert_eq!(
+        count(&c, &format!("SELECT count() FROM `{db}`.`{}`", l.table)).await,
+        200
+    );
+}

@@ -1295,7 +1295,8 @@ spec:
   credentials: {secretName: ch-us}
   allowedNamespaces: [team-a, team-b, team-c, team-d, team-e, shop, payments]
 ---
-# team-a and team-b select the same pod labels: each gets its own namespace's pods only.
+# team-a and team-b select the same pod labels: each gets its own namespace's pods only (into
+# tables of its own: a table belongs to one pipeline).
 apiVersion: otelhouse.dev/v1alpha1
 kind: LogPipeline
 metadata: {name: web, namespace: team-a}
@@ -1311,7 +1312,7 @@ metadata: {name: web, namespace: team-b}
 spec:
   stores: [us]
   sources: {podSelector: {matchLabels: {app: web}}}
-  tables: [{name: web_logs, retentionDays: 7}]
+  tables: [{name: web_b_logs, retentionDays: 7}]
   gateway: {expectedEventsPerSecond: 100}
 ---
 # Two pipelines of one namespace: the backend's api and worker containers, and everything
@@ -1377,7 +1378,7 @@ metadata: {name: unlabelled, namespace: team-e}
 spec:
   stores: [us]
   sources: {podSelector: {matchExpressions: [{key: app, operator: DoesNotExist}]}}
-  tables: [{name: logs, retentionDays: 7}]
+  tables: [{name: unlabelled_logs, retentionDays: 7}]
   gateway: {expectedEventsPerSecond: 100}
 ---
 # Gateways of its own, shared with the other pipeline of its namespace.
@@ -1538,12 +1539,12 @@ const EXPECTED: &[(&str, &[&str])] = &[
         &["clickhouse/team-a.web.web_logs"],
     ),
     ("team-a/db-1/postgres", &[]),
-    ("team-b/web-1/web", &["clickhouse/team-b.web.web_logs"]),
+    ("team-b/web-1/web", &["clickhouse/team-b.web.web_b_logs"]),
     (
         "team-b/web-1/clickhouse-server",
         &[
             "clickhouse/otelhouse-system.clickhouse.server_logs",
-            "clickhouse/team-b.web.web_logs",
+            "clickhouse/team-b.web.web_b_logs",
         ],
     ),
     (
@@ -1586,7 +1587,10 @@ const EXPECTED: &[(&str, &[&str])] = &[
     ),
     ("team-d/job-1/gamma", &["clickhouse/team-d.multi.rest"]),
     ("team-e/web-1/web", &[]),
-    ("team-e/bare-1/main", &["clickhouse/team-e.unlabelled.logs"]),
+    (
+        "team-e/bare-1/main",
+        &["clickhouse/team-e.unlabelled.unlabelled_logs"],
+    ),
     (
         "shop/checkout-1/checkout",
         &["clickhouse/shop.checkout.checkout_logs"],
@@ -2060,6 +2064,12 @@ fn random(trusted: bool) -> impl Strategy<Value = Random> {
                 };
                 replace(&mut s.namespaces);
                 s.routes.iter_mut().for_each(|r| replace(&mut r.namespaces));
+                // A table belongs to one pipeline of a store: each pipeline's are its own.
+                let suffix = format!("_{}_{}", s.namespace, s.name).replace('-', "_");
+                let own = |t: &mut String| t.push_str(&suffix);
+                s.tables.iter_mut().for_each(own);
+                s.routes.iter_mut().for_each(|r| own(&mut r.table));
+                s.default_table.iter_mut().for_each(own);
             }
             Random {
                 specs,

@@ -89,10 +89,20 @@ pub fn agent_pools(m: &Model, pools: &[Pool], settings: &Settings) -> (Vec<Agent
 }
 
 /// The ConfigMap every agent reads its pipelines from (the union of all LogPipelines, the same
-/// for every class: one copy, not one per class). `otelhouse-agents-` is a prefix no class's
-/// objects can have (theirs are `otelhouse-agent-<class>`), so a class named `shared` or
-/// `pipelines` cannot take it over.
+/// for every class: one copy, not one per class) is this, then `-` and its content's hash.
+/// `otelhouse-agents-` is a prefix no class's objects can have (theirs are
+/// `otelhouse-agent-<class>`), so a class named `shared` or `pipelines` cannot take it over.
 pub const PIPELINES_CONFIG_MAP: &str = "otelhouse-agents-shared";
+
+/// The shared pipelines ConfigMap's name: named by its content and immutable, so that a new
+/// one can be checked (controller::config_check) and rolled out class by class while the
+/// agents of a class whose check failed keep reading the one they have.
+pub fn pipelines_config_map_name(config: &str) -> String {
+    format!(
+        "{PIPELINES_CONFIG_MAP}-{}",
+        &meta::config_hash(config)[..10]
+    )
+}
 
 /// The shared pipelines ConfigMap and the text it holds.
 pub fn build_shared(
@@ -103,7 +113,7 @@ pub fn build_shared(
     let config = agent_config::pipelines_config(&settings.agent_namespace, pools, keys).to_yaml();
     let cm = ConfigMap {
         metadata: ObjectMeta {
-            name: Some(PIPELINES_CONFIG_MAP.to_string()),
+            name: Some(pipelines_config_map_name(&config)),
             namespace: Some(settings.agent_namespace.clone()),
             labels: Some(meta::labels("otelhouse-agent", "agent", "shared")),
             annotations: Some(meta::Owner::Agents.annotations()),
@@ -113,6 +123,7 @@ pub fn build_shared(
             "pipelines.yaml".to_string(),
             config.clone(),
         )])),
+        immutable: Some(true),
         ..Default::default()
     };
     (Desired::new(&cm), config)
@@ -141,7 +152,13 @@ pub fn build(class: &Class, settings: &Settings, pipelines_config: &str) -> Vec<
     };
 
     let config = ClassOverlay::for_memory_limit(class.memory_limit_bytes).to_yaml();
-    let hash = meta::config_hash(&format!("{pipelines_config}\n---\n{config}"));
+    let image = class
+        .image
+        .clone()
+        .unwrap_or_else(|| settings.collector_image.clone());
+    // What the agents run: both configs and the image (a new image may refuse an old config);
+    // each new value is checked before the DaemonSet gets it (controller::config_check).
+    let hash = meta::config_hash(&format!("{pipelines_config}\n---\n{config}\n---\n{image}"));
     let config_map = ConfigMap {
         metadata: object_meta(&name),
         data: Some(BTreeMap::from([("class.yaml".to_string(), config)])),
@@ -177,12 +194,7 @@ pub fn build(class: &Class, settings: &Settings, pipelines_config: &str) -> Vec<
     });
     let container = Container {
         name: "collector".to_string(),
-        image: Some(
-            class
-                .image
-                .clone()
-                .unwrap_or_else(|| settings.collector_image.clone()),
-        ),
+        image: Some(image),
         // The collector merges the two: shared pipelines, then this class's memory_limiter.
         args: Some(vec![
             format!("--config={CONFIG_DIR}/pipelines.yaml"),
@@ -284,7 +296,7 @@ pub fn build(class: &Class, settings: &Settings, pipelines_config: &str) -> Vec<
                                 sources: Some(vec![
                                     VolumeProjection {
                                         config_map: Some(ConfigMapProjection {
-                                            name: PIPELINES_CONFIG_MAP.to_string(),
+                                            name: pipelines_config_map_name(pipelines_config),
                                             ..Default::default()
                                         }),
                                         ..Default::default()

@@ -46,6 +46,9 @@ pub struct Live {
     pub applied_fingerprint: Option<String>,
     /// Labels and the few status fields status reports read, at their usual paths.
     pub summary: Value,
+    /// A workload's config: what its pods run and the ConfigMaps they mount (see
+    /// [`super::snapshot::ConfigRef`]).
+    pub config: Option<snapshot::ConfigRef>,
 }
 
 /// A hash of what an object is, apart from what others legitimately change: its metadata (the
@@ -61,6 +64,7 @@ pub fn fingerprint(kind: Managed, v: &Value) -> String {
     let owned_by_others: &[&str] = match kind {
         Managed::Deployment | Managed::StatefulSet => &["replicas"],
         Managed::ConfigMap
+        | Managed::Job
         | Managed::Service
         | Managed::DaemonSet
         | Managed::HorizontalPodAutoscaler
@@ -79,6 +83,8 @@ fn status_fields(kind: Managed) -> &'static [&'static str] {
     match kind {
         Managed::DaemonSet => &["desiredNumberScheduled", "numberReady"],
         Managed::Deployment | Managed::StatefulSet => &["readyReplicas", "replicas"],
+        // Whether a config check finished, and how (the Job API's documented status).
+        Managed::Job => &["succeeded", "failed", "conditions"],
         Managed::ConfigMap
         | Managed::Service
         | Managed::HorizontalPodAutoscaler
@@ -109,6 +115,7 @@ impl Live {
             fingerprint: fingerprint(kind, v),
             applied_fingerprint: None,
             summary,
+            config: snapshot::ConfigRef::of(kind, v),
         }
     }
 
@@ -173,7 +180,7 @@ impl Context {
             return Ok(0);
         }
         let api = self.dynamic_api(d.kind, d.namespace.as_deref());
-        let obj: DynamicObject = serde_json::from_str(&d.json)
+        let obj: DynamicObject = serde_json::from_str(&d.json())
             .map_err(|e| Error::Internal(format!("{} {}: {e}", d.kind, d.name)))?;
         let mut applied = api
             .patch(

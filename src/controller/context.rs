@@ -28,7 +28,7 @@ pub struct Context {
     pub pipelines: Store<LogPipeline>,
     pub stores: Store<ClickHouseStore>,
     /// Node name -> its facts (labels, taints).
-    pub nodes: RwLock<BTreeMap<String, NodeFacts>>,
+    pub nodes: RwLock<BTreeMap<Arc<str>, NodeFacts>>,
     /// The objects we manage, as the API server last showed them.
     pub owned: RwLock<BTreeMap<ObjKey, Live>>,
     /// Bumped on every change of the facts the snapshot is built from.
@@ -54,6 +54,8 @@ pub struct Context {
     stale_crds: RwLock<BTreeMap<String, String>>,
     /// One lock per pool: its members reconcile concurrently and all sync it.
     pool_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Config check Job -> why it failed (its pod's termination message, read once).
+    check_messages: Mutex<HashMap<String, String>>,
 }
 
 impl Context {
@@ -91,7 +93,29 @@ impl Context {
             synced: AtomicBool::new(true),
             stale_crds: RwLock::default(),
             pool_locks: Mutex::default(),
+            check_messages: Mutex::default(),
         }
+    }
+
+    /// Why a config check Job failed, if already read.
+    pub fn check_message(&self, job: &str) -> Option<String> {
+        self.check_messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(job)
+            .cloned()
+    }
+
+    pub fn set_check_message(&self, job: &str, message: &str) {
+        let mut m = self
+            .check_messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        // Jobs are named by their config: a few rejected ones at a time, not a growing set.
+        if m.len() > 10_000 {
+            m.clear();
+        }
+        m.insert(job.to_string(), message.to_string());
     }
 
     /// The lock of a pool's sync.
@@ -168,6 +192,9 @@ impl Context {
         {
             return s.clone();
         }
+        // The old snapshot goes first (reconciles still running keep theirs): two at once
+        // would be the operator's peak on a large platform.
+        *cached = None;
         // The caches' own objects, borrowed: a copy of every pipeline and node per build would
         // be most of the build's peak.
         let classes = self.classes.state();

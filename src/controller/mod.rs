@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod class;
 pub mod cleanup;
+pub mod config_check;
 pub mod context;
 pub mod metrics;
 pub mod pipeline;

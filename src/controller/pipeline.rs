@@ -35,15 +35,24 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         namespace: ns.clone(),
         name: name.clone(),
     };
+    // Gateway configs not applied yet: being checked, or refused by the collector's validate.
+    let mut held = Vec::new();
     if !snapshot.excluded(&id) {
         // What it owned itself (gateways of its own, from before pools): none is wanted now.
         ctx.sync_owner(&owner, &snapshot).await?;
-        // Its pools: every member syncs them (only what differs is written), one at a time.
+        // Its pools: every member syncs them (only what differs is written), one at a time; a
+        // new config reaches a pool's gateways only once its check passed.
         for pool in crate::gateway::pools_of(&snapshot.pools, &id) {
             let lock = ctx.pool_lock(&pool.name);
             let _held = lock.lock().await;
-            ctx.sync_owner(&Owner::Pool(pool.name.clone()), &snapshot)
+            let (_, h) = ctx
+                .sync_checked(&Owner::Pool(pool.name.clone()), &snapshot)
                 .await?;
+            let members: Vec<&ResourceId> = pool.members().into_iter().collect();
+            held.extend(h.into_iter().map(|mut h| {
+                h.gate = super::config_check::for_member(&h.gate, &id, &members, &h.job);
+                (pool.name.clone(), h)
+            }));
         }
     }
     // Deleted pipelines' objects and pools no longer wanted (missed while the operator was
@@ -82,14 +91,28 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         &refs,
         schema,
         p.spec.tables.len() as u32,
+        &held,
         old.as_ref(),
         &now(),
     );
     ctx.write_status(&*p, old.as_ref(), &new).await?;
+    // One Event when a config is refused (not on every pass while it stays refused).
+    if let Some(message) = status::newly_rejected(old.as_ref().map(|o| &o.common), &new.common) {
+        ctx.event(&*p, true, "ConfigRejected", message).await;
+    }
     match failed {
         Some(e) => {
             ctx.event(&*p, true, e.category(), e.to_string()).await;
             Err(e)
+        }
+        // A check's Job finishing triggers the pool's members (its watch); this is the
+        // backstop.
+        None if held
+            .iter()
+            .any(|(_, h)| h.gate == super::config_check::Gate::Validating) =>
+        {
+            ctx.backoff(&id, false);
+            Ok(Action::requeue(std::time::Duration::from_secs(30)))
         }
         None => Ok(Action::requeue(ctx.backoff(&id, false))),
     }
@@ -306,7 +329,18 @@ async fn finalize_pipeline(p: &LogPipeline, ctx: &Context) -> Result<Action, Err
             };
             let conn = connection(ctx, &store).await?;
             let client = ctx.clickhouse_client(&conn);
-            for sql in drop_statements(p, &store) {
+            // Only what the tables' owner records name as this pipeline's is dropped.
+            let plan = drop_plan(&client, p, &store)
+                .await
+                .map_err(|e| Error::ClickHouse {
+                    store: store_name.clone(),
+                    message: e.to_string(),
+                })?;
+            for kept in &plan.refused {
+                ctx.event(p, true, "TableKept", format!("store {store_name}: {kept}"))
+                    .await;
+            }
+            for sql in plan.statements() {
                 client
                     .query(&sql)
                     .execute()
@@ -345,8 +379,13 @@ async fn finalize_pipeline(p: &LogPipeline, ctx: &Context) -> Result<Action, Err
 }
 
 /// What drops a pipeline's tables in a store: its resolved tables', or, when its spec no longer
-/// resolves, the tables its spec names that are safe to name.
-fn drop_statements(p: &LogPipeline, store: &ClickHouseStore) -> Vec<String> {
+/// resolves, the tables its spec names that are safe to name; of those, only what is this
+/// pipeline's by the owner records in the store.
+async fn drop_plan(
+    client: &clickhouse::Client,
+    p: &LogPipeline,
+    store: &ClickHouseStore,
+) -> Result<crate::schema::migrate::Plan, clickhouse::error::Error> {
     let at = Placement {
         database: &store.spec.database,
         cluster: store.spec.cluster.as_deref(),
@@ -362,10 +401,12 @@ fn drop_statements(p: &LogPipeline, store: &ClickHouseStore) -> Vec<String> {
             .filter(|n| crate::ident::is_identifier(n))
             .collect(),
     };
-    names
-        .iter()
-        .flat_map(|n| TableLayout::drop_by_name(n, at))
-        .collect()
+    let owner = crate::model::table::Owner {
+        namespace: p.namespace().unwrap_or_default(),
+        name: p.name_any(),
+        uid: p.metadata.uid.clone(),
+    };
+    crate::schema::plan_drop(client, &names, at, &owner).await
 }
 
 /// A deleted pipeline: delete its gateway objects (its tables stay unless the policy drops

@@ -10,6 +10,7 @@ use crate::meta::MANAGED_BY;
 use futures::{FutureExt, Stream, StreamExt};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -216,6 +217,7 @@ pub async fn run_with(
             let c = client.clone();
             spawn_watch(match kind {
                 Managed::ConfigMap => w.run::<ConfigMap>(Api::namespaced(c, ns)).boxed(),
+                Managed::Job => w.run::<Job>(Api::namespaced(c, ns)).boxed(),
                 Managed::Service => w.run::<Service>(Api::namespaced(c, ns)).boxed(),
                 Managed::DaemonSet => w.run::<DaemonSet>(Api::namespaced(c, ns)).boxed(),
                 Managed::Deployment => w.run::<Deployment>(Api::namespaced(c, ns)).boxed(),
@@ -517,7 +519,7 @@ where
     let mut seen = Generations::default();
     watcher(api, watcher::Config::default())
         .default_backoff()
-        .modify(|o| o.meta_mut().managed_fields = None)
+        .modify(lean_metadata)
         .reflect_shared(writer)
         .for_each(move |ev| {
             // Only a change of what the snapshot is built from rebuilds it: the operator's own
@@ -596,7 +598,7 @@ fn node_watch(
                 .nodes
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .remove(&n.name_any())
+                .remove(n.name_any().as_str())
                 .is_some(),
             Ok(watcher::Event::InitDone) => {
                 if let Some(tx) = synced.take() {
@@ -613,6 +615,17 @@ fn node_watch(
         }
         async {}
     })
+}
+
+/// Drop what the operator never reads of a cached object's metadata: its managed fields and
+/// kubectl's copy of the whole object as last applied (most custom resources are applied with
+/// kubectl), each as large as the spec itself.
+fn lean_metadata<K: Resource>(o: &mut K) {
+    let meta = o.meta_mut();
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
 }
 
 /// Nodes per page of the initial list: a whole Node is tens of KiB, and only its facts are kept.
@@ -651,7 +664,7 @@ impl OwnedWatch {
         let mut synced = Some(synced);
         watcher(api, cfg)
             .default_backoff()
-            .modify(|o| o.meta_mut().managed_fields = None)
+            .modify(lean_metadata)
             .for_each(move |ev| {
                 let (obj, deleted) = match ev {
                     Ok(watcher::Event::Apply(o)) | Ok(watcher::Event::InitApply(o)) => (o, false),

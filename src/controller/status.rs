@@ -2,6 +2,7 @@
 //! and ClickHouse report. A condition keeps its lastTransitionTime while its status is unchanged,
 //! so an unchanged world gives an equal status and no write.
 
+use super::config_check::{Gate, Held};
 use super::snapshot::Snapshot;
 use crate::crd::{
     AgentClassStatus, ClickHouseStoreStatus, CommonStatus, GatewayStatus, LogPipelineStatus,
@@ -118,12 +119,14 @@ fn common(
 }
 
 /// An AgentClass's status.
+#[allow(clippy::too_many_arguments)]
 pub fn class_status(
     id: &ResourceId,
     generation: Option<i64>,
     snapshot: &Snapshot,
     daemon_set: Option<&Value>,
     overlaps_with: Vec<String>,
+    held: &[(String, Held)],
     old: Option<&AgentClassStatus>,
     now: &Time,
 ) -> AgentClassStatus {
@@ -176,7 +179,7 @@ pub fn class_status(
     };
     // Nodes the class selects but its agents cannot run on: logs there are not collected.
     if let Some(untolerated) = untolerated.filter(|_| !snapshot.excluded(id)) {
-        let shown: Vec<&str> = untolerated.iter().take(5).map(String::as_str).collect();
+        let shown: Vec<&str> = untolerated.iter().take(5).map(|n| &**n).collect();
         let more = untolerated.len().saturating_sub(shown.len());
         conds.retain(|c| c.type_ != "Degraded");
         conds.push(Cond::new(
@@ -190,6 +193,9 @@ pub fn class_status(
                 if more > 0 { format!(" and {more} more") } else { String::new() }
             ),
         ));
+    }
+    if !snapshot.excluded(id) {
+        config_checked(&mut conds, held, "agents of class");
     }
     stale_crd(&mut conds, snapshot, "AgentClass");
     AgentClassStatus {
@@ -211,6 +217,7 @@ pub fn pipeline_status(
     workloads: &[&Value],
     stores: Vec<StoreSchemaStatus>,
     tables: u32,
+    held: &[(String, Held)],
     old: Option<&LogPipelineStatus>,
     now: &Time,
 ) -> LogPipelineStatus {
@@ -328,7 +335,9 @@ pub fn pipeline_status(
                 ),
             )
         };
-        vec![ready_cond, degraded]
+        let mut conds = vec![ready_cond, degraded];
+        config_checked(&mut conds, held, "gateways of pool");
+        conds
     };
     stale_crd(&mut conds, snapshot, "LogPipeline");
     LogPipelineStatus {
@@ -349,6 +358,67 @@ pub fn pipeline_status(
         tables: Some(tables),
         stores,
     }
+}
+
+/// `ConfigRejected`: True (and Degraded) when the collector's own `validate` refused a new
+/// config, which is then not rolled out (the running collectors keep the old one); False while
+/// a new one is being checked (`ValidatingConfig`) or when none is held.
+fn config_checked(conds: &mut Vec<Cond>, held: &[(String, Held)], what: &str) {
+    let rejected: Vec<String> = held
+        .iter()
+        .filter_map(|(owner, h)| match &h.gate {
+            Gate::Rejected(m) => Some(format!(
+                "{what} {owner}: the new config ({}) was refused by the collector's validate and is not rolled out, the running collectors keep theirs: {m}",
+                h.config_maps.join(", ")
+            )),
+            Gate::Validating => None,
+        })
+        .collect();
+    let validating: Vec<String> = held
+        .iter()
+        .filter(|(_, h)| h.gate == Gate::Validating)
+        .map(|(owner, h)| format!("{what} {owner}: Job {}", h.job))
+        .collect();
+    if !rejected.is_empty() {
+        let message = rejected.join("; ");
+        conds.retain(|c| c.type_ != "Degraded");
+        conds.push(Cond::new(
+            "Degraded",
+            true,
+            "ConfigRejected",
+            message.clone(),
+        ));
+        conds.push(Cond::new(
+            "ConfigRejected",
+            true,
+            "ValidationFailed",
+            message,
+        ));
+    } else if !validating.is_empty() {
+        conds.push(Cond::new(
+            "ConfigRejected",
+            false,
+            "ValidatingConfig",
+            format!(
+                "a new config is being validated before it is rolled out: {}",
+                validating.join("; ")
+            ),
+        ));
+    } else {
+        conds.push(Cond::new("ConfigRejected", false, "AsExpected", ""));
+    }
+}
+
+/// The message of a `ConfigRejected` condition that is new (or says something new) since `old`.
+pub fn newly_rejected(old: Option<&CommonStatus>, new: &CommonStatus) -> Option<String> {
+    let rejected = |s: &CommonStatus| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == "ConfigRejected" && c.status == "True")
+            .map(|c| c.message.clone())
+    };
+    let now = rejected(new)?;
+    (old.and_then(rejected).as_ref() != Some(&now)).then_some(now)
 }
 
 /// A ClickHouseStore's status.
@@ -437,7 +507,7 @@ mod tests {
             .by_class
             .insert("all".into(), vec!["n1".into(), "n2".into()]);
         let now = t("2026-01-01T00:00:00Z");
-        let st = class_status(&id, Some(3), &s, None, vec![], None, &now);
+        let st = class_status(&id, Some(3), &s, None, vec![], &[], None, &now);
         assert_eq!(cond(&st.common.conditions, "Ready").reason, "Applying");
         assert_eq!(st.nodes, Some(2));
         let st = class_status(
@@ -446,6 +516,7 @@ mod tests {
             &s,
             Some(&daemon_set(2, 1)),
             vec![],
+            &[],
             None,
             &now,
         );
@@ -461,6 +532,7 @@ mod tests {
             &s,
             Some(&daemon_set(2, 2)),
             vec![],
+            &[],
             None,
             &now,
         );
@@ -488,12 +560,12 @@ mod tests {
             }],
         );
         let now = t("2026-01-01T00:00:00Z");
-        let st = class_status(&id, Some(1), &s, None, vec!["b".into()], None, &now);
+        let st = class_status(&id, Some(1), &s, None, vec!["b".into()], &[], None, &now);
         let d = cond(&st.common.conditions, "Degraded");
         assert_eq!((d.status.as_str(), d.reason.as_str()), ("True", "Overlap"));
         assert_eq!(d.message, "spec: classes overlap: node n9");
         assert_eq!(st.overlaps_with, vec!["b".to_string()]);
-        let st = class_status(&id, Some(1), &s, None, vec![], None, &now);
+        let st = class_status(&id, Some(1), &s, None, vec![], &[], None, &now);
         assert_eq!(cond(&st.common.conditions, "Degraded").reason, "Invalid");
     }
 
@@ -507,6 +579,7 @@ mod tests {
             &s,
             Some(&daemon_set(1, 1)),
             vec![],
+            &[],
             None,
             &t("2026-01-01T00:00:00Z"),
         );
@@ -516,6 +589,7 @@ mod tests {
             &s,
             Some(&daemon_set(1, 1)),
             vec![],
+            &[],
             Some(&first),
             &t("2026-01-02T00:00:00Z"),
         );
@@ -526,6 +600,7 @@ mod tests {
             &s,
             Some(&daemon_set(1, 0)),
             vec![],
+            &[],
             Some(&first),
             &t("2026-01-03T00:00:00Z"),
         );
@@ -615,6 +690,7 @@ mod tests {
             &[&a, &b],
             vec![applied("us")],
             1,
+            &[],
             None,
             &now,
         );
@@ -640,6 +716,7 @@ mod tests {
             &[&a, &b],
             vec![applied("us")],
             1,
+            &[],
             None,
             &now,
         );
@@ -650,7 +727,17 @@ mod tests {
             message: Some("ORDER BY cannot change".into()),
             ..applied("us")
         };
-        let st = pipeline_status(&id, Some(1), &s, &[&a, &b], vec![refused], 1, None, &now);
+        let st = pipeline_status(
+            &id,
+            Some(1),
+            &s,
+            &[&a, &b],
+            vec![refused],
+            1,
+            &[],
+            None,
+            &now,
+        );
         assert_eq!(
             cond(&st.common.conditions, "Degraded").reason,
             "SchemaRefused"
@@ -671,6 +758,7 @@ mod tests {
             &[&a, &b],
             vec![applied("us")],
             1,
+            &[],
             None,
             &now,
         );

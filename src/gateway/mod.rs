@@ -443,12 +443,20 @@ fn pod_template(
         ..Default::default()
     };
     let pinned_to_zone = !zone.is_empty();
+    // What the pods run: the config, and the image and environment it is run with (a new
+    // image may refuse an old config, a credential must resolve). The operator validates
+    // each new value before a workload gets it (controller::config_check).
+    let run_hash = meta::config_hash(&format!(
+        "{config_hash}\n{}\n{}",
+        container.image.as_deref().unwrap_or_default(),
+        serde_json::to_string(&container.env).unwrap_or_default()
+    ));
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(pod_labels),
             annotations: Some(BTreeMap::from([(
                 meta::CONFIG_HASH_ANNOTATION.to_string(),
-                config_hash.to_string(),
+                run_hash,
             )])),
             ..Default::default()
         }),

@@ -1,5 +1,6 @@
-//! The CRDs' own CEL rules, evaluated offline (kube's `cel` feature), so `render` refuses what
-//! the API server would refuse at `kubectl apply`. Each CRD's rules are compiled once.
+//! The CRDs' own CEL rules, evaluated offline (kube's `cel` feature), and their OpenAPI bounds
+//! ([`super::openapi`]), so `render` refuses what the API server would refuse at `kubectl
+//! apply`. Each CRD's rules are compiled once.
 
 use super::{Problem, ResourceId};
 use crate::crd::{AgentClass, ClickHouseStore, LogPipeline};
@@ -7,9 +8,13 @@ use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use kube::{CustomResourceExt, Resource};
 use std::sync::OnceLock;
 
-fn compiled<K: CustomResourceExt>(
-    cell: &'static OnceLock<CompiledSchema>,
-) -> &'static CompiledSchema {
+/// A kind's compiled CEL rules and its OpenAPI schema (for the bounds, [`super::openapi`]).
+pub(crate) struct Schemas {
+    cel: CompiledSchema,
+    openapi: serde_json::Value,
+}
+
+fn compiled<K: CustomResourceExt>(cell: &'static OnceLock<Schemas>) -> &'static Schemas {
     cell.get_or_init(|| {
         let crd = K::crd();
         let schema = crd
@@ -20,7 +25,10 @@ fn compiled<K: CustomResourceExt>(
             .and_then(|s| s.open_api_v3_schema.as_ref())
             .and_then(|s| serde_json::to_value(s).ok())
             .unwrap_or_default();
-        compile_schema(&schema)
+        Schemas {
+            cel: compile_schema(&schema),
+            openapi: schema,
+        }
     })
 }
 
@@ -28,45 +36,48 @@ fn compiled<K: CustomResourceExt>(
 pub(crate) trait Checked:
     CustomResourceExt + Resource<DynamicType = ()> + serde::Serialize + Sync
 {
-    fn schema() -> &'static CompiledSchema;
+    fn schema() -> &'static Schemas;
 }
 
-static CLASS_SCHEMA: OnceLock<CompiledSchema> = OnceLock::new();
-static STORE_SCHEMA: OnceLock<CompiledSchema> = OnceLock::new();
-static PIPELINE_SCHEMA: OnceLock<CompiledSchema> = OnceLock::new();
+static CLASS_SCHEMA: OnceLock<Schemas> = OnceLock::new();
+static STORE_SCHEMA: OnceLock<Schemas> = OnceLock::new();
+static PIPELINE_SCHEMA: OnceLock<Schemas> = OnceLock::new();
 
 impl Checked for AgentClass {
-    fn schema() -> &'static CompiledSchema {
+    fn schema() -> &'static Schemas {
         compiled::<Self>(&CLASS_SCHEMA)
     }
 }
 impl Checked for ClickHouseStore {
-    fn schema() -> &'static CompiledSchema {
+    fn schema() -> &'static Schemas {
         compiled::<Self>(&STORE_SCHEMA)
     }
 }
 impl Checked for LogPipeline {
-    fn schema() -> &'static CompiledSchema {
+    fn schema() -> &'static Schemas {
         compiled::<Self>(&PIPELINE_SCHEMA)
     }
 }
 
-/// The CEL rule violations of one object.
+/// The OpenAPI bound and CEL rule violations of one object.
 pub(crate) fn problems<K: Checked>(obj: &K) -> Vec<Problem> {
     let Ok(value) = serde_json::to_value(obj) else {
         return Vec::new();
     };
-    match Validator::new().validate_compiled(K::schema(), &value, None) {
-        Ok(()) => Vec::new(),
-        Err(errors) => {
-            let id = ResourceId::of(obj);
+    let id = ResourceId::of(obj);
+    let mut out: Vec<Problem> = super::openapi::violations(&K::schema().openapi, &value)
+        .into_iter()
+        .map(|v| Problem::invalid(&id, v.field, v.message))
+        .collect();
+    if let Err(errors) = Validator::new().validate_compiled(&K::schema().cel, &value, None) {
+        out.extend(
             errors
                 .into_vec()
                 .into_iter()
-                .map(|e| Problem::invalid(&id, e.field_path.clone(), e.message.clone()))
-                .collect()
-        }
+                .map(|e| Problem::invalid(&id, e.field_path.clone(), e.message.clone())),
+        );
     }
+    out
 }
 
 /// The CEL rule violations of each object, on all cores (evaluation is the costly part of

@@ -5,7 +5,7 @@ use super::{Problem, ProblemKind, Problems, ResourceId, Subject, cel, preview};
 use crate::crd::AgentClass;
 use crate::ident::is_label_value;
 use crate::inventory::NodeFacts;
-use crate::quantity::parse_quantity;
+use crate::quantity::{parse_quantity, quantity_value};
 use k8s_openapi::api::core::v1::{ResourceRequirements, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::ResourceExt;
@@ -69,6 +69,79 @@ pub(crate) fn check_quantities(r: &ResourceRequirements, field: &str, problems: 
             }
         }
     }
+    // The API server refuses a pod whose request is over its limit ("must be less than or
+    // equal to ... limit", ValidateResourceRequirements): its workload would never get pods.
+    for (k, req) in r.requests.iter().flatten() {
+        let limit = r.limits.as_ref().and_then(|l| l.get(k));
+        if let (Some(lim), Ok(rv), Ok(lv)) = (
+            limit,
+            quantity_value(&req.0),
+            limit.map_or(Ok(0.0), |l| quantity_value(&l.0)),
+        ) && rv > lv
+        {
+            problems.add(
+                format!("{field}.requests.{k}"),
+                format!(
+                    "{} is over the limit {}: Kubernetes refuses a request above its limit",
+                    req.0, lim.0
+                ),
+            );
+        }
+    }
+}
+
+/// Tolerations as the API server validates them (Kubernetes 1.33,
+/// pkg/apis/core/validation/validation.go, ValidateTolerations): a key is a qualified name; an
+/// empty key needs `Exists`; `tolerationSeconds` needs `NoExecute`; `Exists` takes no value,
+/// `Equal` (or none) a label value; operators Equal and Exists, effects NoSchedule,
+/// PreferNoSchedule, NoExecute (or none). A DaemonSet with any other is refused whole.
+pub(crate) fn check_tolerations(ts: &[Toleration], field: &str, p: &mut Problems<'_>) {
+    for (i, t) in ts.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        let key = t.key.as_deref().unwrap_or_default();
+        let op = t.operator.as_deref().unwrap_or_default();
+        let value = t.value.as_deref().unwrap_or_default();
+        let effect = t.effect.as_deref().unwrap_or_default();
+        if !key.is_empty() && !crate::ident::is_label_key(key) {
+            p.add(
+                format!("{f}.key"),
+                format!("{key:?} is not a qualified name (a label key)"),
+            );
+        }
+        if key.is_empty() && op != "Exists" {
+            p.add(
+                format!("{f}.operator"),
+                "operator must be Exists when `key` is empty, which means \"match all values and all keys\"",
+            );
+        }
+        if t.toleration_seconds.is_some() && effect != "NoExecute" {
+            p.add(
+                format!("{f}.effect"),
+                "effect must be 'NoExecute' when `tolerationSeconds` is set",
+            );
+        }
+        match op {
+            "" | "Equal" if !is_label_value(value) => p.add(
+                format!("{f}.value"),
+                format!("{value:?} is not a valid label value"),
+            ),
+            "Exists" if !value.is_empty() => p.add(
+                format!("{f}.value"),
+                "value must be empty when `operator` is 'Exists'",
+            ),
+            "" | "Equal" | "Exists" => {}
+            other => p.add(
+                format!("{f}.operator"),
+                format!("{other:?} is not supported: Equal or Exists"),
+            ),
+        }
+        if !matches!(effect, "" | "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+            p.add(
+                format!("{f}.effect"),
+                format!("{effect:?} is not supported: NoSchedule, PreferNoSchedule or NoExecute"),
+            );
+        }
+    }
 }
 
 /// One class on its own: its CEL rules, instance types, memory limit and quantities. The
@@ -80,6 +153,7 @@ fn resolve_one(
     let id = ResourceId::of(class);
     let mut p = Problems::new(&id);
     p.extend(cel);
+    super::check_metadata(&class.metadata, &mut p);
     for (i, t) in class.spec.instance_types.iter().enumerate() {
         if !is_label_value(t) || t.is_empty() {
             p.add(
@@ -111,6 +185,7 @@ fn resolve_one(
         None => 0,
     };
     check_quantities(&class.spec.resources, "spec.resources", &mut p);
+    check_tolerations(&class.spec.tolerations, "spec.tolerations", &mut p);
     let selection = if class.spec.default {
         None
     } else {

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::{
 };
 use kube::ResourceExt;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The most terms the catch-all's negation may expand to before it is refused as too complex.
 pub const MAX_CATCH_ALL_TERMS: usize = 64;
@@ -311,14 +312,15 @@ fn contradictory(c: &[Req]) -> bool {
 pub struct Coverage {
     /// Class name -> node names it covers (overlapping nodes are listed under every class that
     /// selects them).
-    pub by_class: BTreeMap<String, Vec<String>>,
+    /// selects them). Names are the node cache's own strings, not copies.
+    pub by_class: BTreeMap<String, Vec<Arc<str>>>,
     /// Node -> the non-default classes that all select it.
-    pub overlaps: BTreeMap<String, Vec<String>>,
+    pub overlaps: BTreeMap<Arc<str>, Vec<String>>,
     /// Nodes no class covers.
-    pub uncovered: Vec<String>,
+    pub uncovered: Vec<Arc<str>>,
     /// Class name -> nodes it selects whose taints its agents do not tolerate: no agent runs
     /// there, so they are not covered.
-    pub untolerated: BTreeMap<String, Vec<String>>,
+    pub untolerated: BTreeMap<String, Vec<Arc<str>>>,
 }
 
 /// Compute coverage from every class's selection (the catch-all's included) and tolerations: a
@@ -421,10 +423,8 @@ pub fn schedulable(tolerations: &[Toleration], taints: &[NodeTaint]) -> bool {
         })
 }
 
-fn push(map: &mut BTreeMap<String, Vec<String>>, class: &str, node: &str) {
-    map.entry(class.to_string())
-        .or_default()
-        .push(node.to_string());
+fn push(map: &mut BTreeMap<String, Vec<Arc<str>>>, class: &str, node: &Arc<str>) {
+    map.entry(class.to_string()).or_default().push(node.clone());
 }
 
 /// Every class's selection, the catch-all's derived from the others. Errors name the class.
@@ -612,11 +612,11 @@ mod tests {
         )]);
         let none = BTreeMap::from([("gpu".to_string(), vec![])]);
         let cov = compute(&selections, &none, &[&node]);
-        assert_eq!(cov.untolerated["gpu"], vec!["g1".to_string()]);
+        assert_eq!(cov.untolerated["gpu"], vec![Arc::<str>::from("g1")]);
         assert!(cov.by_class["gpu"].is_empty());
         let all = BTreeMap::from([("gpu".to_string(), vec![tol("", "Exists", "", "")])]);
         let cov = compute(&selections, &all, &[&node]);
-        assert_eq!(cov.by_class["gpu"], vec!["g1".to_string()]);
+        assert_eq!(cov.by_class["gpu"], vec![Arc::<str>::from("g1")]);
         assert!(cov.untolerated.is_empty());
     }
 }

@@ -10,6 +10,7 @@
 mod cel;
 pub mod class;
 pub mod coverage;
+mod openapi;
 pub mod pipeline;
 pub mod store;
 pub mod table;
@@ -327,9 +328,37 @@ pub fn resolve_facts(inputs: &Facts<'_>, settings: &Settings) -> Resolution {
     }
 }
 
+/// `metadata.name` (and `metadata.namespace`) as the API server validates a custom resource's:
+/// a DNS-1123 subdomain, and a namespace a DNS-1123 label. `render`'s files were never sent
+/// to an API server; a name with a newline, an upper-case letter or a non-ASCII character
+/// would otherwise reach object names, labels and the DDL's comments.
+pub(crate) fn check_metadata(meta: &kube::api::ObjectMeta, problems: &mut Problems<'_>) {
+    let name = meta.name.as_deref().unwrap_or_default();
+    if !crate::ident::is_dns_subdomain(name) {
+        problems.add(
+            "metadata.name",
+            format!(
+                "{name:?} is not a valid name: lowercase letters, digits, '-' and '.', at most 253 (a DNS-1123 subdomain, as the API server requires)"
+            ),
+        );
+    }
+    if let Some(ns) = meta.namespace.as_deref()
+        && !crate::ident::is_dns_label(ns)
+    {
+        problems.add(
+            "metadata.namespace",
+            format!(
+                "{ns:?} is not a valid namespace: lowercase letters, digits and '-', at most 63 (a DNS-1123 label)"
+            ),
+        );
+    }
+}
+
 /// The first five of a list, and how many more.
-pub(crate) fn preview(items: &[String]) -> String {
-    let mut s = items.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+pub(crate) fn preview<S: AsRef<str>>(items: &[S]) -> String {
+    let mut s = (items.iter().take(5).map(AsRef::as_ref))
+        .collect::<Vec<&str>>()
+        .join(", ");
     if items.len() > 5 {
         s.push_str(&format!(" and {} more", items.len() - 5));
     }

@@ -87,7 +87,7 @@ pub(crate) fn zones(
     let mut node_rate: BTreeMap<&str, f64> = BTreeMap::new();
     for (class, names) in &coverage.by_class {
         for n in names {
-            node_rate.insert(n.as_str(), rate.get(class.as_str()).copied().unwrap_or(0.0));
+            node_rate.insert(&**n, rate.get(class.as_str()).copied().unwrap_or(0.0));
         }
     }
     let mut zones: BTreeMap<String, Zone> = BTreeMap::new();
@@ -102,7 +102,7 @@ pub(crate) fn zones(
             region: node.region().map(str::to_string),
             lines_per_second: 0.0,
         });
-        z.lines_per_second += node_rate.get(node.name.as_str()).copied().unwrap_or(0.0);
+        z.lines_per_second += node_rate.get(&*node.name).copied().unwrap_or(0.0);
     }
     if !unlabelled.is_empty() {
         warnings.push(Problem::warning(
@@ -193,11 +193,29 @@ pub fn resolve_tables(p: &LogPipeline) -> Result<Vec<Table>, Vec<Problem>> {
 }
 
 fn tables_of(p: &LogPipeline, problems: &mut Problems<'_>) -> Vec<Table> {
+    let owner = table::Owner {
+        namespace: p.namespace().unwrap_or_default(),
+        name: p.name_any(),
+        uid: p.metadata.uid.clone(),
+    };
+    let mut names = BTreeSet::new();
     p.spec
         .tables
         .iter()
         .enumerate()
-        .filter_map(|(i, t)| table::resolve(t, &format!("spec.tables[{i}]"), problems))
+        .filter_map(|(i, t)| {
+            if !names.insert(t.name.as_str()) {
+                problems.add(
+                    format!("spec.tables[{i}].name"),
+                    format!("table {:?} is defined twice in this pipeline", t.name),
+                );
+            }
+            table::resolve(t, &format!("spec.tables[{i}]"), problems)
+        })
+        .map(|t| Table {
+            owner: Some(owner.clone()),
+            ..t
+        })
         .collect()
 }
 
@@ -214,6 +232,7 @@ fn resolve_one(
     let id = ResourceId::of(p);
     let mut e = Problems::new(&id);
     e.extend(cel);
+    super::check_metadata(&p.metadata, &mut e);
     let namespace = p.namespace().unwrap_or_default();
     let name = p.name_any();
     if namespace.is_empty() {
@@ -455,6 +474,31 @@ fn check_tenant_capacity(
     }
 }
 
+/// The smallest memory limit a gateway runs in (as for agents).
+const MIN_GATEWAY_MEMORY: u64 = super::class::MIN_AGENT_MEMORY;
+
+/// A dedicated gateway's memory limit gives its memory_limiter a `limit_mib` and a
+/// `spike_limit_mib` the collector accepts: "`spike_limit_mib` must be smaller than
+/// `limit_mib`" (internal/memorylimiter Config.Validate, v0.150.0: `MemoryLimitMiB > 0 &&
+/// MemoryLimitMiB <= MemorySpikeLimitMiB` is refused), and at least what a collector runs in.
+fn check_memory_limiter(bytes: u64, e: &mut Problems<'_>) {
+    let ml = crate::collector::MemoryLimiter::for_memory_limit(bytes);
+    if ml.limit_mib == 0 || ml.limit_mib <= ml.spike_limit_mib {
+        e.add(
+            "spec.gateway.resources.limits.memory",
+            format!(
+                "gives the memory_limiter limit_mib {} and spike_limit_mib {}, which the collector refuses (spike_limit_mib must be smaller than limit_mib); at least 64Mi",
+                ml.limit_mib, ml.spike_limit_mib
+            ),
+        );
+    } else if bytes < MIN_GATEWAY_MEMORY {
+        e.add(
+            "spec.gateway.resources.limits.memory",
+            "must be at least 64Mi for a collector",
+        );
+    }
+}
+
 /// The gateway's sizing with its defaults, quantities parsed once.
 fn resolve_gateway(
     g: &crate::crd::GatewaySpec,
@@ -470,7 +514,10 @@ fn resolve_gateway(
             .and_then(|l| l.get("memory"))
             .map(|q| parse_quantity(&q.0))
         {
-            Some(Ok(b)) => memory = b,
+            Some(Ok(b)) => {
+                memory = b;
+                check_memory_limiter(b, e);
+            }
             _ => e.add(
                 "spec.gateway.resources.limits.memory",
                 "is required when resources are given: the memory_limiter and the buffer plan are derived from it",
@@ -482,6 +529,16 @@ fn resolve_gateway(
         e.add(
             "spec.gateway.batch.timeout",
             "must be between 1ms and 60s: data must be queryable within 2 minutes",
+        );
+    } else if !timeout.subsec_nanos().is_multiple_of(1_000_000) {
+        // It is written in whole milliseconds as the exporter's `sending_queue.batch.
+        // flush_timeout`: 500us would be 0ms, which the collector refuses ("`flush_timeout`
+        // must be positive", exporterhelper queuebatch BatchConfig.Validate, v0.150.0).
+        e.add(
+            "spec.gateway.batch.timeout",
+            format!(
+                "{timeout:?} is not a whole number of milliseconds (the exporter's flush_timeout is written in ms)"
+            ),
         );
     }
     if g.buffer.duration.is_negative()
@@ -622,7 +679,15 @@ pub(crate) fn resolve_all(
     let mut regexes = RegexCache::new();
     let mut out: Vec<Pipeline> = Vec::new();
     let mut seen = BTreeSet::new();
+    let claimed = table_claims(pipelines, stores);
     for (p, cel) in pipelines.iter().zip(cel::problems_each(pipelines)) {
+        let mut cel = cel;
+        cel.extend(
+            claimed
+                .get(&ResourceId::of(*p))
+                .cloned()
+                .unwrap_or_default(),
+        );
         match resolve_one(p, cel, settings, stores, set_aside, zones, &mut regexes) {
             Ok(v) => {
                 if !seen.insert(v.id.clone()) {
@@ -640,6 +705,148 @@ pub(crate) fn resolve_all(
                 out.push(v);
             }
             Err(e) => problems.extend(e),
+        }
+    }
+    let over = over_label_keys(&out, settings);
+    out.retain(|p| match over.get(&p.id) {
+        Some(problem) => {
+            problems.push(problem.clone());
+            false
+        }
+        None => true,
+    });
+    out
+}
+
+/// Distinct label keys a tenant namespace's pipelines may make every agent attach.
+pub const MAX_TENANT_LABEL_KEYS: usize = 32;
+
+/// The pod and namespace label keys a pipeline makes the agents attach (selectors, routes,
+/// extracted columns): each is an extraction rule in the one agent config every node reads.
+fn label_keys(p: &Pipeline) -> BTreeSet<String> {
+    use crate::collector::agent::{NAMESPACE_LABEL_PREFIX, POD_LABEL_PREFIX, selector_keys};
+    let mut keys = BTreeSet::new();
+    for sel in [&p.sources.pod_selector, &p.sources.namespace_selector]
+        .into_iter()
+        .flatten()
+    {
+        selector_keys(sel, &mut keys);
+    }
+    for r in &p.routes {
+        keys.extend(r.pod_labels.keys().cloned());
+    }
+    for c in p.tables.iter().flat_map(|t| &t.columns) {
+        if let Some(k) = c
+            .key
+            .strip_prefix(POD_LABEL_PREFIX)
+            .or_else(|| c.key.strip_prefix(NAMESPACE_LABEL_PREFIX))
+        {
+            keys.insert(k.to_string());
+        }
+    }
+    keys
+}
+
+/// A tenant's share of the shared agent config is bounded: the pipelines of a namespace outside
+/// the trusted ones, in name order, may add up to [`MAX_TENANT_LABEL_KEYS`] distinct label keys;
+/// the pipeline that passes it is refused (the ones before keep theirs).
+fn over_label_keys(pipelines: &[Pipeline], settings: &Settings) -> BTreeMap<ResourceId, Problem> {
+    let mut by_ns: BTreeMap<&str, Vec<&Pipeline>> = BTreeMap::new();
+    for p in pipelines
+        .iter()
+        .filter(|p| !settings.is_trusted(&p.namespace))
+    {
+        by_ns.entry(p.namespace.as_str()).or_default().push(p);
+    }
+    let mut out = BTreeMap::new();
+    for (ns, mut ps) in by_ns {
+        ps.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut union = BTreeSet::new();
+        for p in ps {
+            let keys = label_keys(p);
+            let with: BTreeSet<String> = union.union(&keys).cloned().collect();
+            if with.len() > MAX_TENANT_LABEL_KEYS {
+                out.insert(
+                    p.id.clone(),
+                    Problem::invalid(
+                        &p.id,
+                        "spec",
+                        format!(
+                            "namespace {ns}'s pipelines would make every agent attach {} distinct label keys (selectors, routes' podLabels and k8s.pod.labels.*/k8s.namespace.labels.* columns), over the {MAX_TENANT_LABEL_KEYS} a tenant namespace may: every node's one agent config carries them",
+                            with.len()
+                        ),
+                    ),
+                );
+            } else {
+                union = with;
+            }
+        }
+    }
+    out
+}
+
+/// Where a table lives: its server (a store's HTTP URL, so two stores naming one server share
+/// its tables), database and name.
+type TableKey = (String, String, String);
+
+/// Each table belongs to one pipeline across all of them: (server, database, table) claimed by
+/// several pipelines, valid or not, goes to the oldest (creationTimestamp, then namespace/name),
+/// so an owner keeps its table when a newcomer arrives; the others are refused naming it. The
+/// store's own record (the table's COMMENT, checked before any plan) has the last word.
+fn table_claims(
+    pipelines: &[&LogPipeline],
+    stores: &BTreeMap<String, Arc<Store>>,
+) -> BTreeMap<ResourceId, Vec<Problem>> {
+    // Oldest first; without a timestamp (files given to `render`), after those with one.
+    let mut order: Vec<&LogPipeline> = pipelines.to_vec();
+    order.sort_by_key(|p| {
+        (
+            p.metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .is_none(),
+            p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            p.namespace().unwrap_or_default(),
+            p.name_any(),
+        )
+    });
+    let mut owners: BTreeMap<TableKey, (ResourceId, String)> = BTreeMap::new();
+    let mut out: BTreeMap<ResourceId, Vec<Problem>> = BTreeMap::new();
+    for p in order {
+        let id = ResourceId::of(p);
+        for store_name in &p.spec.stores {
+            let Some(store) = stores.get(store_name) else {
+                continue;
+            };
+            for (i, t) in p.spec.tables.iter().enumerate() {
+                let key = (
+                    store.http_url.clone(),
+                    store.database.clone(),
+                    t.name.clone(),
+                );
+                match owners.get(&key) {
+                    None => {
+                        owners.insert(key, (id.clone(), store_name.clone()));
+                    }
+                    Some((owner, _)) if *owner == id => {}
+                    Some((owner, owner_store)) => {
+                        let via = if owner_store == store_name {
+                            String::new()
+                        } else {
+                            format!(" (through store {owner_store})")
+                        };
+                        out.entry(id.clone()).or_default().push(Problem::invalid(
+                            &id,
+                            format!("spec.tables[{i}].name"),
+                            format!(
+                                "table {}.{} in store {store_name} belongs to {owner}{via}: a table is owned by one pipeline; choose another name",
+                                store.database, t.name
+                            ),
+                        ));
+                    }
+                }
+            }
         }
     }
     out

@@ -74,7 +74,25 @@ pub(crate) fn resolve_all(
             problems.extend(cel);
             continue;
         }
-        let tls = tls_problems(s);
+        let mut tls = tls_problems(s);
+        let id = ResourceId::of(s);
+        let mut meta = super::Problems::new(&id);
+        super::check_metadata(&s.metadata, &mut meta);
+        tls.extend(meta.into_vec());
+        if RESERVED_DATABASES
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(&s.spec.database))
+        {
+            tls.push(Problem::invalid(
+                &id,
+                "spec.database",
+                format!(
+                    "{} is ClickHouse's own database (its system tables and logs: query_log, part_log, ...); keep the pipelines' tables in a database of their own",
+                    s.spec.database
+                ),
+            ));
+        }
+        tls.extend(port_problems(s));
         if !tls.is_empty() {
             problems.extend(tls);
             continue;
@@ -116,3 +134,32 @@ fn tls_problems(s: &ClickHouseStore) -> Vec<Problem> {
     })
     .collect()
 }
+
+/// The CRD's pattern allows five digits of port: 0 and over 65535 pass it but no connection
+/// can be made (and the exporter refuses to parse the URL), so they are refused here.
+fn port_problems(s: &ClickHouseStore) -> Vec<Problem> {
+    let spec = &s.spec;
+    [
+        ("spec.httpUrl", &spec.http_url),
+        ("spec.exporterEndpoint", &spec.exporter_endpoint),
+    ]
+    .into_iter()
+    .filter_map(|(field, url)| {
+        let authority = url.split_once("://")?.1.trim_end_matches('/');
+        let port = authority.rsplit_once(':')?.1;
+        match port.parse::<u32>() {
+            Ok(1..=65535) => None,
+            _ => Some(Problem::invalid(
+                &ResourceId::of(s),
+                field,
+                format!("port {port} of {url} is not between 1 and 65535"),
+            )),
+        }
+    })
+    .collect()
+}
+
+/// ClickHouse's own databases. The server lets tables be created there (checked on chdb 26.9),
+/// but they hold its system tables and logs, which a pipeline table may be named like, and
+/// `information_schema` exists in both cases.
+const RESERVED_DATABASES: &[&str] = &["system", "information_schema"];

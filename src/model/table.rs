@@ -7,7 +7,7 @@ use crate::crd::{
     AttributeMap, ColumnSpec, ColumnType, IndexSpec, IndexType, TableSpec, TextTokenizer,
 };
 use crate::ident::{ColumnExpr, INDEX_FUNCTIONS, KEY_FUNCTIONS, is_attribute_key, is_identifier};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Columns every target table has (the exporter's columns and the derived time columns).
 pub const BASE_COLUMNS: &[&str] = &[
@@ -38,10 +38,153 @@ pub const MAP_COLUMNS: &[&str] = &["ResourceAttributes", "LogAttributes", "Scope
 /// reads 1024 rows per hit instead of 8192.
 pub const DEFAULT_INDEX_GRANULARITY: u32 = 1024;
 
+/// The pipeline a table belongs to: written into the table's COMMENT when it is created, and
+/// checked before any plan, so no other pipeline alters or drops it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub namespace: String,
+    pub name: String,
+    /// Informational (a pipeline deleted with `Retain` and created again under its name has a
+    /// new uid and keeps its tables: only its namespace can create it there).
+    pub uid: Option<String>,
+}
+
+/// How an owner record starts in a table's COMMENT.
+pub const OWNER_PREFIX: &str = "otelhouse owner: LogPipeline ";
+
+impl Owner {
+    /// The COMMENT text: `otelhouse owner: LogPipeline <namespace>/<name>[ uid <uid>]`.
+    pub fn record(&self) -> String {
+        match &self.uid {
+            Some(uid) => format!("{OWNER_PREFIX}{}/{} uid {uid}", self.namespace, self.name),
+            None => format!("{OWNER_PREFIX}{}/{}", self.namespace, self.name),
+        }
+    }
+
+    /// The owner a COMMENT records, or None when it is no owner record.
+    pub fn parse(comment: &str) -> Option<Self> {
+        let rest = comment.strip_prefix(OWNER_PREFIX)?;
+        let (id, uid) = match rest.split_once(" uid ") {
+            Some((id, uid)) => (id, Some(uid.to_string())),
+            None => (rest, None),
+        };
+        let (namespace, name) = id.split_once('/')?;
+        Some(Self {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            uid,
+        })
+    }
+
+    /// The same pipeline (its namespace and name: the uid does not decide).
+    pub fn same(&self, other: &Owner) -> bool {
+        self.namespace == other.namespace && self.name == other.name
+    }
+}
+
+impl std::fmt::Display for Owner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LogPipeline {}/{}", self.namespace, self.name)
+    }
+}
+
+/// Suffixes of the objects derived from each table (`<table>_ingest`, `<table>_mv`): no table
+/// may end with one, so no table is named like another's derived object.
+pub const DERIVED_SUFFIXES: &[&str] = &["_ingest", "_mv"];
+
+/// Table names the operator keeps for itself: its history table, and the `otelhouse_` prefix.
+pub const RESERVED_TABLE_PREFIX: &str = "otelhouse_";
+
+/// Why a table name is reserved, if it is.
+pub fn reserved_table_name(name: &str) -> Option<String> {
+    if let Some(suffix) = DERIVED_SUFFIXES.iter().find(|s| name.ends_with(**s)) {
+        return Some(format!(
+            "{name:?} ends with {suffix:?}: each table's ingest table and view are named <table>_ingest and <table>_mv, so a table so named would be another table's object"
+        ));
+    }
+    if name.starts_with(RESERVED_TABLE_PREFIX) {
+        return Some(format!(
+            "{name:?}: the prefix {RESERVED_TABLE_PREFIX:?} is the operator's (its history table {})",
+            crate::schema::ddl::HISTORY_TABLE
+        ));
+    }
+    None
+}
+
+/// What ClickHouse allows a function or an index on: the type family of a column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// Date, DateTime, DateTime64.
+    Time,
+    String,
+    Number,
+    Bool,
+    Map,
+}
+
+impl Family {
+    fn of(c: ColumnType) -> Self {
+        match c {
+            ColumnType::String => Family::String,
+            ColumnType::Int64 | ColumnType::UInt64 | ColumnType::Float64 => Family::Number,
+            ColumnType::Bool => Family::Bool,
+        }
+    }
+
+    /// The family of a built-in column (see `ddl::INGEST_COLUMNS`).
+    fn of_base(name: &str) -> Self {
+        match name {
+            "Timestamp" | "EventDate" | "EventTime" => Family::Time,
+            "TraceFlags" | "SeverityNumber" => Family::Number,
+            n if MAP_COLUMNS.contains(&n) => Family::Map,
+            _ => Family::String,
+        }
+    }
+}
+
+/// Functions over dates and times (ClickHouse: "Should be Date, Date32, DateTime or
+/// DateTime64"; `toDate` of a String column parses each row and refuses the batch on the first
+/// that is not a date).
+const TIME_FUNCTIONS: &[&str] = &[
+    "toStartOfMinute",
+    "toStartOfFiveMinutes",
+    "toStartOfFifteenMinutes",
+    "toStartOfHour",
+    "toStartOfDay",
+    "toDate",
+    "toYYYYMM",
+    "toYYYYMMDD",
+];
+
+/// Partition keys of a day or coarser over a time column. A batch spans at most the clamped
+/// window (retention plus two days), and the insert allows that many daily partitions: anything
+/// finer (the raw Timestamp, an hour) or not bounded by time (a column's values, a hash) makes
+/// batches span more partitions than `max_partitions_per_insert_block`, and the server refuses
+/// them whole, on every retry.
+const DAILY_PARTITION_FUNCTIONS: &[&str] = &["toDate", "toStartOfDay", "toYYYYMMDD", "toYYYYMM"];
+
+/// Why `function` does not fit a column of `family`, if it does not.
+fn function_misfit(function: &str, family: Family) -> Option<&'static str> {
+    if TIME_FUNCTIONS.contains(&function) && family != Family::Time {
+        return Some(
+            "takes a Date, DateTime or DateTime64 column (Timestamp, EventTime, EventDate)",
+        );
+    }
+    if function == "lower" && family != Family::String {
+        return Some("takes a String column");
+    }
+    if matches!(function, "mapKeys" | "mapValues") && family != Family::Map {
+        return Some("applies to the map columns only");
+    }
+    None
+}
+
 /// A resolved table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Table {
     pub name: String,
+    /// The pipeline it belongs to (None: a table resolved alone, by tools and tests).
+    pub owner: Option<Owner>,
     pub retention_days: u32,
     pub columns: Vec<Column>,
     pub order_by: Vec<ColumnExpr>,
@@ -255,6 +398,11 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
             ),
         );
     }
+    if is_identifier(&t.name)
+        && let Some(why) = reserved_table_name(&t.name)
+    {
+        err(format!("{field}.name"), format!("is reserved: {why}"));
+    }
     if !(1..=3650).contains(&t.retention_days) {
         err(
             format!("{field}.retentionDays"),
@@ -263,6 +411,10 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
     }
     let specs = columns_of(t);
     let mut known: BTreeSet<String> = BASE_COLUMNS.iter().map(|s| s.to_string()).collect();
+    let mut family: BTreeMap<String, Family> = BASE_COLUMNS
+        .iter()
+        .map(|s| (s.to_string(), Family::of_base(s)))
+        .collect();
     let mut columns = Vec::new();
     for (i, c) in specs.iter().enumerate() {
         let f = format!("{field}.columns[{i}]");
@@ -270,6 +422,17 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
             err(
                 format!("{f}.name"),
                 format!("{:?} is not a safe column name", c.name),
+            );
+        } else if c.name.starts_with('_') {
+            // ClickHouse's virtual columns: `_row_exists`, `_block_number`, `_block_offset`
+            // are refused at CREATE; others (`_part`, `_partition_id`, ...) are accepted and
+            // then hide the virtual column from every query.
+            err(
+                format!("{f}.name"),
+                format!(
+                    "{:?}: names starting with _ are ClickHouse's virtual columns (_part, _row_exists, ...)",
+                    c.name
+                ),
             );
         } else if !known.insert(c.name.clone()) {
             err(
@@ -295,6 +458,7 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
                 "applies to String columns only".into(),
             );
         }
+        family.insert(c.name.clone(), Family::of(c.type_));
         columns.push(Column {
             name: c.name.clone(),
             from: c.from,
@@ -305,8 +469,13 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
     }
     let expr = |s: &str, allowed: &[&'static str]| -> Result<ColumnExpr, String> {
         let e = ColumnExpr::parse(s, allowed)?;
-        if !known.contains(&e.column) {
+        let Some(fam) = family.get(&e.column).copied() else {
             return Err(format!("`{}` is not a column of this table", e.column));
+        };
+        if let Some(f) = e.function
+            && let Some(why) = function_misfit(f, fam)
+        {
+            return Err(format!("`{e}`: {f} {why}; {} is {fam:?}", e.column));
         }
         Ok(e)
     };
@@ -318,6 +487,16 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
         }
     }
     let partition_by = match expr(&partition_by_of(t), KEY_FUNCTIONS) {
+        Ok(e) if !is_daily_partition(&e, &family) => {
+            err(
+                format!("{field}.partitionBy"),
+                format!(
+                    "`{e}` makes a batch span more partitions than an insert may (max_partitions_per_insert_block): partition by a day or coarser of a time column: {}(Timestamp) or EventDate",
+                    DAILY_PARTITION_FUNCTIONS.join("(Timestamp), ")
+                ),
+            );
+            None
+        }
         Ok(e) => Some(e),
         Err(e) => {
             err(format!("{field}.partitionBy"), e);
@@ -332,6 +511,24 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
             Err(e) => err(format!("{f}.expression"), e),
             Ok(e) => {
                 let is_map = MAP_COLUMNS.contains(&e.column.as_str());
+                let stringy = is_map
+                    || e.function == Some("lower")
+                    || family.get(&e.column) == Some(&Family::String);
+                if matches!(
+                    ix.type_,
+                    IndexType::tokenbf_v1 | IndexType::ngrambf_v1 | IndexType::text
+                ) && !stringy
+                {
+                    // ClickHouse refuses these at CREATE: "can only be used with column types
+                    // String, FixedString, LowCardinality(String) ... or Array(String)".
+                    err(
+                        format!("{f}.type"),
+                        format!(
+                            "{:?} indexes String columns (or a map's mapKeys/mapValues) only; `{e}` is not a String",
+                            ix.type_
+                        ),
+                    );
+                }
                 match e.function {
                     Some("mapKeys" | "mapValues") if !is_map => err(
                         format!("{f}.expression"),
@@ -393,11 +590,22 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
             );
         }
     }
+    // ClickHouse refuses 0 ("index_granularity: value 0 makes no sense"); past 65536 rows a
+    // granule, every point lookup reads that many rows whatever the index says.
+    if let Some(g) = t.index_granularity
+        && !(1..=65536).contains(&g)
+    {
+        problems.add(
+            format!("{field}.indexGranularity"),
+            format!("{g} is not between 1 and 65536"),
+        );
+    }
     if problems.len() > before {
         return None;
     }
     Some(Table {
         name: t.name.clone(),
+        owner: None,
         retention_days: t.retention_days,
         columns,
         order_by,
@@ -405,4 +613,13 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
         indexes,
         index_granularity: t.index_granularity.unwrap_or(DEFAULT_INDEX_GRANULARITY),
     })
+}
+
+/// A partition key of a day or coarser over a time column (see [`DAILY_PARTITION_FUNCTIONS`]).
+fn is_daily_partition(e: &ColumnExpr, family: &BTreeMap<String, Family>) -> bool {
+    let time = family.get(&e.column) == Some(&Family::Time);
+    match e.function {
+        None => e.column == "EventDate",
+        Some(f) => time && DAILY_PARTITION_FUNCTIONS.contains(&f),
+    }
 }

@@ -336,3 +336,430 @@ fn tables_resolve_alone_for_the_schema_cli() {
         "{e:?}"
     );
 }
+
+/// A pipeline with a creationTimestamp (the API server sets one; `render` files have none).
+fn created(doc: &str, at: &str) -> String {
+    doc.replacen(
+        "metadata: {",
+        &format!("metadata: {{creationTimestamp: \"{at}\", "),
+        1,
+    )
+}
+
+/// (store, database, table) belongs to one pipeline across all of them: the oldest keeps it,
+/// whatever arrives later or sorts first by name; the newcomer is refused naming the owner.
+#[test]
+fn a_table_belongs_to_the_oldest_pipeline_that_claims_it() {
+    let owner = created(&pipeline("team-b", "owner", ""), "2026-01-01T00:00:00Z");
+    let squatter = created(&pipeline("team-a", "squatter", ""), "2026-06-01T00:00:00Z");
+    // Given in either order, the owner (older, though it sorts after by namespace) keeps it.
+    for docs in [
+        [CLASS, STORE, NODES, &owner, &squatter],
+        [CLASS, STORE, NODES, &squatter, &owner],
+    ] {
+        let r = resolve_docs(&docs);
+        assert!(problems_of(&r, &ResourceId::pipeline("team-b", "owner")).is_empty());
+        let ps = problems_of(&r, &ResourceId::pipeline("team-a", "squatter"));
+        assert!(
+            ps.iter().any(|p| p.field == "spec.tables[0].name"
+                && p.message.contains("belongs to LogPipeline team-b/owner")),
+            "{ps:?}"
+        );
+        assert_eq!(r.model.pipelines.len(), 1);
+    }
+    // Without timestamps: namespace/name decides, deterministically.
+    let a = pipeline("team-a", "x", "");
+    let b = pipeline("team-b", "x", "");
+    let r = resolve_docs(&[CLASS, STORE, NODES, &b, &a]);
+    assert!(problems_of(&r, &ResourceId::pipeline("team-a", "x")).is_empty());
+    assert!(!problems_of(&r, &ResourceId::pipeline("team-b", "x")).is_empty());
+    // An invalid owner still owns its table: a typo does not hand it to a squatter.
+    let broken = created(
+        &pipeline("team-b", "owner", "  routes: [{table: nope}]"),
+        "2026-01-01T00:00:00Z",
+    );
+    let r = resolve_docs(&[CLASS, STORE, NODES, &broken, &squatter]);
+    let ps = problems_of(&r, &ResourceId::pipeline("team-a", "squatter"));
+    assert!(
+        ps.iter()
+            .any(|p| p.message.contains("belongs to LogPipeline team-b/owner")),
+        "{ps:?}"
+    );
+    // Two store names for one server and database are one place.
+    let alias = STORE
+        .replace("name: us}", "name: us-alias}")
+        .replace("region: us-east-1", "region: us-east-2");
+    let other = pipeline("team-a", "other", "").replace("stores: [us]", "stores: [us-alias]");
+    let r = resolve_docs(&[CLASS, STORE, &alias, NODES, &owner, &other]);
+    let ps = problems_of(&r, &ResourceId::pipeline("team-a", "other"));
+    assert!(
+        ps.iter().any(|p| p
+            .message
+            .contains("belongs to LogPipeline team-b/owner (through store us)")),
+        "{ps:?}"
+    );
+    // Another database on the same server is another place.
+    let elsewhere = alias.replace("allowedNamespaces", "database: other\n  allowedNamespaces");
+    let r = resolve_docs(&[CLASS, STORE, &elsewhere, NODES, &owner, &other]);
+    let ps = problems_of(&r, &ResourceId::pipeline("team-a", "other"));
+    assert!(
+        !ps.iter().any(|p| p.message.contains("belongs to")),
+        "{ps:?}"
+    );
+}
+
+fn table_problems(table: &str) -> Vec<Problem> {
+    let p = pipeline("team-a", "p", "").replace("tables: [{name: logs, retentionDays: 7}]", table);
+    let r = resolve_docs(&[CLASS, STORE, NODES, &p]);
+    problems_of(&r, &ResourceId::pipeline("team-a", "p"))
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+fn assert_refused(table: &str, field: &str, text: &str) {
+    let ps = table_problems(table);
+    assert!(
+        ps.iter()
+            .any(|p| p.field == field && p.message.contains(text)),
+        "{table}: expected {field}: {text:?} in {ps:?}"
+    );
+}
+
+#[test]
+fn reserved_table_names_are_refused() {
+    for name in [
+        "otelhouse_schema_history",
+        "otelhouse_anything",
+        "logs_ingest",
+        "logs_mv",
+    ] {
+        assert_refused(
+            &format!("tables: [{{name: {name}, retentionDays: 7}}]"),
+            "spec.tables[0].name",
+            "is reserved",
+        );
+    }
+    // Within one pipeline too: `x` next to `x_ingest`, and the same name twice.
+    assert_refused(
+        "tables: [{name: x, retentionDays: 7}, {name: x_ingest, retentionDays: 7}]\n  defaultTable: x",
+        "spec.tables[1].name",
+        "is reserved",
+    );
+    assert_refused(
+        "tables: [{name: x, retentionDays: 7}, {name: x, retentionDays: 7}]\n  defaultTable: x",
+        "spec.tables[1].name",
+        "defined twice",
+    );
+    assert!(table_problems("tables: [{name: ingest_logs, retentionDays: 7}]").is_empty());
+}
+
+/// What ClickHouse refuses at CREATE or at every insert (each checked on chdb in
+/// tests/schema.rs): refused here with the field.
+#[test]
+fn values_clickhouse_would_refuse_later_are_refused_with_their_field() {
+    let col = |name: &str, ty: &str| {
+        format!(
+            "tables: [{{name: logs, retentionDays: 7, columns: [{{name: {name}, from: LogAttributes, key: k, type: {ty}}}]}}]"
+        )
+    };
+    for name in ["_row_exists", "_part", "_block_number", "_partition_id"] {
+        assert_refused(
+            &col(name, "String"),
+            "spec.tables[0].columns[0].name",
+            "virtual columns",
+        );
+    }
+    let with = |extra: &str| {
+        format!(
+            "tables: [{{name: logs, retentionDays: 7, columns: [{{name: code, from: LogAttributes, key: k, type: Int64}}, {{name: ok, from: LogAttributes, key: o, type: Bool}}], {extra}}}]"
+        )
+    };
+    for (extra, field, text) in [
+        (
+            "indexes: [{expression: code, type: tokenbf_v1}]",
+            "spec.tables[0].indexes[0].type",
+            "indexes String columns",
+        ),
+        (
+            "indexes: [{expression: ok, type: ngrambf_v1}]",
+            "spec.tables[0].indexes[0].type",
+            "indexes String columns",
+        ),
+        (
+            "indexes: [{expression: Timestamp, type: text}]",
+            "spec.tables[0].indexes[0].type",
+            "indexes String columns",
+        ),
+        (
+            "indexes: [{expression: lower(code), type: bloom_filter}]",
+            "spec.tables[0].indexes[0].expression",
+            "lower takes a String column",
+        ),
+        (
+            "orderBy: [toStartOfHour(Body)]",
+            "spec.tables[0].orderBy[0]",
+            "takes a Date, DateTime or DateTime64",
+        ),
+        (
+            "orderBy: [lower(code)]",
+            "spec.tables[0].orderBy[0]",
+            "lower takes a String column",
+        ),
+        (
+            "partitionBy: toDate(Body)",
+            "spec.tables[0].partitionBy",
+            "takes a Date, DateTime or DateTime64",
+        ),
+        (
+            "partitionBy: Timestamp",
+            "spec.tables[0].partitionBy",
+            "max_partitions_per_insert_block",
+        ),
+        (
+            "partitionBy: toStartOfHour(Timestamp)",
+            "spec.tables[0].partitionBy",
+            "max_partitions_per_insert_block",
+        ),
+        (
+            "partitionBy: code",
+            "spec.tables[0].partitionBy",
+            "max_partitions_per_insert_block",
+        ),
+        (
+            "partitionBy: cityHash64(Body)",
+            "spec.tables[0].partitionBy",
+            "max_partitions_per_insert_block",
+        ),
+    ] {
+        assert_refused(&with(extra), field, text);
+    }
+    // What fits is accepted.
+    for extra in [
+        "indexes: [{expression: code, type: bloom_filter}, {expression: lower(Body), type: tokenbf_v1}, {expression: mapKeys(LogAttributes), type: text}]",
+        "partitionBy: EventDate",
+        "partitionBy: toYYYYMM(Timestamp)",
+        "partitionBy: toStartOfDay(EventTime)",
+        "orderBy: [toStartOfHour(Timestamp), code]",
+    ] {
+        let ps = table_problems(&with(extra));
+        assert!(ps.is_empty(), "{extra}: {ps:?}");
+    }
+}
+
+fn pipeline_problems(gateway: &str) -> Vec<Problem> {
+    let p = pipeline("otelhouse-system", "p", "").replace(
+        "gateway: {expectedEventsPerSecond: 1000}",
+        &format!("gateway: {gateway}"),
+    );
+    let r = resolve_docs(&[CLASS, STORE, NODES, &p]);
+    problems_of(&r, &ResourceId::pipeline("otelhouse-system", "p"))
+        .into_iter()
+        .cloned()
+        .collect()
+}
+
+fn has(ps: &[Problem], field: &str, text: &str) -> bool {
+    ps.iter()
+        .any(|p| p.field == field && p.message.contains(text))
+}
+
+/// What the collector (or the API server) would refuse once applied: refused here, with the
+/// field, by the collector's own rules (memorylimiter and exporterhelper Validate, v0.150.0).
+#[test]
+fn values_the_collector_or_the_api_server_would_refuse_are_refused_with_their_field() {
+    let dedicated = |resources: &str| {
+        format!("{{expectedEventsPerSecond: 1000, dedicated: true, resources: {resources}}}")
+    };
+    // 1Mi: limit_mib 1 and spike_limit_mib 1, refused by the memory_limiter; 2Mi: 1 and 1.
+    for mem in ["1Mi", "2Mi", "1"] {
+        let ps = pipeline_problems(&dedicated(&format!("{{limits: {{memory: {mem}}}}}")));
+        assert!(
+            has(
+                &ps,
+                "spec.gateway.resources.limits.memory",
+                "spike_limit_mib must be smaller than limit_mib"
+            ),
+            "{mem}: {ps:?}"
+        );
+    }
+    let ps = pipeline_problems(&dedicated("{limits: {memory: 32Mi}}"));
+    assert!(
+        has(&ps, "spec.gateway.resources.limits.memory", "at least 64Mi"),
+        "{ps:?}"
+    );
+    assert!(pipeline_problems(&dedicated("{limits: {memory: 512Mi}}")).is_empty());
+    // A request above its limit.
+    for (resources, field) in [
+        (
+            "{requests: {memory: 2Gi}, limits: {memory: 1Gi}}",
+            "spec.gateway.resources.requests.memory",
+        ),
+        (
+            "{requests: {cpu: 1100m}, limits: {cpu: \"1\", memory: 1Gi}}",
+            "spec.gateway.resources.requests.cpu",
+        ),
+    ] {
+        let ps = pipeline_problems(&dedicated(resources));
+        assert!(has(&ps, field, "is over the limit"), "{resources}: {ps:?}");
+    }
+    assert!(
+        pipeline_problems(&dedicated(
+            "{requests: {cpu: 500m, memory: 1Gi}, limits: {cpu: \"1\", memory: 1Gi}}"
+        ))
+        .is_empty()
+    );
+    // batch.timeout is written in whole milliseconds: 500us would be `0ms`, which the
+    // exporter refuses (flush_timeout must be positive), 1500us silently 1ms.
+    for timeout in ["500us", "1500us", "1ms500us"] {
+        let ps = pipeline_problems(&format!(
+            "{{expectedEventsPerSecond: 1000, batch: {{timeout: {timeout}}}}}"
+        ));
+        assert!(
+            has(&ps, "spec.gateway.batch.timeout", "milliseconds")
+                || has(&ps, "spec.gateway.batch.timeout", "between 1ms"),
+            "{timeout}: {ps:?}"
+        );
+    }
+    assert!(
+        pipeline_problems("{expectedEventsPerSecond: 1000, batch: {timeout: 250ms}}").is_empty()
+    );
+}
+
+#[test]
+fn malformed_tolerations_are_refused_as_the_api_server_would() {
+    let class = |tolerations: &str| {
+        CLASS.replace(
+            "expectedLinesPerSecond: 100,",
+            &format!("expectedLinesPerSecond: 100, tolerations: [{tolerations}],"),
+        )
+    };
+    for (t, field, text) in [
+        (
+            "{operator: Equal, value: x}",
+            "spec.tolerations[0].operator",
+            "must be Exists when `key` is empty",
+        ),
+        (
+            "{key: a, operator: Exists, value: x}",
+            "spec.tolerations[0].value",
+            "must be empty",
+        ),
+        (
+            "{key: a, effect: NoSchedule, tolerationSeconds: 5}",
+            "spec.tolerations[0].effect",
+            "NoExecute",
+        ),
+        (
+            "{key: \"a b\"}",
+            "spec.tolerations[0].key",
+            "not a qualified name",
+        ),
+        (
+            "{key: a, operator: Lt, value: \"1\"}",
+            "spec.tolerations[0].operator",
+            "not supported",
+        ),
+        (
+            "{key: a, value: \"-x\"}",
+            "spec.tolerations[0].value",
+            "not a valid label value",
+        ),
+        (
+            "{key: a, operator: Exists, effect: Sometimes}",
+            "spec.tolerations[0].effect",
+            "not supported",
+        ),
+    ] {
+        let r = resolve_docs(&[&class(t), NODES]);
+        let ps: Vec<Problem> = problems_of(&r, &ResourceId::class("all"))
+            .into_iter()
+            .cloned()
+            .collect();
+        assert!(has(&ps, field, text), "{t}: {ps:?}");
+    }
+    let ok = class(
+        "{key: dedicated, operator: Equal, value: logs, effect: NoExecute, tolerationSeconds: 60}",
+    );
+    let r = resolve_docs(&[&ok, NODES]);
+    assert!(problems_of(&r, &ResourceId::class("all")).is_empty());
+    // A request above its limit in a class too.
+    let over = CLASS.replace(
+        "limits: {memory: 128Mi}",
+        "requests: {memory: 256Mi}, limits: {memory: 128Mi}",
+    );
+    let r = resolve_docs(&[&over, NODES]);
+    let ps: Vec<Problem> = problems_of(&r, &ResourceId::class("all"))
+        .into_iter()
+        .cloned()
+        .collect();
+    assert!(
+        has(&ps, "spec.resources.requests.memory", "is over the limit"),
+        "{ps:?}"
+    );
+}
+
+#[test]
+fn store_ports_over_65535_are_refused() {
+    for (from, to, field) in [
+        ("http://ch:8123", "http://ch:99999", "spec.httpUrl"),
+        ("tcp://ch:9000", "tcp://ch:0", "spec.exporterEndpoint"),
+        ("tcp://ch:9000", "tcp://ch:65536", "spec.exporterEndpoint"),
+    ] {
+        let r = resolve_docs(&[&STORE.replace(from, to)]);
+        let ps: Vec<Problem> = problems_of(&r, &ResourceId::store("us"))
+            .into_iter()
+            .cloned()
+            .collect();
+        assert!(
+            has(&ps, field, "is not between 1 and 65535"),
+            "{to}: {ps:?}"
+        );
+    }
+    assert!(
+        resolve_docs(&[&STORE.replace("tcp://ch:9000", "tcp://ch:65535")])
+            .problems
+            .is_empty()
+    );
+}
+
+/// A tenant namespace's pipelines add at most MAX_TENANT_LABEL_KEYS label keys to the one agent
+/// config; the pipeline that passes it is refused, the ones before keep theirs.
+#[test]
+fn a_tenant_namespace_adds_a_bounded_number_of_label_keys() {
+    let columns = |from: usize, n: usize| {
+        let cols: Vec<String> = (from..from + n)
+            .map(|i| {
+                format!("{{name: l{i}, from: ResourceAttributes, key: k8s.pod.labels.key{i}}}")
+            })
+            .collect();
+        format!(
+            "tables: [{{name: logs_{from}, retentionDays: 7, columns: [{}]}}]",
+            cols.join(", ")
+        )
+    };
+    let with = |ns: &str, name: &str, from: usize, n: usize| {
+        pipeline(ns, name, "").replace(
+            "tables: [{name: logs, retentionDays: 7}]",
+            &columns(from, n),
+        )
+    };
+    let a = with("team-a", "a", 0, 20);
+    let b = with("team-a", "b", 10, 12); // 10 of its 12 keys are a's: 22 in all
+    let c = with("team-a", "c", 100, 11); // 33
+    let other = with("team-b", "d", 200, 30); // another tenant counts apart
+    let r = resolve_docs(&[CLASS, STORE, NODES, &a, &b, &c, &other]);
+    let ps = problems_of(&r, &ResourceId::pipeline("team-a", "c"));
+    assert!(
+        ps.iter()
+            .any(|p| p.message.contains("33 distinct label keys")),
+        "{ps:?}"
+    );
+    for (ns, n) in [("team-a", "a"), ("team-a", "b"), ("team-b", "d")] {
+        assert!(problems_of(&r, &ResourceId::pipeline(ns, n)).is_empty());
+    }
+    // The trusted namespaces are not bounded.
+    let t = with("otelhouse-system", "t", 300, 40);
+    let r = resolve_docs(&[CLASS, STORE, NODES, &t]);
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+}

@@ -4,7 +4,7 @@
 
 use crate::crd::{ColumnType, TableEngine, TextTokenizer};
 use crate::ident::{ColumnExpr, quote_ident, quote_sql_string};
-use crate::model::table::{Index as ModelIndex, IndexKind, Table};
+use crate::model::table::{Index as ModelIndex, IndexKind, Owner, Table};
 use sha2::{Digest, Sha256};
 
 /// The columns the pinned exporter (v0.150.0) inserts, in its INSERT's order, with the types of
@@ -68,6 +68,9 @@ pub struct TableLayout {
     pub partition_by: String,
     pub ttl_days: u32,
     pub index_granularity: u32,
+    /// The pipeline the table belongs to: its record is the COMMENT of the target and the
+    /// ingest table, checked before any plan (None: tools and tests that name no pipeline).
+    pub owner: Option<Owner>,
 }
 
 /// The layout of a resolved table in a store.
@@ -130,6 +133,7 @@ pub fn layout(t: &Table, at: super::Placement<'_>) -> TableLayout {
         partition_by: t.partition_by.to_sql(),
         ttl_days: t.retention_days,
         index_granularity: t.index_granularity,
+        owner: t.owner.clone(),
     }
 }
 
@@ -212,6 +216,26 @@ impl TableLayout {
         format!("`EventTime` + toIntervalDay({})", self.ttl_days)
     }
 
+    /// ` COMMENT '<owner record>'` or nothing (the clause ends a CREATE TABLE).
+    fn comment_sql(&self) -> String {
+        self.owner
+            .as_ref()
+            .map(|o| format!("\nCOMMENT {}", quote_sql_string(&o.record())))
+            .unwrap_or_default()
+    }
+
+    /// Write the owner record on `table` (the target or the ingest table): a table this
+    /// pipeline's operator made before the records existed, or after a change of uid.
+    pub fn claim(&self, table: &str) -> Option<String> {
+        let o = self.owner.as_ref()?;
+        Some(format!(
+            "ALTER TABLE {}{} MODIFY COMMENT {}",
+            self.q(table),
+            self.on_cluster(),
+            quote_sql_string(&o.record())
+        ))
+    }
+
     pub fn create_database(&self) -> String {
         format!(
             "CREATE DATABASE IF NOT EXISTS {}{}",
@@ -233,7 +257,7 @@ impl TableLayout {
             settings.push("non_replicated_deduplication_window = 1000".to_string());
         }
         format!(
-            "CREATE TABLE IF NOT EXISTS {}{}\n(\n    {}\n)\nENGINE = {}\nPARTITION BY {}\nORDER BY ({})\nTTL {}\nSETTINGS {}",
+            "CREATE TABLE IF NOT EXISTS {}{}\n(\n    {}\n)\nENGINE = {}\nPARTITION BY {}\nORDER BY ({})\nTTL {}\nSETTINGS {}{}",
             self.q(&self.table),
             self.on_cluster(),
             parts.join(",\n    "),
@@ -241,7 +265,8 @@ impl TableLayout {
             self.partition_by,
             self.order_by.join(", "),
             self.ttl_sql(),
-            settings.join(", ")
+            settings.join(", "),
+            self.comment_sql()
         )
     }
 
@@ -252,10 +277,11 @@ impl TableLayout {
             .map(|(n, t)| format!("{} {t}", quote_ident(n)))
             .collect();
         format!(
-            "CREATE TABLE IF NOT EXISTS {}{}\n(\n    {}\n)\nENGINE = Null",
+            "CREATE TABLE IF NOT EXISTS {}{}\n(\n    {}\n)\nENGINE = Null{}",
             self.q(&self.ingest),
             self.on_cluster(),
-            cols.join(",\n    ")
+            cols.join(",\n    "),
+            self.comment_sql()
         )
     }
 
@@ -390,6 +416,11 @@ impl TableLayout {
     /// The statements that drop a table's view, ingest table and target, by the table's name
     /// alone (a pipeline whose spec no longer resolves is still dropped by what it was).
     pub fn drop_by_name(table: &str, at: super::Placement<'_>) -> Vec<String> {
+        Self::named(table, at, None).drop_all()
+    }
+
+    /// A layout that knows only a table's name, place and owner: what dropping it needs.
+    pub fn named(table: &str, at: super::Placement<'_>, owner: Option<Owner>) -> Self {
         TableLayout {
             database: at.database.to_string(),
             cluster: at.cluster.map(str::to_string),
@@ -403,8 +434,8 @@ impl TableLayout {
             partition_by: String::new(),
             ttl_days: 0,
             index_granularity: 0,
+            owner,
         }
-        .drop_all()
     }
 
     /// The history table of the store (see [`fresh_install`] for the whole order). (same engine family as the targets).

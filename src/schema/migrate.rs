@@ -4,6 +4,7 @@
 
 use super::ddl::{INGEST_COLUMNS, TableLayout};
 use super::live::{LiveSchema, LiveTable, normalize};
+use crate::model::table::Owner;
 
 /// One statement and why it is needed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,10 +64,117 @@ pub fn plan(layouts: &[TableLayout], live: &LiveSchema) -> Plan {
     plan
 }
 
+/// Whose a live table is, by the owner record in its COMMENT.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Ownership {
+    Absent,
+    /// This layout's pipeline's (`current`: the record is exactly ours, uid included).
+    Ours {
+        current: bool,
+    },
+    Other(Owner),
+    /// No owner record: made before the records existed, or not by the operator.
+    Unmarked,
+}
+
+fn ownership(l: &TableLayout, live: Option<&LiveTable>) -> Ownership {
+    let Some(t) = live else {
+        return Ownership::Absent;
+    };
+    match (Owner::parse(&t.comment), &l.owner) {
+        (None, _) => Ownership::Unmarked,
+        (Some(o), Some(me)) if o.same(me) => Ownership::Ours {
+            current: t.comment == me.record(),
+        },
+        (Some(o), _) => Ownership::Other(o),
+    }
+}
+
+/// Whether the live view is one the operator made (its comment is our fingerprint).
+fn otelhouse_view(live: Option<&LiveTable>) -> bool {
+    live.is_some_and(|v| v.comment.starts_with("otelhouse:"))
+}
+
+/// Before any plan: a table another pipeline owns is neither altered nor dropped, and a table
+/// without an owner record is adopted only when it is visibly the operator's (target, ingest
+/// and our view), by writing the record. Returns the claims to write, or the refusal.
+fn check_owner(l: &TableLayout, live: &LiveSchema) -> Result<Vec<String>, String> {
+    let target = ownership(l, live.tables.get(&l.table));
+    let ingest = ownership(l, live.tables.get(&l.ingest));
+    for (name, o) in [(&l.table, &target), (&l.ingest, &ingest)] {
+        if let Ownership::Other(owner) = o {
+            return Err(format!(
+                "{name}: table belongs to {owner} (the owner record in its COMMENT); this pipeline neither alters nor drops it: choose another table name"
+            ));
+        }
+    }
+    let Some(me) = &l.owner else {
+        // A layout without an owner (tools, tests) only respects others' records.
+        return Ok(Vec::new());
+    };
+    let legacy = otelhouse_view(live.tables.get(&l.view))
+        && target != Ownership::Absent
+        && ingest != Ownership::Absent;
+    let mut claims = Vec::new();
+    for (name, o) in [(&l.table, &target), (&l.ingest, &ingest)] {
+        match o {
+            Ownership::Unmarked if !legacy && !matches!(target, Ownership::Ours { .. }) => {
+                return Err(format!(
+                    "{name}: table exists without an owner record and is not a complete otelhouse table (target, ingest and view); it is left alone. Drop or rename it, or mark it as {me}'s by hand: ALTER TABLE ... MODIFY COMMENT '{}'",
+                    me.record()
+                ));
+            }
+            Ownership::Unmarked | Ownership::Ours { current: false } => {
+                claims.extend(l.claim(name));
+            }
+            _ => {}
+        }
+    }
+    Ok(claims)
+}
+
+/// Plan dropping a pipeline's tables in one store (`deletionPolicy: Drop`): only what its
+/// owner record says is this pipeline's; a table of another pipeline, or without a record, is
+/// kept and reported in `refused`.
+pub fn plan_drop(layouts: &[TableLayout], live: &LiveSchema) -> Plan {
+    let mut plan = Plan::default();
+    for l in layouts {
+        let target = ownership(l, live.tables.get(&l.table));
+        let ingest = ownership(l, live.tables.get(&l.ingest));
+        let ours = |o: &Ownership| matches!(o, Ownership::Ours { .. });
+        let kept = |o: &Ownership| match o {
+            Ownership::Other(owner) => Some(format!("belongs to {owner}")),
+            Ownership::Unmarked => Some("has no owner record".to_string()),
+            _ => None,
+        };
+        if let Some(why) = kept(&target).or_else(|| kept(&ingest)) {
+            plan.refused.push(format!(
+                "{}: kept, not dropped: the table {why} (drop it by hand if it is this pipeline's)",
+                l.table
+            ));
+            continue;
+        }
+        if !ours(&target) && !ours(&ingest) {
+            continue;
+        }
+        for sql in l.drop_all() {
+            plan.step(sql, format!("{}: deletionPolicy: Drop", l.table));
+        }
+    }
+    plan
+}
+
 fn plan_table(l: &TableLayout, live: &LiveSchema, plan: &mut Plan) {
     let target = live.tables.get(&l.table);
     let ingest = live.tables.get(&l.ingest);
     let view = live.tables.get(&l.view);
+    let claims = match check_owner(l, live) {
+        Err(why) => {
+            plan.refused.push(why);
+            return;
+        }
+        Ok(claims) => claims,
+    };
     let Some(target) = target else {
         // A new table (or a new route's table): everything, target first.
         plan.step(
@@ -142,6 +250,9 @@ fn plan_table(l: &TableLayout, live: &LiveSchema, plan: &mut Plan) {
     if !refused.is_empty() {
         plan.refused.extend(refused);
         return;
+    }
+    for sql in claims {
+        plan.step(sql, format!("{}: the owner record", l.table));
     }
 
     // Target first (LogHouse's procedure), then the ingest table, then the view.

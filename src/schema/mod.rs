@@ -6,6 +6,7 @@ pub mod apply;
 pub mod ddl;
 pub mod live;
 pub mod migrate;
+pub mod usage;
 
 use crate::crd::TableEngine;
 use crate::model::{Store, Table};
@@ -37,4 +38,25 @@ pub fn layouts(tables: &[Table], at: Placement<'_>) -> Vec<ddl::TableLayout> {
 /// the CLI and the controller).
 pub fn spec_hash(layouts: &[ddl::TableLayout]) -> String {
     crate::meta::config_hash(&format!("{layouts:?}"))[..16].to_string()
+}
+
+/// Plan dropping the named tables of `owner` in one store (`deletionPolicy: Drop`): their live
+/// state is read first, and only what the owner records name as `owner`'s is dropped; the rest
+/// is kept and listed in the plan's `refused` ([`migrate::plan_drop`]).
+pub async fn plan_drop(
+    client: &clickhouse::Client,
+    tables: &[String],
+    at: Placement<'_>,
+    owner: &crate::model::table::Owner,
+) -> Result<migrate::Plan, clickhouse::error::Error> {
+    let layouts: Vec<ddl::TableLayout> = tables
+        .iter()
+        .map(|t| ddl::TableLayout::named(t, at, Some(owner.clone())))
+        .collect();
+    let mut names: Vec<&str> = Vec::new();
+    for l in &layouts {
+        names.extend([l.table.as_str(), l.ingest.as_str(), l.view.as_str()]);
+    }
+    let live = live::read(client, at.database, &names).await?;
+    Ok(migrate::plan_drop(&layouts, &live))
 }

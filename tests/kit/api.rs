@@ -161,7 +161,9 @@ struct State {
     /// Lean: keep nothing but Secrets, CRDs and statuses, answer writes by echoing them (the
     /// benches' mode: the server's memory must not count as the operator's).
     lean: bool,
-    statuses: BTreeMap<String, Value>,
+    /// As JSON text: a platform's statuses as Values would be a large part of a bench's memory,
+    /// which must be the operator's.
+    statuses: BTreeMap<String, Box<str>>,
     objects: BTreeMap<Key, Stored>,
     resource_version: u64,
     uid: u64,
@@ -214,7 +216,8 @@ impl FakeApi {
 
     /// The status last written at an object's path (lean servers keep only these).
     pub fn status_at(&self, path: &str) -> Option<Value> {
-        self.lock().statuses.get(path).cloned()
+        let text = self.lock().statuses.get(path).cloned()?;
+        serde_json::from_str(&text).ok()
     }
 
     /// A client whose requests are recorded as sent by `who`.
@@ -404,7 +407,8 @@ impl FakeApi {
         match rec.method.as_str() {
             "PATCH" if rec.path.ends_with("/status") => {
                 let base = rec.path.trim_end_matches("/status").to_string();
-                st.statuses.insert(base, rec.body["status"].clone());
+                st.statuses
+                    .insert(base, rec.body["status"].to_string().into_boxed_str());
                 (200, rec.body.clone())
             }
             "PATCH" if rec.path.ends_with("/scale") => (
@@ -758,6 +762,9 @@ impl FakeApi {
     ) -> (u16, Value) {
         defaults(&k, value);
         let existed = !old.is_null();
+        if existed && let Some(reason) = immutable_change(&k, old, value) {
+            return status_error(422, "Invalid", &reason);
+        }
         let spec_changed = existed
             && without(old, &["metadata", "status"]) != without(value, &["metadata", "status"]);
         let changed = !existed || old != value;
@@ -924,6 +931,34 @@ fn view(obj: &Value, metadata_only: bool) -> Value {
     } else {
         obj.clone()
     }
+}
+
+/// What the API server's validation refuses to change (core/v1 ValidateConfigMapUpdate and
+/// ValidateSecretUpdate: `data`, `binaryData` and `immutable` once `immutable: true`; batch/v1
+/// ValidateJobUpdate: `spec.template` of a Job that is not suspended, and `spec.selector`).
+fn immutable_change(k: &Key, old: &Value, new: &Value) -> Option<String> {
+    let name = old["metadata"]["name"].as_str().unwrap_or_default();
+    if (k.collection.ends_with("/configmaps") || k.collection.ends_with("/secrets"))
+        && old["immutable"] == json!(true)
+    {
+        for f in ["data", "binaryData", "immutable"] {
+            if old[f] != new[f] {
+                return Some(format!(
+                    "{name} is invalid: {f}: Forbidden: field is immutable when `immutable` is set"
+                ));
+            }
+        }
+    }
+    if k.collection == "batch/v1/jobs" {
+        for f in ["template", "selector"] {
+            if old["spec"][f] != new["spec"][f] {
+                return Some(format!(
+                    "Job.batch \"{name}\" is invalid: spec.{f}: Invalid value: field is immutable"
+                ));
+            }
+        }
+    }
+    None
 }
 
 fn scale_of(obj: &Value) -> Value {
@@ -1139,6 +1174,41 @@ mod tests {
             (t.collection.as_str(), t.namespace.clone(), t.name.clone()),
             ("/v1/nodes", None, None)
         );
+    }
+
+    #[test]
+    fn immutable_configmaps_and_job_templates_are_refused_a_change() {
+        let k = |c: &str| Key {
+            collection: c.into(),
+            namespace: "ns".into(),
+            name: "x".into(),
+        };
+        let cm = json!({"metadata": {"name": "x"}, "immutable": true, "data": {"a": "1"}});
+        let mut relabelled = cm.clone();
+        relabelled["metadata"]["labels"] = json!({"l": "v"});
+        assert_eq!(
+            immutable_change(&k("/v1/configmaps"), &cm, &relabelled),
+            None
+        );
+        let mut changed = cm.clone();
+        changed["data"]["a"] = json!("2");
+        assert!(immutable_change(&k("/v1/configmaps"), &cm, &changed).is_some());
+        let mut unlocked = cm.clone();
+        unlocked["immutable"] = json!(false);
+        assert!(immutable_change(&k("/v1/configmaps"), &cm, &unlocked).is_some());
+        let mutable = json!({"metadata": {"name": "x"}, "data": {"a": "1"}});
+        assert_eq!(
+            immutable_change(&k("/v1/configmaps"), &mutable, &changed),
+            None
+        );
+        let job =
+            json!({"metadata": {"name": "x"}, "spec": {"template": {"spec": {"containers": []}}}});
+        let mut other = job.clone();
+        other["spec"]["template"]["spec"]["restartPolicy"] = json!("Never");
+        assert!(immutable_change(&k("batch/v1/jobs"), &job, &other).is_some());
+        let mut status = job.clone();
+        status["status"] = json!({"succeeded": 1});
+        assert_eq!(immutable_change(&k("batch/v1/jobs"), &job, &status), None);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 use otelhouse::controller::{self, Context};
 use otelhouse::crd::{AgentClass, ClickHouseStore, LogPipeline};
-use otelhouse::inventory::{Inputs, Settings};
+use otelhouse::inventory::{Inputs, NodeFacts, Settings};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -43,34 +43,30 @@ impl World {
 
     /// A world on an API server shared with others (several operators, one cluster).
     pub fn on(api: FakeApi, inputs: &Inputs, settings: Settings) -> Self {
-        let (cr, mut cw) = reflector::store::<AgentClass>();
-        let (pr, mut pw) = reflector::store::<LogPipeline>();
-        let (sr, mut sw) = reflector::store::<ClickHouseStore>();
-        let seed = |plural: &str, v: Value| api.seed(plural, v);
+        let mut w = Self::empty(api, settings);
         for c in &inputs.classes {
-            let v = seed("agentclasses", with_kind(c, "AgentClass"));
-            cw.apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+            w.add_class(c);
         }
         for p in &inputs.pipelines {
-            let v = seed("logpipelines", with_kind(p, "LogPipeline"));
-            pw.apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+            w.add_pipeline(p);
         }
         for s in &inputs.stores {
-            let v = seed("clickhousestores", with_kind(s, "ClickHouseStore"));
-            sw.apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
-            seed("secrets", credentials_secret(&settings.namespace, s));
+            w.add_store(s);
         }
         for n in &inputs.nodes {
-            seed(
-                "nodes",
-                json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n.name, "labels": n.labels.to_map()}}),
-            );
+            w.add_node(n.clone());
         }
+        w.api.take();
+        w
+    }
+
+    /// A world with empty caches, to fill object by object as the watches' pages would (the
+    /// controller bench, whose peak memory must be the operator's, not a whole platform's input).
+    pub fn empty(api: FakeApi, settings: Settings) -> Self {
+        let (cr, cw) = reflector::store::<AgentClass>();
+        let (pr, pw) = reflector::store::<LogPipeline>();
+        let (sr, sw) = reflector::store::<ClickHouseStore>();
         let ctx = Arc::new(Context::new(api.client(), settings, cr, pr, sr));
-        for n in &inputs.nodes {
-            ctx.nodes.write().unwrap().insert(n.name.clone(), n.clone());
-        }
-        api.take();
         World {
             ctx,
             api,
@@ -78,6 +74,38 @@ impl World {
             pipelines: pw,
             stores: sw,
         }
+    }
+
+    pub fn add_class(&mut self, c: &AgentClass) {
+        let v = self.api.seed("agentclasses", with_kind(c, "AgentClass"));
+        self.classes
+            .apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+    }
+
+    pub fn add_pipeline(&mut self, p: &LogPipeline) {
+        let v = self.api.seed("logpipelines", with_kind(p, "LogPipeline"));
+        self.pipelines
+            .apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+    }
+
+    /// A store and the Secret of its credentials.
+    pub fn add_store(&mut self, s: &ClickHouseStore) {
+        let v = self
+            .api
+            .seed("clickhousestores", with_kind(s, "ClickHouseStore"));
+        self.stores
+            .apply_watcher_event(&watcher::Event::Apply(serde_json::from_value(v).unwrap()));
+        let secret = credentials_secret(&self.ctx.settings.namespace, s);
+        self.api.seed("secrets", secret);
+    }
+
+    /// A Node on the server and in the operator's node cache.
+    pub fn add_node(&mut self, n: NodeFacts) {
+        self.api.seed(
+            "nodes",
+            json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": &*n.name, "labels": n.labels.to_map()}}),
+        );
+        self.ctx.nodes.write().unwrap().insert(n.name.clone(), n);
     }
 
     /// Let the statuses (and finalizers) the server now holds flow back into the caches, as the
