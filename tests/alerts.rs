@@ -27,11 +27,13 @@
 
 mod kit;
 
+use kit::collector::Collector;
+
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const NAMESPACE: &str = "otelhouse-system";
@@ -615,32 +617,6 @@ fn collector_names(mirror: &Path, rev: &str) -> BTreeMap<String, &'static str> {
     out
 }
 
-fn collector_binary() -> PathBuf {
-    let out = kit::python()
-        .args([
-            "-c",
-            "import os, otel_collector; print(os.path.join(os.path.dirname(otel_collector.__file__), 'bin', 'otelcol-contrib_linux_amd64'))",
-        ])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "no otel_collector package: {}\n(pip install -r tests/tools/requirements.txt, and set OTELHOUSE_PYTHON)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
-/// The collector, killed and reaped when dropped (also when the test panics).
-struct Collector(Child, PathBuf);
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
@@ -657,7 +633,6 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 /// filelog -> batch -> an exporter to a closed port without retries (send failures) and one
 /// retrying forever behind a 10-record queue (queue gauges, then enqueue failures).
 fn collector_page(must_have: &[&str]) -> String {
-    use std::os::unix::process::CommandExt;
     let dir = tempfile::tempdir().unwrap();
     let input = dir.path().join("in.log");
     std::fs::write(&input, "").unwrap();
@@ -689,20 +664,7 @@ fn collector_page(must_have: &[&str]) -> String {
     });
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, serde_norway::to_string(&cfg).unwrap()).unwrap();
-    let log = dir.path().join("collector.log");
-    let mut cmd = Command::new(collector_binary());
-    cmd.arg(format!("--config={}", config.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let mut collector = Collector(cmd.spawn().expect("the collector starts"), log);
+    let mut collector = Collector::start(&config, dir.path().join("collector.log"));
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&input)
@@ -713,12 +675,7 @@ fn collector_page(must_have: &[&str]) -> String {
     drop(f);
     let start = Instant::now();
     loop {
-        if let Some(status) = collector.0.try_wait().unwrap() {
-            panic!(
-                "the collector exited ({status}):\n{}",
-                std::fs::read_to_string(&collector.1).unwrap_or_default()
-            );
-        }
+        collector.assert_running();
         let page = http_get(port, "/metrics").unwrap_or_default();
         let names = exposition(&page);
         let missing: Vec<&&str> = must_have
@@ -731,7 +688,7 @@ fn collector_page(must_have: &[&str]) -> String {
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "the 0.135 collector never exposed {missing:?}:\n{page}\ncollector log:\n{}",
-            std::fs::read_to_string(&collector.1).unwrap_or_default()
+            collector.log_text()
         );
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -17,6 +17,8 @@
 
 mod kit;
 
+use kit::collector::{Collector, binary as collector_binary};
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -26,8 +28,8 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Where the kubelet writes pod logs; the rendered globs start with it.
@@ -37,36 +39,6 @@ const DEADLINE: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------------------------------------
 // The collector binary
-
-/// The collector from the `otel_collector` package of the tools' Python (its `bin/`).
-fn collector_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let out = kit::python()
-            .args([
-                "-c",
-                "import os, otel_collector; print(os.path.join(os.path.dirname(otel_collector.__file__), 'bin', 'otelcol-contrib_linux_amd64'))",
-            ])
-            .output()
-            .expect("python3 runs");
-        assert!(
-            out.status.success(),
-            "no otel_collector package: {}\n(install the tools: pip install -r tests/tools/requirements.txt, and set OTELHOUSE_PYTHON)",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        let version = Command::new(&bin)
-            .arg("--version")
-            .output()
-            .unwrap_or_else(|e| panic!("{} does not run: {e}", bin.display()));
-        let version = String::from_utf8_lossy(&version.stdout).to_string();
-        // Another build may lack (or add) components: the pinned wheel's is what this file
-        // was written against.
-        assert!(version.contains("0.135.0"), "{}: {version}", bin.display());
-        bin
-    })
-    .clone()
-}
 
 /// `otelcol validate --config F`: (success, its output).
 fn validate(config: &Path) -> (bool, String) {
@@ -102,34 +74,7 @@ fn validated_config(dir: &Path, cfg: &Value) -> PathBuf {
     config
 }
 
-/// A running collector, killed (and reaped) when dropped, also when a test panics.
-struct Collector {
-    child: Child,
-    log: PathBuf,
-}
-
 impl Collector {
-    fn start(config: &Path, log: PathBuf) -> Self {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(collector_binary());
-        cmd.arg(format!("--config={}", config.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        // Also gone if the test binary is killed before any drop runs.
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        Self {
-            child: cmd.spawn().expect("the collector starts"),
-            log,
-        }
-    }
-
     /// Its own log: the rendered `service.telemetry.logs` (JSON lines on stderr).
     fn log_lines(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)
@@ -139,10 +84,6 @@ impl Collector {
             .collect()
     }
 
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
     /// The files the filelog receiver opened (fileconsumer logs each new one).
     fn watched_files(&self) -> BTreeSet<String> {
         self.log_lines()
@@ -150,19 +91,6 @@ impl Collector {
             .filter(|l| l["msg"] == "Started watching file")
             .filter_map(|l| l["path"].as_str().map(String::from))
             .collect()
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!("the collector exited ({status}):\n{}", self.log_text());
-        }
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -12,6 +12,8 @@
 
 mod kit;
 
+use kit::collector::Collector;
+
 use otelhouse::flow::{
     CollectorMetrics, Exporters, FlowHealth, FlowReason, FlowStatus, PodScrapes, ScrapeOptions,
     Scraper, Target, Thresholds, evaluate, parse,
@@ -22,8 +24,8 @@ use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// How long the collector may take to show what a test waits for.
@@ -67,73 +69,13 @@ fn live_bytes() -> isize {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The collector (as tests/collector.rs finds and runs it)
+// The collector (the test kit's)
 
-fn collector_binary() -> PathBuf {
-    let out = kit::python()
-        .args([
-            "-c",
-            "import os, otel_collector; print(os.path.join(os.path.dirname(otel_collector.__file__), 'bin', 'otelcol-contrib_linux_amd64'))",
-        ])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "no otel_collector package: {}\n(install the tools: pip install -r tests/tools/requirements.txt, and set OTELHOUSE_PYTHON)",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let bin = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let version = Command::new(&bin).arg("--version").output().unwrap();
-    let version = String::from_utf8_lossy(&version.stdout).to_string();
-    assert!(version.contains("0.135.0"), "{}: {version}", bin.display());
-    bin
-}
-
-/// A running collector, killed (and reaped) when dropped, also when a test panics.
-struct Collector {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Collector {
-    fn start(dir: &Path, cfg: &Value) -> Self {
-        use std::os::unix::process::CommandExt;
-        let config = dir.join("config.yaml");
-        std::fs::write(&config, serde_norway::to_string(cfg).unwrap()).unwrap();
-        let log = dir.join("collector.log");
-        let mut cmd = Command::new(collector_binary());
-        cmd.arg(format!("--config={}", config.display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        Self {
-            child: cmd.spawn().expect("the collector starts"),
-            log,
-        }
-    }
-
-    fn assert_running(&mut self) {
-        if let Some(status) = self.child.try_wait().unwrap() {
-            panic!(
-                "the collector exited ({status}):\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-        }
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Run `cfg` in the collector, from `dir`.
+fn start(dir: &Path, cfg: &Value) -> Collector {
+    let config = dir.join("config.yaml");
+    std::fs::write(&config, serde_norway::to_string(cfg).unwrap()).unwrap();
+    Collector::start(&config, dir.join("collector.log"))
 }
 
 /// The pipeline every run uses: filelog on `input`, memory_limiter, batch, `exporters`, and
@@ -297,7 +239,7 @@ async fn a_dead_exporter_drops_all_a_live_one_is_healthy_a_stuck_queue_fills_the
             "sending_queue": {"enabled": true, "sizer": "items", "queue_size": 100000, "num_consumers": 1},
         },
     });
-    let mut collector = Collector::start(dir.path(), &config(&input, port, 512, exporters));
+    let mut collector = start(dir.path(), &config(&input, port, 512, exporters));
     let scraper = Scraper::new(ScrapeOptions::default());
     let target = Target {
         pod: "collector-0".to_string(),
@@ -412,7 +354,7 @@ async fn a_dead_exporter_drops_all_a_live_one_is_healthy_a_stuck_queue_fills_the
     // The collector restarts (a rollout): its counters start again, the evaluation counts
     // from zero instead of seeing negative numbers.
     drop(collector);
-    let mut collector = Collector::start(
+    let mut collector = start(
         dir.path(),
         &config(
             &input,
@@ -471,7 +413,7 @@ async fn a_memory_limiter_that_refuses_is_throttled() {
         "retry_on_failure": {"enabled": true, "initial_interval": "5s", "max_interval": "5s", "max_elapsed_time": "0s"},
         "sending_queue": {"enabled": true, "sizer": "items", "queue_size": 1000000, "num_consumers": 1},
     }});
-    let mut collector = Collector::start(dir.path(), &config(&input, port, 4, exporters));
+    let mut collector = start(dir.path(), &config(&input, port, 4, exporters));
     let scraper = Scraper::new(ScrapeOptions::default());
     let target = Target {
         pod: "collector-0".to_string(),
@@ -563,7 +505,7 @@ async fn measure_parsed_state_and_scrape_cost() {
     std::fs::write(&input, "").unwrap();
     let port = kit::free_port();
     let exporters = json!({LIVE_EXPORTER: {"endpoint": sink().await}});
-    let mut collector = Collector::start(dir.path(), &config(&input, port, 512, exporters));
+    let mut collector = start(dir.path(), &config(&input, port, 512, exporters));
     let scraper = Scraper::new(ScrapeOptions::default());
     let target = Target {
         pod: "collector-0".to_string(),

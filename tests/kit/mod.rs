@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod collector;
 pub mod ottl;
 pub mod pss;
 pub mod rbac;
