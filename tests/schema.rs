@@ -2,6 +2,8 @@
 
 mod kit;
 
+use kit::exporter::ExporterRow;
+
 use clickhouse::Client;
 use otelhouse::crd::{LogPipeline, TableEngine};
 use otelhouse::schema::apply::{self, Connection, Outcome, Record};
@@ -107,44 +109,6 @@ fn ingest_table_has_exactly_the_exporters_insert_columns() {
             .as_slice()
     );
     assert_eq!(ours[15], "EventName");
-}
-
-/// One row as the exporter appends it (v0.150.0, exporter_logs.go), in its INSERT's order; it
-/// adds EventName because our ingest table has that column.
-#[derive(clickhouse::Row, serde::Serialize)]
-struct ExporterRow {
-    #[serde(rename = "Timestamp")]
-    timestamp: i64,
-    #[serde(rename = "TraceId")]
-    trace_id: String,
-    #[serde(rename = "SpanId")]
-    span_id: String,
-    #[serde(rename = "TraceFlags")]
-    trace_flags: u8,
-    #[serde(rename = "SeverityText")]
-    severity_text: String,
-    #[serde(rename = "SeverityNumber")]
-    severity_number: u8,
-    #[serde(rename = "ServiceName")]
-    service_name: String,
-    #[serde(rename = "Body")]
-    body: String,
-    #[serde(rename = "ResourceSchemaUrl")]
-    resource_schema_url: String,
-    #[serde(rename = "ResourceAttributes")]
-    resource_attributes: Vec<(String, String)>,
-    #[serde(rename = "ScopeSchemaUrl")]
-    scope_schema_url: String,
-    #[serde(rename = "ScopeName")]
-    scope_name: String,
-    #[serde(rename = "ScopeVersion")]
-    scope_version: String,
-    #[serde(rename = "ScopeAttributes")]
-    scope_attributes: Vec<(String, String)>,
-    #[serde(rename = "LogAttributes")]
-    log_attributes: Vec<(String, String)>,
-    #[serde(rename = "EventName")]
-    event_name: String,
 }
 
 fn row(i: u64, pod: &str) -> ExporterRow {

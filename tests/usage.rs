@@ -5,6 +5,8 @@
 
 mod kit;
 
+use kit::exporter::ExporterRow;
+
 use clickhouse::Client;
 use otelhouse::crd::{LogPipeline, TableEngine};
 use otelhouse::schema::apply::{self, Connection, Outcome, Record};
@@ -56,44 +58,6 @@ async fn installed(p: &LogPipeline, db: &str, c: &Client) -> Vec<TableLayout> {
     let out = apply::apply(c, &layouts, &record, false).await;
     assert!(matches!(out, Outcome::Applied { .. }), "{out:?}");
     layouts
-}
-
-/// One row as the exporter appends it (v0.150.0, exporter_logs.go), in its INSERT's order, as
-/// in tests/schema.rs.
-#[derive(clickhouse::Row, serde::Serialize)]
-struct ExporterRow {
-    #[serde(rename = "Timestamp")]
-    timestamp: i64,
-    #[serde(rename = "TraceId")]
-    trace_id: String,
-    #[serde(rename = "SpanId")]
-    span_id: String,
-    #[serde(rename = "TraceFlags")]
-    trace_flags: u8,
-    #[serde(rename = "SeverityText")]
-    severity_text: String,
-    #[serde(rename = "SeverityNumber")]
-    severity_number: u8,
-    #[serde(rename = "ServiceName")]
-    service_name: String,
-    #[serde(rename = "Body")]
-    body: String,
-    #[serde(rename = "ResourceSchemaUrl")]
-    resource_schema_url: String,
-    #[serde(rename = "ResourceAttributes")]
-    resource_attributes: Vec<(String, String)>,
-    #[serde(rename = "ScopeSchemaUrl")]
-    scope_schema_url: String,
-    #[serde(rename = "ScopeName")]
-    scope_name: String,
-    #[serde(rename = "ScopeVersion")]
-    scope_version: String,
-    #[serde(rename = "ScopeAttributes")]
-    scope_attributes: Vec<(String, String)>,
-    #[serde(rename = "LogAttributes")]
-    log_attributes: Vec<(String, String)>,
-    #[serde(rename = "EventName")]
-    event_name: String,
 }
 
 fn now_nanos() -> i64 {

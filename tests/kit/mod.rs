@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod collector;
+pub mod exporter;
 pub mod ottl;
 pub mod pss;
 pub mod rbac;
