@@ -43,16 +43,6 @@ fn by_verb(reqs: &[Recorded]) -> BTreeMap<String, u64> {
     out
 }
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
 /// The resident set now (VmRSS) and at its highest so far (VmHWM), in MiB.
 fn rss_mib() -> (f64, f64) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -178,7 +168,7 @@ async fn operator(file: &str) {
         }
     }
     w.api.take();
-    let rss_before = peak_rss_mib();
+    let rss_before = rss_mib().1;
     stage("facts cached");
     drop(w.ctx.snapshot());
     stage("first snapshot built");
@@ -211,6 +201,6 @@ async fn operator(file: &str) {
     println!("  idle pass writes:    {idle_writes}");
     println!(
         "  peak RSS:            {:.1} MiB (the operator process: caches, snapshot, reconcilers; {rss_before:.1} MiB with the facts cached, before the first pass)",
-        peak_rss_mib()
+        rss_mib().1
     );
 }
