@@ -266,6 +266,11 @@ pub struct Settings {
     pub collector_image: String,
     /// How the shared gateway pools are sharded and sized.
     pub pools: crate::gateway::pool::PoolSettings,
+    /// How often the operator scrapes the collectors' metrics for the `FlowHealthy` condition
+    /// (src/controller/flow.rs); zero turns it off (and the condition with it).
+    pub flow_interval: std::time::Duration,
+    /// Who may reach the gateways (a NetworkPolicy per pool, src/gateway/netpol.rs).
+    pub gateway_network_policy: crate::gateway::netpol::NetworkPolicySettings,
 }
 
 /// The agents' namespace and ServiceAccount unless configured (the chart's defaults).
@@ -281,9 +286,14 @@ impl Default for Settings {
             trusted_namespaces: vec!["otelhouse-system".to_string()],
             collector_image: crate::collector::DEFAULT_IMAGE.to_string(),
             pools: Default::default(),
+            flow_interval: DEFAULT_FLOW_INTERVAL,
+            gateway_network_policy: Default::default(),
         }
     }
 }
+
+/// The flow loop's default interval.
+pub const DEFAULT_FLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl Settings {
     pub fn is_trusted(&self, namespace: &str) -> bool {

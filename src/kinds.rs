@@ -6,6 +6,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::core::ApiResource;
 
@@ -16,6 +17,9 @@ pub enum Managed {
     /// A one-off check of a new collector config (its `validate`), before any workload uses it.
     Job,
     Service,
+    /// Who may reach a gateway pool's pods (applied before the workloads, so no gateway pod
+    /// starts unprotected).
+    NetworkPolicy,
     DaemonSet,
     Deployment,
     StatefulSet,
@@ -34,10 +38,11 @@ pub enum Home {
 
 impl Managed {
     /// Every kind, in apply order: what others depend on first (config before workloads).
-    pub const ALL: [Managed; 8] = [
+    pub const ALL: [Managed; 9] = [
         Managed::ConfigMap,
         Managed::Job,
         Managed::Service,
+        Managed::NetworkPolicy,
         Managed::DaemonSet,
         Managed::Deployment,
         Managed::StatefulSet,
@@ -50,6 +55,7 @@ impl Managed {
             Managed::ConfigMap => ApiResource::erase::<ConfigMap>(&()),
             Managed::Job => ApiResource::erase::<Job>(&()),
             Managed::Service => ApiResource::erase::<Service>(&()),
+            Managed::NetworkPolicy => ApiResource::erase::<NetworkPolicy>(&()),
             Managed::DaemonSet => ApiResource::erase::<DaemonSet>(&()),
             Managed::Deployment => ApiResource::erase::<Deployment>(&()),
             Managed::StatefulSet => ApiResource::erase::<StatefulSet>(&()),
@@ -64,6 +70,7 @@ impl Managed {
             Managed::ConfigMap | Managed::Job => &[Home::Agents, Home::Operator],
             Managed::DaemonSet => &[Home::Agents],
             Managed::Service
+            | Managed::NetworkPolicy
             | Managed::Deployment
             | Managed::StatefulSet
             | Managed::HorizontalPodAutoscaler
@@ -76,6 +83,7 @@ impl Managed {
             Managed::ConfigMap => "ConfigMap",
             Managed::Job => "Job",
             Managed::Service => "Service",
+            Managed::NetworkPolicy => "NetworkPolicy",
             Managed::DaemonSet => "DaemonSet",
             Managed::Deployment => "Deployment",
             Managed::StatefulSet => "StatefulSet",
@@ -121,6 +129,9 @@ impl ManagedKind for Job {
 impl ManagedKind for Service {
     const MANAGED: Managed = Managed::Service;
 }
+impl ManagedKind for NetworkPolicy {
+    const MANAGED: Managed = Managed::NetworkPolicy;
+}
 impl ManagedKind for DaemonSet {
     const MANAGED: Managed = Managed::DaemonSet;
 }
@@ -153,6 +164,7 @@ mod tests {
                 "configmaps",
                 "jobs",
                 "services",
+                "networkpolicies",
                 "daemonsets",
                 "deployments",
                 "statefulsets",

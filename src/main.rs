@@ -72,6 +72,10 @@ enum Command {
         /// The collector-contrib image for agents and gateways.
         #[arg(long, default_value = otelhouse::collector::DEFAULT_IMAGE)]
         collector_image: String,
+        /// How often the collectors' metrics are read for the FlowHealthy condition (`30s`,
+        /// `2m`, or seconds); `0` turns it off.
+        #[arg(long, default_value = "30s", value_parser = parse_interval)]
+        flow_interval: std::time::Duration,
     },
     /// Stop the operator and delete every object it made (the Helm chart's uninstall hook).
     /// Custom resources, CRDs and ClickHouse tables stay.
@@ -115,9 +119,23 @@ struct PoolArgs {
     /// The most gateway replicas a pipeline outside the trusted namespaces may plan.
     #[arg(long, default_value_t = 64)]
     pool_max_tenant_replicas: u32,
+    /// A NetworkPolicy per gateway pool: only the agents reach its OTLP port, only the operator
+    /// (and `--gateway-metrics-namespace`) its metrics port. `=false` deletes them.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    gateway_network_policy: bool,
+    /// A namespace whose pods (Prometheus) may also scrape the gateways' metrics port.
+    #[arg(long = "gateway-metrics-namespace")]
+    gateway_metrics_namespaces: Vec<String>,
 }
 
 impl PoolArgs {
+    fn network_policy(&self) -> otelhouse::gateway::netpol::NetworkPolicySettings {
+        otelhouse::gateway::netpol::NetworkPolicySettings {
+            enabled: self.gateway_network_policy,
+            metrics_namespaces: self.gateway_metrics_namespaces.clone(),
+        }
+    }
+
     fn settings(self) -> otelhouse::gateway::pool::PoolSettings {
         otelhouse::gateway::pool::PoolSettings {
             namespaces_per_shard: self.pool_namespaces_per_shard,
@@ -185,6 +203,17 @@ enum Engine {
     SharedMergeTree,
 }
 
+/// An interval as `<n>s`, `<n>m` or plain seconds.
+fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
+    let (n, unit) = match s.strip_suffix('m') {
+        Some(n) => (n, 60),
+        None => (s.strip_suffix('s').unwrap_or(s), 1),
+    };
+    n.parse::<u64>()
+        .map(|n| std::time::Duration::from_secs(n * unit))
+        .map_err(|_| format!("{s:?} is not an interval (30s, 2m, or seconds)"))
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Schema { action } => schema(action),
@@ -236,6 +265,7 @@ fn main() -> ExitCode {
             metrics_addr,
             log_format,
             collector_image,
+            flow_interval,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
@@ -255,7 +285,9 @@ fn main() -> ExitCode {
                     agent_namespace: agents.agent_namespace,
                     agent_service_account: agents.agent_service_account,
                     collector_image,
+                    gateway_network_policy: pools.network_policy(),
                     pools: pools.settings(),
+                    flow_interval,
                 },
                 leader_elect,
                 metrics_addr,
@@ -319,6 +351,7 @@ fn main() -> ExitCode {
                 namespace,
                 agent_namespace: agents.agent_namespace,
                 agent_service_account: agents.agent_service_account,
+                gateway_network_policy: pools.network_policy(),
                 pools: pools.settings(),
                 ..Settings::default()
             };

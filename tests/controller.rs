@@ -20,6 +20,7 @@ fn path_of(d: &otelhouse::meta::Desired) -> String {
         "Deployment" => ("/apis/apps/v1", "deployments"),
         "HorizontalPodAutoscaler" => ("/apis/autoscaling/v2", "horizontalpodautoscalers"),
         "PodDisruptionBudget" => ("/apis/policy/v1", "poddisruptionbudgets"),
+        "NetworkPolicy" => ("/apis/networking.k8s.io/v1", "networkpolicies"),
         k => panic!("{k}"),
     };
     match &d.namespace {
@@ -791,9 +792,9 @@ async fn deletion_removes_the_gateways_and_keeps_the_tables_by_default() {
         .unwrap();
     let reqs = w.api.take();
     let deletes: Vec<&Recorded> = reqs.iter().filter(|r| r.method == "DELETE").collect();
-    // Service, region ConfigMap, and per zone (2) a Deployment, HPA and PDB.
-    assert_eq!(deleted, 8);
-    assert_eq!(deletes.len(), 8, "{reqs:?}");
+    // Service, NetworkPolicy, region ConfigMap, and per zone (2) a Deployment, HPA and PDB.
+    assert_eq!(deleted, 9);
+    assert_eq!(deletes.len(), 9, "{reqs:?}");
     assert!(
         reqs.iter().all(|r| r.method == "DELETE"),
         "only deletes: {reqs:?}"
@@ -853,7 +854,7 @@ async fn deletion_policy_drop_uses_a_finalizer_and_drops_the_tables() {
         .await
         .unwrap();
     assert_eq!(n, 0, "tables dropped");
-    assert_eq!(reqs.iter().filter(|r| r.method == "DELETE").count(), 8);
+    assert_eq!(reqs.iter().filter(|r| r.method == "DELETE").count(), 9);
     let last = reqs.iter().rev().find(|r| r.method == "PATCH").unwrap();
     assert_eq!(
         last.body["metadata"]["finalizers"],

@@ -40,6 +40,7 @@ fn samples_render_the_whole_platform() {
     assert_eq!(count("Deployment"), 0);
     assert_eq!(count("HorizontalPodAutoscaler"), 6);
     assert_eq!(count("PodDisruptionBudget"), 6);
+    assert_eq!(count("NetworkPolicy"), 2, "one NetworkPolicy per pool");
     // The same input renders the same bytes.
     assert_eq!(yaml, render_samples());
     insta::assert_snapshot!("samples", yaml);

@@ -66,6 +66,7 @@ pub fn fingerprint(kind: Managed, v: &Value) -> String {
         Managed::ConfigMap
         | Managed::Job
         | Managed::Service
+        | Managed::NetworkPolicy
         | Managed::DaemonSet
         | Managed::HorizontalPodAutoscaler
         | Managed::PodDisruptionBudget => &[],
@@ -87,6 +88,7 @@ fn status_fields(kind: Managed) -> &'static [&'static str] {
         Managed::Job => &["succeeded", "failed", "conditions"],
         Managed::ConfigMap
         | Managed::Service
+        | Managed::NetworkPolicy
         | Managed::HorizontalPodAutoscaler
         | Managed::PodDisruptionBudget => &[],
     }

@@ -45,10 +45,16 @@ pub async fn reconcile_class(class: Arc<AgentClass>, ctx: Arc<Context>) -> Resul
         ds.as_ref(),
         snapshot.overlaps_of(&id),
         &held,
+        &ctx.flow_of(&id),
         old.as_ref(),
         &now(),
     );
     ctx.write_status(&*class, old.as_ref(), &new).await?;
+    let old_conditions = old.as_ref().map(|o| o.common.conditions.as_slice());
+    if let Some(c) = status::flow_transition(old_conditions.unwrap_or_default(), &new.common) {
+        ctx.event(&*class, c.status == "False", &c.reason, c.message.clone())
+            .await;
+    }
     // One Event when a config is refused (not on every pass while it stays refused).
     if let Some(message) = status::newly_rejected(old.as_ref().map(|o| &o.common), &new.common) {
         ctx.event(&*class, true, "ConfigRejected", message).await;

@@ -56,6 +56,9 @@ pub struct Context {
     pool_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Config check Job -> why it failed (its pod's termination message, read once).
     check_messages: Mutex<HashMap<String, String>>,
+    /// The flow loop's last scrape per collector pod and evaluation per resource
+    /// ([`super::flow`]).
+    pub(crate) flow: Mutex<super::flow::FlowState>,
 }
 
 impl Context {
@@ -94,7 +97,25 @@ impl Context {
             stale_crds: RwLock::default(),
             pool_locks: Mutex::default(),
             check_messages: Mutex::default(),
+            flow: Mutex::default(),
         }
+    }
+
+    /// What the status says of a resource's flow health: nothing when the flow loop is off,
+    /// else its last evaluation (None before the first).
+    pub fn flow_of(&self, id: &ResourceId) -> status::Flow {
+        if self.settings.flow_interval.is_zero() {
+            return status::Flow::Off;
+        }
+        status::Flow::Watched(
+            self.flow
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .health
+                .get(id)
+                .cloned()
+                .map(Box::new),
+        )
     }
 
     /// Why a config check Job failed, if already read.

@@ -10,6 +10,7 @@ pub mod class;
 pub mod cleanup;
 pub mod config_check;
 pub mod context;
+pub mod flow;
 pub mod metrics;
 pub mod pipeline;
 pub mod run;
@@ -19,6 +20,7 @@ pub mod store;
 
 pub use class::reconcile_class;
 pub use context::Context;
+pub use flow::flow_step;
 pub use pipeline::{cleanup_pipeline, reconcile_pipeline};
 pub use store::reconcile_store;
 

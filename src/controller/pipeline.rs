@@ -92,10 +92,16 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         schema,
         p.spec.tables.len() as u32,
         &held,
+        &ctx.flow_of(&id),
         old.as_ref(),
         &now(),
     );
     ctx.write_status(&*p, old.as_ref(), &new).await?;
+    let old_conditions = old.as_ref().map(|o| o.common.conditions.as_slice());
+    if let Some(c) = status::flow_transition(old_conditions.unwrap_or_default(), &new.common) {
+        ctx.event(&*p, c.status == "False", &c.reason, c.message.clone())
+            .await;
+    }
     // One Event when a config is refused (not on every pass while it stays refused).
     if let Some(message) = status::newly_rejected(old.as_ref().map(|o| &o.common), &new.common) {
         ctx.event(&*p, true, "ConfigRejected", message).await;

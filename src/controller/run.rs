@@ -148,6 +148,16 @@ pub async fn run_with(
             }
         }));
     }
+    // The flow loop: scrapes only while this replica is active, triggers the resources whose
+    // FlowHealthy condition changes.
+    watches.push(tokio::spawn(super::flow::flow_loop(
+        ctx.clone(),
+        super::flow::Triggers {
+            pipelines: pipeline_tx.clone(),
+            classes: class_tx.clone(),
+        },
+        shutdown.clone(),
+    )));
     let mut spawn_watch = |fut: futures::future::BoxFuture<'static, ()>| {
         watches.push(tokio::spawn(fut));
     };
@@ -219,6 +229,9 @@ pub async fn run_with(
                 Managed::ConfigMap => w.run::<ConfigMap>(Api::namespaced(c, ns)).boxed(),
                 Managed::Job => w.run::<Job>(Api::namespaced(c, ns)).boxed(),
                 Managed::Service => w.run::<Service>(Api::namespaced(c, ns)).boxed(),
+                Managed::NetworkPolicy => w
+                    .run::<k8s_openapi::api::networking::v1::NetworkPolicy>(Api::namespaced(c, ns))
+                    .boxed(),
                 Managed::DaemonSet => w.run::<DaemonSet>(Api::namespaced(c, ns)).boxed(),
                 Managed::Deployment => w.run::<Deployment>(Api::namespaced(c, ns)).boxed(),
                 Managed::StatefulSet => w.run::<StatefulSet>(Api::namespaced(c, ns)).boxed(),

@@ -15,6 +15,67 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// A resource's flow health as its status shows it ([`super::flow`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Flow {
+    /// `--flow-interval 0`: no `FlowHealthy` condition (an Unknown one forever would say
+    /// that someone is looking).
+    Off,
+    /// The flow loop's last evaluation; None before its first.
+    Watched(Option<Box<crate::flow::FlowHealth>>),
+}
+
+/// The `FlowHealthy` condition a status carries (None when the flow loop is off).
+///
+/// Without an evaluation yet, or with a Pending one (no pod has two scrapes: the operator
+/// just started or failed over), the condition already there is kept: a restart must not
+/// flip every resource to Unknown and back, with a status write and two Events each. A
+/// resource with none gets Unknown/Pending.
+pub fn flow_condition(
+    flow: &Flow,
+    old: &[Condition],
+    generation: Option<i64>,
+    now: &Time,
+) -> Option<Condition> {
+    use crate::flow::{CONDITION_TYPE, FlowHealth, FlowReason, FlowStatus};
+    let health = match flow {
+        Flow::Off => return None,
+        Flow::Watched(h) => h.as_deref(),
+    };
+    let pending = health.is_none_or(|h| h.reason == FlowReason::Pending);
+    if pending && let Some(kept) = old.iter().find(|c| c.type_ == CONDITION_TYPE) {
+        return Some(Condition {
+            observed_generation: generation,
+            ..kept.clone()
+        });
+    }
+    let waiting;
+    let health = match health {
+        Some(h) => h,
+        None => {
+            waiting = FlowHealth {
+                status: FlowStatus::Unknown,
+                reason: FlowReason::Pending,
+                message: "waiting for two scrapes of its collectors' metrics".to_string(),
+                totals: Default::default(),
+            };
+            &waiting
+        }
+    };
+    Some(crate::flow::condition(health, old, generation, now))
+}
+
+/// The new `FlowHealthy` condition, when its status or reason changed since `old` (worth an
+/// Event); not the first Unknown of a new resource, which says nothing happened.
+pub fn flow_transition<'a>(old: &[Condition], new: &'a CommonStatus) -> Option<&'a Condition> {
+    let c = new
+        .conditions
+        .iter()
+        .find(|c| c.type_ == crate::flow::CONDITION_TYPE)?;
+    let had = old.iter().any(|o| o.type_ == c.type_);
+    (crate::flow::changed(old, c) && (had || c.status != "Unknown")).then_some(c)
+}
+
 /// One condition before times are attached.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cond {
@@ -118,6 +179,23 @@ fn common(
     }
 }
 
+/// The common status with `FlowHealthy` after the other conditions. It is not part of
+/// Ready: Ready says the resource is reconciled (what was asked for is applied and running),
+/// FlowHealthy whether the data gets through; a destination that is down is not a reason to
+/// hold a rollout or to count the objects as not applied.
+fn with_flow(
+    mut c: CommonStatus,
+    flow: &Flow,
+    old: Option<&CommonStatus>,
+    now: &Time,
+) -> CommonStatus {
+    let old = old.map(|o| o.conditions.as_slice()).unwrap_or_default();
+    if let Some(f) = flow_condition(flow, old, c.observed_generation, now) {
+        c.conditions.push(f);
+    }
+    c
+}
+
 /// An AgentClass's status.
 #[allow(clippy::too_many_arguments)]
 pub fn class_status(
@@ -127,6 +205,7 @@ pub fn class_status(
     daemon_set: Option<&Value>,
     overlaps_with: Vec<String>,
     held: &[(String, Held)],
+    flow: &Flow,
     old: Option<&AgentClassStatus>,
     now: &Time,
 ) -> AgentClassStatus {
@@ -199,7 +278,12 @@ pub fn class_status(
     }
     stale_crd(&mut conds, snapshot, "AgentClass");
     AgentClassStatus {
-        common: common(conds, old.map(|o| &o.common), generation, now),
+        common: with_flow(
+            common(conds, old.map(|o| &o.common), generation, now),
+            flow,
+            old.map(|o| &o.common),
+            now,
+        ),
         nodes,
         agents_desired: daemon_set.map(|_| desired),
         agents_ready: daemon_set.map(|_| ready),
@@ -218,6 +302,7 @@ pub fn pipeline_status(
     stores: Vec<StoreSchemaStatus>,
     tables: u32,
     held: &[(String, Held)],
+    flow: &Flow,
     old: Option<&LogPipelineStatus>,
     now: &Time,
 ) -> LogPipelineStatus {
@@ -341,7 +426,12 @@ pub fn pipeline_status(
     };
     stale_crd(&mut conds, snapshot, "LogPipeline");
     LogPipelineStatus {
-        common: common(conds, old.map(|o| &o.common), generation, now),
+        common: with_flow(
+            common(conds, old.map(|o| &o.common), generation, now),
+            flow,
+            old.map(|o| &o.common),
+            now,
+        ),
         gateways: (!pools.is_empty()).then(|| GatewayStatus {
             pools: pools.iter().map(|p| p.name.clone()).collect(),
             planned,
@@ -507,7 +597,7 @@ mod tests {
             .by_class
             .insert("all".into(), vec!["n1".into(), "n2".into()]);
         let now = t("2026-01-01T00:00:00Z");
-        let st = class_status(&id, Some(3), &s, None, vec![], &[], None, &now);
+        let st = class_status(&id, Some(3), &s, None, vec![], &[], &Flow::Off, None, &now);
         assert_eq!(cond(&st.common.conditions, "Ready").reason, "Applying");
         assert_eq!(st.nodes, Some(2));
         let st = class_status(
@@ -517,6 +607,7 @@ mod tests {
             Some(&daemon_set(2, 1)),
             vec![],
             &[],
+            &Flow::Off,
             None,
             &now,
         );
@@ -533,6 +624,7 @@ mod tests {
             Some(&daemon_set(2, 2)),
             vec![],
             &[],
+            &Flow::Off,
             None,
             &now,
         );
@@ -560,12 +652,22 @@ mod tests {
             }],
         );
         let now = t("2026-01-01T00:00:00Z");
-        let st = class_status(&id, Some(1), &s, None, vec!["b".into()], &[], None, &now);
+        let st = class_status(
+            &id,
+            Some(1),
+            &s,
+            None,
+            vec!["b".into()],
+            &[],
+            &Flow::Off,
+            None,
+            &now,
+        );
         let d = cond(&st.common.conditions, "Degraded");
         assert_eq!((d.status.as_str(), d.reason.as_str()), ("True", "Overlap"));
         assert_eq!(d.message, "spec: classes overlap: node n9");
         assert_eq!(st.overlaps_with, vec!["b".to_string()]);
-        let st = class_status(&id, Some(1), &s, None, vec![], &[], None, &now);
+        let st = class_status(&id, Some(1), &s, None, vec![], &[], &Flow::Off, None, &now);
         assert_eq!(cond(&st.common.conditions, "Degraded").reason, "Invalid");
     }
 
@@ -580,6 +682,7 @@ mod tests {
             Some(&daemon_set(1, 1)),
             vec![],
             &[],
+            &Flow::Off,
             None,
             &t("2026-01-01T00:00:00Z"),
         );
@@ -590,6 +693,7 @@ mod tests {
             Some(&daemon_set(1, 1)),
             vec![],
             &[],
+            &Flow::Off,
             Some(&first),
             &t("2026-01-02T00:00:00Z"),
         );
@@ -601,6 +705,7 @@ mod tests {
             Some(&daemon_set(1, 0)),
             vec![],
             &[],
+            &Flow::Off,
             Some(&first),
             &t("2026-01-03T00:00:00Z"),
         );
@@ -691,6 +796,7 @@ mod tests {
             vec![applied("us")],
             1,
             &[],
+            &Flow::Off,
             None,
             &now,
         );
@@ -717,6 +823,7 @@ mod tests {
             vec![applied("us")],
             1,
             &[],
+            &Flow::Off,
             None,
             &now,
         );
@@ -735,6 +842,7 @@ mod tests {
             vec![refused],
             1,
             &[],
+            &Flow::Off,
             None,
             &now,
         );
@@ -759,6 +867,7 @@ mod tests {
             vec![applied("us")],
             1,
             &[],
+            &Flow::Off,
             None,
             &now,
         );

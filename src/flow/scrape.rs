@@ -115,8 +115,11 @@ impl Scraper {
         &self,
         targets: &[Target],
     ) -> Vec<Result<CollectorMetrics, ScrapeError>> {
-        futures::stream::iter(targets)
-            .map(|t| self.scrape(t))
+        // The futures made first: a `map` closure inside the stream makes the whole future
+        // not `Send` for every lifetime (rustc's higher-ranked Send limitation), and the
+        // operator spawns it.
+        let scrapes: Vec<_> = targets.iter().map(|t| self.scrape(t)).collect();
+        futures::stream::iter(scrapes)
             .buffered(self.options.concurrency.max(1))
             .collect()
             .await

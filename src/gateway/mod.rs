@@ -1,4 +1,5 @@
-//! Gateways: pools of them ([`pool`]), each one Service, a config per region, and per zone one
+//! Gateways: pools of them ([`pool`]), each one Service and NetworkPolicy ([`netpol`]), a config
+//! per region, and per zone one
 //! Deployment (a StatefulSet with a queue volume per replica when its buffer is on disk) with its
 //! HPA and PDB.
 //!
@@ -7,6 +8,7 @@
 //! empty, a per-zone workload with a per-zone HPA floor cannot. It also lets each zone's
 //! gateways carry their region's stores and lets zones be sized by their own nodes' log rate.
 
+pub mod netpol;
 pub mod plan;
 pub mod pool;
 
@@ -236,6 +238,13 @@ pub fn build(pool: &Pool, m: &Model, settings: &Settings) -> Vec<Desired> {
         }),
         ..Default::default()
     }));
+    if settings.gateway_network_policy.enabled {
+        out.push(Desired::new(&netpol::network_policy(
+            meta_with(&service_name(pool), &[]),
+            selector.clone(),
+            settings,
+        )));
+    }
     let owner_pipeline = match &pool.id {
         PoolId::Dedicated(id) => m.pipeline(id),
         PoolId::Shard(_) => None,

@@ -1,0 +1,279 @@
+//! The flow loop (issue 13): every `--flow-interval` the leader lists the gateway and agent
+//! pods, scrapes their metrics endpoints ([`crate::flow::Scraper`]), evaluates each pipeline
+//! (its exporters on its pools' pods) and each AgentClass (every exporter of its agents)
+//! against the previous scrape, and keeps the results here for the reconcilers.
+//!
+//! The loop writes no status itself: it triggers a reconcile of each resource whose
+//! `FlowHealthy` condition would change status or reason, and that reconcile writes it with
+//! the rest of the status (status.rs, [`super::status::flow_condition`]) and records the
+//! Event. One writer of each status: a second writer applying only its condition with the
+//! same field manager would drop the other conditions from what that manager owns (and
+//! the server would delete them), and two writers race on the same object.
+
+use super::{Context, Error, now, status};
+use crate::flow::{
+    CollectorMetrics, Exporters, FlowHealth, PodScrapes, ScrapeOptions, Scraper, Target, Thresholds,
+};
+use crate::meta;
+use crate::model::ResourceId;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::ListParams;
+use kube::runtime::reflector::ObjectRef;
+use kube::{Api, ResourceExt};
+use std::collections::{BTreeSet, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+
+/// What the flow loop keeps between rounds: bounded by the pods and resources that exist now
+/// (each round replaces both maps).
+#[derive(Default)]
+pub struct FlowState {
+    /// Pod uid -> its last successful scrape (a failed one removes it: the next success
+    /// has nothing to compare with rather than a stale base).
+    pub(crate) last: HashMap<String, CollectorMetrics>,
+    /// Resource -> its last evaluation.
+    pub(crate) health: HashMap<ResourceId, FlowHealth>,
+}
+
+/// The gateway pods: the pool label the builders put on a pool's pod template (src/gateway),
+/// not the config check Jobs' pods, which carry it too but are `config-check`.
+fn gateway_selector() -> String {
+    format!(
+        "{}={},app.kubernetes.io/component=gateway,{}",
+        meta::MANAGED_BY.0,
+        meta::MANAGED_BY.1,
+        crate::gateway::LABEL_POOL
+    )
+}
+
+/// The agent pods, by the class label of src/agents.
+fn agent_selector() -> String {
+    format!(
+        "{}={},app.kubernetes.io/component=agent,{}",
+        meta::MANAGED_BY.0,
+        meta::MANAGED_BY.1,
+        meta::LABEL_CLASS
+    )
+}
+
+/// A pod to scrape: Running, with an IP; its port is the container port named `metrics`
+/// (the builders' [`crate::collector::METRICS_PORT`]).
+struct Scraped {
+    uid: String,
+    /// The pool or class label's value.
+    group: String,
+    target: Target,
+}
+
+fn scrape_target(pod: &Pod, label: &str) -> Option<Scraped> {
+    let status = pod.status.as_ref()?;
+    if status.phase.as_deref() != Some("Running") {
+        return None;
+    }
+    let ip: IpAddr = status.pod_ip.as_deref()?.parse().ok()?;
+    let port = pod
+        .spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .flat_map(|c| c.ports.iter().flatten())
+        .find(|p| p.name.as_deref() == Some("metrics"))
+        .and_then(|p| u16::try_from(p.container_port).ok())
+        .unwrap_or(crate::collector::METRICS_PORT);
+    Some(Scraped {
+        uid: pod.metadata.uid.clone()?,
+        group: pod.labels().get(label)?.clone(),
+        target: Target {
+            pod: pod.name_any(),
+            addr: SocketAddr::new(ip, port),
+        },
+    })
+}
+
+async fn list_targets(
+    ctx: &Context,
+    namespace: &str,
+    selector: &str,
+    label: &str,
+) -> Result<Vec<Scraped>, Error> {
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
+    let list = pods.list(&ListParams::default().labels(selector)).await?;
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|p| scrape_target(p, label))
+        .collect())
+}
+
+/// One round: list, scrape, evaluate, keep. Returns the resources whose `FlowHealthy`
+/// condition changes status or reason (to reconcile).
+pub async fn flow_step(ctx: &Context) -> Result<Vec<ResourceId>, Error> {
+    let interval = ctx.settings.flow_interval;
+    let gateways = list_targets(
+        ctx,
+        &ctx.settings.namespace,
+        &gateway_selector(),
+        crate::gateway::LABEL_POOL,
+    )
+    .await?;
+    let agents = list_targets(
+        ctx,
+        &ctx.settings.agent_namespace,
+        &agent_selector(),
+        meta::LABEL_CLASS,
+    )
+    .await?;
+    let options = ScrapeOptions {
+        // A round must end before the next one starts.
+        timeout: ScrapeOptions::default()
+            .timeout
+            .min(interval / 2)
+            .max(std::time::Duration::from_millis(500)),
+        ..ScrapeOptions::default()
+    };
+    let scraper = Scraper::new(options);
+    let pods: Vec<Scraped> = gateways.into_iter().chain(agents).collect();
+    let targets: Vec<Target> = pods.iter().map(|p| p.target.clone()).collect();
+    let results = scraper.scrape_all(&targets).await;
+    for (p, r) in pods.iter().zip(&results) {
+        if let Err(e) = r {
+            tracing::debug!(pod = %p.target.pod, error = %e, "metrics scrape failed");
+        }
+    }
+    let current: Vec<Option<CollectorMetrics>> = results.into_iter().map(Result::ok).collect();
+    // Taken out while evaluating (one round at a time: the loop awaits each).
+    let previous = std::mem::take(&mut ctx.flow.lock().unwrap_or_else(|e| e.into_inner()).last);
+    let scrapes = |group: &dyn Fn(&str) -> bool| -> Vec<PodScrapes<'_>> {
+        pods.iter()
+            .zip(&current)
+            .filter(|(p, _)| group(&p.group))
+            .map(|(p, cur)| PodScrapes {
+                pod: &p.target.pod,
+                previous: previous.get(&p.uid),
+                current: cur.as_ref(),
+            })
+            .collect()
+    };
+    let thresholds = Thresholds::default();
+    let snapshot = ctx.snapshot();
+    let mut health: HashMap<ResourceId, FlowHealth> = HashMap::new();
+    for p in ctx.pipelines.state() {
+        if p.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let id = ResourceId::of(&*p);
+        let pools: BTreeSet<&str> = crate::gateway::pools_of(&snapshot.pools, &id)
+            .map(|pool| pool.name.as_str())
+            .collect();
+        // The member id of src/collector/gateway.rs (the model's component id).
+        let member = format!(
+            "{}.{}",
+            id.namespace.as_deref().unwrap_or_default(),
+            id.name
+        );
+        let exporters: BTreeSet<String> = snapshot
+            .schemas
+            .get(&id)
+            .map(|s| s.tables.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|t| crate::flow::gateway_exporter(&member, &t.name))
+            .collect();
+        let on = scrapes(&|g| pools.contains(g));
+        let h = crate::flow::evaluate(&on, Exporters::Only(&exporters), &thresholds, interval);
+        health.insert(id, h);
+    }
+    for c in ctx.classes.state() {
+        let id = ResourceId::of(&*c);
+        let label = meta::shorten(&id.name, 63);
+        let on = scrapes(&|g| g == label);
+        let h = crate::flow::evaluate(&on, Exporters::All, &thresholds, interval);
+        health.insert(id, h);
+    }
+    // What changes: compared with the condition the cached status has now.
+    let t = now();
+    let mut changed = Vec::new();
+    let mut check = |id: &ResourceId,
+                     old: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+                     generation| {
+        let flow = status::Flow::Watched(health.get(id).cloned().map(Box::new));
+        if let Some(c) = status::flow_condition(&flow, old, generation, &t)
+            && crate::flow::changed(old, &c)
+        {
+            changed.push(id.clone());
+        }
+    };
+    for p in ctx.pipelines.state() {
+        let old = p.status.as_ref().map(|s| s.common.conditions.as_slice());
+        check(
+            &ResourceId::of(&*p),
+            old.unwrap_or_default(),
+            p.metadata.generation,
+        );
+    }
+    for c in ctx.classes.state() {
+        let old = c.status.as_ref().map(|s| s.common.conditions.as_slice());
+        check(
+            &ResourceId::of(&*c),
+            old.unwrap_or_default(),
+            c.metadata.generation,
+        );
+    }
+    let last: HashMap<String, CollectorMetrics> = pods
+        .iter()
+        .zip(current)
+        .filter_map(|(p, cur)| Some((p.uid.clone(), cur?)))
+        .collect();
+    let mut state = ctx.flow.lock().unwrap_or_else(|e| e.into_inner());
+    state.last = last;
+    state.health = health;
+    Ok(changed)
+}
+
+/// Where the loop sends the resources to reconcile (the controllers' trigger channels).
+pub struct Triggers {
+    pub pipelines: UnboundedSender<ObjectRef<crate::crd::LogPipeline>>,
+    pub classes: UnboundedSender<ObjectRef<crate::crd::AgentClass>>,
+}
+
+/// Runs [`flow_step`] every `flow_interval` while this replica is active (leading, caches
+/// synced), until `shutdown`; nothing with an interval of zero.
+pub async fn flow_loop(
+    ctx: Arc<Context>,
+    triggers: Triggers,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let interval = ctx.settings.flow_interval;
+    if interval.is_zero() {
+        return;
+    }
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if !ctx.is_active() {
+            continue;
+        }
+        match flow_step(&ctx).await {
+            Ok(changed) => {
+                for id in changed {
+                    match (id.kind, id.namespace) {
+                        (crate::model::ResourceKind::LogPipeline, Some(ns)) => {
+                            let _ = triggers
+                                .pipelines
+                                .send(ObjectRef::new(&id.name).within(&ns));
+                        }
+                        (crate::model::ResourceKind::AgentClass, _) => {
+                            let _ = triggers.classes.send(ObjectRef::new(&id.name));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "flow health round failed"),
+        }
+    }
+}
