@@ -568,3 +568,227 @@ async fn measure_parsed_state_and_scrape_cost() {
     }
     println!("{report}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The scenario of the issue's "done when": the operator's own flow loop, on the controller's
+// test world, scraping a real collector that exports with a gateway's own queue and retry
+// settings (copied from the rendered gateway config) to a ClickHouse that does not answer.
+
+/// `GET /metrics` of the collector on `port`, its body as the collector wrote it (HTTP/1.0: the
+/// server closes the connection after the body, no chunking).
+async fn raw_metrics(port: u16) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/plain;version=0.0.4\r\n\r\n")
+        .await
+        .ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.ok()?;
+    let text = String::from_utf8(buf).ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    head.starts_with("HTTP/1.0 200").then(|| body.to_string())
+}
+
+/// The collector's page behind a proxy that renames its `otlphttp/…` exporters
+/// `clickhouse/…`, as the gateways name theirs: the 0.135 wheel has no ClickHouse exporter,
+/// and every series the flow evaluation reads of an exporter (sent, send-failed,
+/// enqueue-failed, queue size and capacity) is exporterhelper's, the same for any exporter
+/// built on it (exporter/clickhouseexporter's factory calls `exporterhelper.NewLogs` with
+/// `WithQueue` and `WithRetry`, v0.150.0). The page is otherwise passed through unchanged.
+async fn renaming_proxy(upstream: u16) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || async move {
+            match raw_metrics(upstream).await {
+                Some(page) => (
+                    axum::http::StatusCode::OK,
+                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    page.replace("exporter=\"otlphttp/", "exporter=\"clickhouse/"),
+                ),
+                None => (
+                    axum::http::StatusCode::BAD_GATEWAY,
+                    [(axum::http::header::CONTENT_TYPE, "text/plain")],
+                    String::new(),
+                ),
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    port
+}
+
+/// A pipeline's `FlowHealthy` condition in a status write, and the Events recorded with it.
+fn flow_written(reqs: &[kit::api::Recorded]) -> (Value, Vec<Value>) {
+    let status = reqs
+        .iter()
+        .rev()
+        .find(|r| r.path.ends_with("/status") && r.path.contains("/logpipelines/"))
+        .unwrap_or_else(|| panic!("no status write in {reqs:#?}"));
+    let cond = status.body["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "FlowHealthy")
+        .cloned()
+        .unwrap_or_else(|| panic!("no FlowHealthy in {:#}", status.body));
+    let events = reqs
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/events"))
+        .map(|r| r.body.clone())
+        .collect();
+    (cond, events)
+}
+
+/// Issue 13's "done when": a pipeline whose gateways cannot insert shows `FlowHealthy=False`
+/// within two scrape intervals. The operator's flow round ([`controller::flow_step`]) lists the
+/// gateway pods on the (in-memory) API server, scrapes the real collector, and the reconcile
+/// that round triggers writes the condition and an Event; when ClickHouse answers again the
+/// next rounds say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_whose_gateways_cannot_insert_is_flow_unhealthy_within_two_intervals() {
+    use kit::world::{World, tenant_inputs};
+    use otelhouse::controller;
+    use otelhouse::model::ResourceId;
+
+    let interval = Duration::from_secs(1);
+    let mut settings = kit::settings();
+    settings.flow_interval = interval;
+    let mut w = World::with_settings(&tenant_inputs(), settings);
+    w.reconcile_all().await;
+    let ns = w.ctx.settings.namespace.clone();
+    let p = w.pipeline("app");
+    let id = ResourceId::of(&*p);
+    let exporter = otelhouse::flow::gateway_exporter("team-a.app", &p.spec.tables[0].name);
+
+    // The gateways' config as rendered: this exporter, with its queue and retry settings.
+    let cm = w
+        .api
+        .get("/v1/configmaps", &ns, "otelhouse-gw-s0-us-east-1")
+        .expect("the pool's ConfigMap");
+    let text = cm["data"]
+        .as_object()
+        .unwrap()
+        .values()
+        .find_map(|v| v.as_str().filter(|s| s.contains(&exporter)))
+        .unwrap_or_else(|| panic!("{exporter} is not in the gateway config: {cm:#}"));
+    let rendered: Value = serde_norway::from_str(text).unwrap();
+    let ours = &rendered["exporters"][&exporter];
+    assert_eq!(ours["sending_queue"]["storage"], Value::Null, "a memory queue here");
+
+    // The collector: the rendered exporter's queue and retry, over OTLP/HTTP to a port that
+    // refuses (ClickHouse down), named so that the proxy shows it under the gateway's name.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.log");
+    std::fs::write(&input, "").unwrap();
+    let metrics_port = kit::free_port();
+    let clickhouse_port = closed_port();
+    let name = exporter.replacen("clickhouse/", "otlphttp/", 1);
+    let exporters = json!({ &name: {
+        "endpoint": format!("http://127.0.0.1:{clickhouse_port}"),
+        "sending_queue": ours["sending_queue"],
+        "retry_on_failure": ours["retry_on_failure"],
+    }});
+    let mut collector = start(dir.path(), &config(&input, metrics_port, 512, exporters));
+    let proxy = renaming_proxy(metrics_port).await;
+
+    // One gateway pod of the pool, as its Deployment's template labels it, Running.
+    let deployment = w
+        .api
+        .get("apps/v1/deployments", &ns, "otelhouse-gw-s0-us-east-1a")
+        .expect("the pool's Deployment in zone a");
+    let labels = deployment["spec"]["template"]["metadata"]["labels"].clone();
+    w.api.seed(
+        "pods",
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "otelhouse-gw-s0-us-east-1a-0", "namespace": &ns,
+                            "uid": "pod-gw-0", "labels": labels},
+               "spec": {"containers": [{"name": "collector", "image": "otelcol",
+                        "ports": [{"name": "metrics", "containerPort": proxy}]}]},
+               "status": {"phase": "Running", "podIP": "127.0.0.1"}}),
+    );
+
+    // Logs arrive and wait in the queue: the exporter cannot insert them.
+    let scraper = Scraper::new(ScrapeOptions::default());
+    let target = Target {
+        pod: "gw".to_string(),
+        addr: SocketAddr::from(([127, 0, 0, 1], proxy)),
+    };
+    append_lines(&input, 0, 50);
+    scrape_until(&mut collector, &scraper, &target, "50 queued", |m| {
+        m.exporters
+            .get(exporter.as_str())
+            .and_then(|e| e.queue_size)
+            .unwrap_or(0.0)
+            > 0.0
+    })
+    .await;
+
+    // Round 1: the first scrape, nothing to compare with yet; round 2, one interval later.
+    let first = controller::flow_step(&w.ctx).await.unwrap();
+    assert!(!first.contains(&id), "{first:?}");
+    tokio::time::sleep(interval).await;
+    let second = controller::flow_step(&w.ctx).await.unwrap();
+    // (The class is triggered too: its agents have no pods here, which its condition says.)
+    assert!(second.contains(&id), "round 2 triggers the pipeline: {second:?}");
+    controller::reconcile_pipeline(w.pipeline("app"), w.ctx.clone())
+        .await
+        .unwrap();
+    let (cond, events) = flow_written(&w.api.take());
+    w.sync_status();
+    assert_eq!(cond["status"], "False", "{cond:#}");
+    assert_eq!(cond["reason"], "BufferFilling", "{cond:#}");
+    let message = cond["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(&format!(
+            "{exporter} on otelhouse-gw-s0-us-east-1a-0 sent nothing in the last 1s while"
+        )),
+        "{message}"
+    );
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["reason"], "BufferFilling");
+    assert_eq!(events[0]["type"], "Warning");
+    // Nothing changes the next round: no trigger, no write.
+    tokio::time::sleep(interval).await;
+    let third = controller::flow_step(&w.ctx).await.unwrap();
+    assert!(!third.contains(&id), "{third:?}");
+
+    // ClickHouse answers again: the exporter's retry delivers the queue, and a round says so.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", clickhouse_port))
+        .await
+        .unwrap();
+    let app = axum::Router::new().route(
+        "/v1/logs",
+        axum::routing::post(|| async {
+            (
+                [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")],
+                Vec::<u8>::new(),
+            )
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let start = Instant::now();
+    loop {
+        collector.assert_running();
+        tokio::time::sleep(interval).await;
+        if controller::flow_step(&w.ctx).await.unwrap().contains(&id) {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no recovery within {DEADLINE:?}: {:?}",
+            w.ctx.flow_of(&id)
+        );
+    }
+    controller::reconcile_pipeline(w.pipeline("app"), w.ctx.clone())
+        .await
+        .unwrap();
+    let (cond, events) = flow_written(&w.api.take());
+    assert_eq!(cond["status"], "True", "{cond:#}");
+    assert_eq!(cond["reason"], "Healthy", "{cond:#}");
+    assert_eq!(events.len(), 1, "{events:#?}");
+    assert_eq!(events[0]["type"], "Normal");
+}
