@@ -581,9 +581,11 @@ async fn raw_metrics(port: u16) -> Option<String> {
     let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .ok()?;
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/plain;version=0.0.4\r\n\r\n")
-        .await
-        .ok()?;
+    s.write_all(
+        b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/plain;version=0.0.4\r\n\r\n",
+    )
+    .await
+    .ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.ok()?;
     let text = String::from_utf8(buf).ok()?;
@@ -606,7 +608,10 @@ async fn renaming_proxy(upstream: u16) -> u16 {
             match raw_metrics(upstream).await {
                 Some(page) => (
                     axum::http::StatusCode::OK,
-                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4",
+                    )],
                     page.replace("exporter=\"otlphttp/", "exporter=\"clickhouse/"),
                 ),
                 None => (
@@ -677,7 +682,11 @@ async fn a_pipeline_whose_gateways_cannot_insert_is_flow_unhealthy_within_two_in
         .unwrap_or_else(|| panic!("{exporter} is not in the gateway config: {cm:#}"));
     let rendered: Value = serde_norway::from_str(text).unwrap();
     let ours = &rendered["exporters"][&exporter];
-    assert_eq!(ours["sending_queue"]["storage"], Value::Null, "a memory queue here");
+    assert_eq!(
+        ours["sending_queue"]["storage"],
+        Value::Null,
+        "a memory queue here"
+    );
 
     // The collector: the rendered exporter's queue and retry, over OTLP/HTTP to a port that
     // refuses (ClickHouse down), named so that the proxy shows it under the gateway's name.
@@ -733,7 +742,10 @@ async fn a_pipeline_whose_gateways_cannot_insert_is_flow_unhealthy_within_two_in
     tokio::time::sleep(interval).await;
     let second = controller::flow_step(&w.ctx).await.unwrap();
     // (The class is triggered too: its agents have no pods here, which its condition says.)
-    assert!(second.contains(&id), "round 2 triggers the pipeline: {second:?}");
+    assert!(
+        second.contains(&id),
+        "round 2 triggers the pipeline: {second:?}"
+    );
     controller::reconcile_pipeline(w.pipeline("app"), w.ctx.clone())
         .await
         .unwrap();
