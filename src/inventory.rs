@@ -271,6 +271,11 @@ pub struct Settings {
     pub flow_interval: std::time::Duration,
     /// Who may reach the gateways (a NetworkPolicy per pool, src/gateway/netpol.rs).
     pub gateway_network_policy: crate::gateway::netpol::NetworkPolicySettings,
+    /// How often the stores' system tables are read for volume and cost in status
+    /// (src/controller/usage.rs); zero turns it off.
+    pub usage_interval: std::time::Duration,
+    /// What a month of ingest and storage costs, for `costPerMonth`.
+    pub pricing: crate::schema::usage::Pricing,
 }
 
 /// The agents' namespace and ServiceAccount unless configured (the chart's defaults).
@@ -288,9 +293,15 @@ impl Default for Settings {
             pools: Default::default(),
             flow_interval: DEFAULT_FLOW_INTERVAL,
             gateway_network_policy: Default::default(),
+            usage_interval: DEFAULT_USAGE_INTERVAL,
+            pricing: Default::default(),
         }
     }
 }
+
+/// The usage loop's default interval: parts and volumes move slowly, and each round is one
+/// query per store.
+pub const DEFAULT_USAGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The flow loop's default interval.
 pub const DEFAULT_FLOW_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);

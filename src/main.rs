@@ -76,6 +76,18 @@ enum Command {
         /// `2m`, or seconds); `0` turns it off.
         #[arg(long, default_value = "30s", value_parser = parse_interval)]
         flow_interval: std::time::Duration,
+        /// How often the stores' system tables are read for volume, cost and TooManyParts in
+        /// status (`5m`, `30s`, or seconds); `0` turns it off.
+        #[arg(long, default_value = "5m", value_parser = parse_interval)]
+        usage_interval: std::time::Duration,
+        /// The price of a TiB of uncompressed logs ingested per month, for costPerMonth
+        /// (the source documents' LogHouse figure: 23.76, gateways and ClickHouse included).
+        #[arg(long, default_value_t = 23.76, value_parser = parse_price)]
+        price_per_tib_ingested: f64,
+        /// The price of a TiB of compressed data stored per month (e.g. 21.504 for S3's
+        /// $0.021/GiB; then lower the ingest price by the storage it included).
+        #[arg(long, default_value_t = 0.0, value_parser = parse_price)]
+        price_per_tib_stored: f64,
     },
     /// Stop the operator and delete every object it made (the Helm chart's uninstall hook).
     /// Custom resources, CRDs and ClickHouse tables stay.
@@ -214,6 +226,14 @@ fn parse_interval(s: &str) -> Result<std::time::Duration, String> {
         .map_err(|_| format!("{s:?} is not an interval (30s, 2m, or seconds)"))
 }
 
+/// A price: finite, not negative.
+fn parse_price(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        _ => Err(format!("{s:?} is not a price (a number, 0 or more)")),
+    }
+}
+
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Schema { action } => schema(action),
@@ -266,6 +286,9 @@ fn main() -> ExitCode {
             log_format,
             collector_image,
             flow_interval,
+            usage_interval,
+            price_per_tib_ingested,
+            price_per_tib_stored,
         } => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
@@ -288,6 +311,11 @@ fn main() -> ExitCode {
                     gateway_network_policy: pools.network_policy(),
                     pools: pools.settings(),
                     flow_interval,
+                    usage_interval,
+                    pricing: otelhouse::schema::usage::Pricing {
+                        per_tib_ingested: price_per_tib_ingested,
+                        per_tib_month_stored: price_per_tib_stored,
+                    },
                 },
                 leader_elect,
                 metrics_addr,

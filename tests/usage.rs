@@ -448,3 +448,119 @@ async fn one_query_for_two_hundred_tables() {
         assert_eq!(figures["t001"].last_day.rows, 10);
     }
 }
+
+/// The figures in status, through the operator's own usage round ([`controller::usage_step`])
+/// on the controller's test world, its store the test ClickHouse: the pipeline's schema
+/// installed by its reconcile, rows inserted as the exporter sends them; the round triggers the
+/// pipeline and the store, whose reconciles write `status.volume` (printer columns
+/// `Ingest/Day`, `Cost/Month`), `TooManyParts`, and the store's tenants. A round that finds
+/// nothing material triggers nothing and a reconcile writes nothing; a 5% move does.
+#[tokio::test]
+async fn volume_and_cost_reach_status_and_only_material_changes_are_written() {
+    use kit::world::{World, tenant_inputs};
+    use otelhouse::controller;
+    use otelhouse::model::ResourceId;
+
+    let inputs = tenant_inputs();
+    let db = inputs.stores[0].spec.database.clone();
+    let mut w = World::new(&inputs);
+    w.reconcile_all().await;
+    let p = w.pipeline("app");
+    let table = p.spec.tables[0].name.clone();
+    let pid = ResourceId::of(&*p);
+    let sid = ResourceId::of(&*w.ctx.stores.state()[0]);
+    assert!(
+        p.status.as_ref().unwrap().volume.is_none(),
+        "nothing read yet"
+    );
+
+    let c = client();
+    insert(&c, &db, &table, 0, 1000, 0).await;
+    insert(&c, &db, &table, 1000, 1000, 0).await;
+    let changed = controller::usage_step(&w.ctx).await.unwrap();
+    assert!(
+        changed.contains(&pid) && changed.contains(&sid),
+        "{changed:?}"
+    );
+
+    let reconcile = |w: &World| {
+        let (ctx, p, s) = (
+            w.ctx.clone(),
+            w.pipeline("app"),
+            w.ctx.stores.state()[0].clone(),
+        );
+        async move {
+            controller::reconcile_pipeline(p, ctx.clone())
+                .await
+                .unwrap();
+            controller::reconcile_store(s, ctx).await.unwrap();
+        }
+    };
+    reconcile(&w).await;
+    let writes: Vec<_> = w
+        .api
+        .take()
+        .into_iter()
+        .filter(|r| r.is_write() && r.path.ends_with("/status"))
+        .collect();
+    w.sync_status();
+    assert_eq!(writes.len(), 2, "one status each: {writes:#?}");
+    let st = w.pipeline("app").status.clone().unwrap();
+    let v = st.volume.expect("status.volume");
+    assert_eq!(
+        (v.rows_last_hour, v.rows_last_day, v.rows),
+        (2000, 2000, 2000)
+    );
+    assert!(v.bytes_last_day > 0 && v.compressed_bytes > 0, "{v:?}");
+    assert_eq!(v.ingest_last_day, usage::human_bytes(v.bytes_last_day));
+    let cost = Pricing::default().per_month(v.bytes_last_day, v.compressed_bytes);
+    assert_eq!(v.cost_per_month, usage::money(cost));
+    assert_eq!(v.tables.len(), 1);
+    assert_eq!(
+        (v.tables[0].store.as_str(), v.tables[0].table.as_str()),
+        ("us", table.as_str())
+    );
+    assert_eq!(v.tables[0].active_parts, 2);
+    let parts = st
+        .common
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "TooManyParts")
+        .expect("TooManyParts");
+    assert_eq!(
+        (parts.status.as_str(), parts.reason.as_str()),
+        ("False", "PartsBelowLimit")
+    );
+    let store = w.ctx.stores.state()[0].status.clone().unwrap();
+    assert_eq!(store.tenant_count, Some(1));
+    assert_eq!(store.tenants[0].namespace, "team-a");
+    assert_eq!(store.tenants[0].pipelines, 1);
+    assert_eq!(store.tenants[0].volume.rows_last_hour, 2000);
+    assert_eq!(
+        store.volume.as_ref().unwrap().cost_per_month,
+        v.cost_per_month
+    );
+
+    // Nothing new: no trigger, and a reconcile (the periodic resync) writes nothing.
+    assert!(controller::usage_step(&w.ctx).await.unwrap().is_empty());
+    reconcile(&w).await;
+    let writes: Vec<_> = w.api.take().into_iter().filter(|r| r.is_write()).collect();
+    assert!(writes.is_empty(), "{writes:#?}");
+
+    // 2% more rows: still not news; 10% more: it is.
+    insert(&c, &db, &table, 2000, 40, 0).await;
+    assert!(controller::usage_step(&w.ctx).await.unwrap().is_empty());
+    reconcile(&w).await;
+    assert!(w.api.take().iter().all(|r| !r.is_write()));
+    insert(&c, &db, &table, 2040, 200, 0).await;
+    let changed = controller::usage_step(&w.ctx).await.unwrap();
+    assert!(
+        changed.contains(&pid) && changed.contains(&sid),
+        "{changed:?}"
+    );
+    reconcile(&w).await;
+    w.api.take();
+    w.sync_status();
+    let v = w.pipeline("app").status.clone().unwrap().volume.unwrap();
+    assert_eq!(v.rows_last_hour, 2240);
+}

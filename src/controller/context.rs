@@ -59,6 +59,8 @@ pub struct Context {
     /// The flow loop's last scrape per collector pod and evaluation per resource
     /// ([`super::flow`]).
     pub(crate) flow: Mutex<super::flow::FlowState>,
+    /// The usage loop's last figures per store and table ([`super::usage`]).
+    pub(crate) usage: Mutex<super::usage::UsageState>,
 }
 
 impl Context {
@@ -98,6 +100,7 @@ impl Context {
             pool_locks: Mutex::default(),
             check_messages: Mutex::default(),
             flow: Mutex::default(),
+            usage: Mutex::default(),
         }
     }
 
@@ -115,6 +118,33 @@ impl Context {
                 .get(id)
                 .cloned()
                 .map(Box::new),
+        )
+    }
+
+    pub(crate) fn usage_state(&self) -> std::sync::MutexGuard<'_, super::usage::UsageState> {
+        self.usage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A pipeline's tables' usage as last read (None before the first read, or with the usage
+    /// loop off: the status keeps what it had).
+    pub fn usage_of(&self, id: &ResourceId) -> Option<Vec<crate::schema::usage::TableUsage>> {
+        super::usage::pipeline_tables(&self.usage_state(), &self.snapshot(), id)
+    }
+
+    /// A store's total and tenants as last read.
+    pub fn tenants_of(
+        &self,
+        store: &str,
+    ) -> Option<(
+        crate::schema::usage::Volume,
+        Vec<crate::schema::usage::TenantVolume>,
+        u32,
+    )> {
+        super::usage::store_tenants(
+            &self.usage_state(),
+            &self.snapshot(),
+            store,
+            &self.settings.pricing,
         )
     }
 

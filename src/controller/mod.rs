@@ -17,12 +17,14 @@ pub mod run;
 pub mod snapshot;
 pub mod status;
 pub mod store;
+pub mod usage;
 
 pub use class::reconcile_class;
 pub use context::Context;
 pub use flow::flow_step;
 pub use pipeline::{cleanup_pipeline, reconcile_pipeline};
 pub use store::reconcile_store;
+pub use usage::usage_step;
 
 use crate::model::ResourceId;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;

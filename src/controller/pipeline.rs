@@ -84,7 +84,7 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
     }
     let refs: Vec<&Value> = workloads.iter().collect();
     let old = p.status.clone();
-    let new = status::pipeline_status(
+    let mut new = status::pipeline_status(
         &id,
         p.metadata.generation,
         &snapshot,
@@ -93,6 +93,13 @@ pub async fn reconcile_pipeline(p: Arc<LogPipeline>, ctx: Arc<Context>) -> Resul
         p.spec.tables.len() as u32,
         &held,
         &ctx.flow_of(&id),
+        old.as_ref(),
+        &now(),
+    );
+    status::with_usage(
+        &mut new,
+        ctx.usage_of(&id),
+        &ctx.settings.pricing,
         old.as_ref(),
         &now(),
     );

@@ -128,6 +128,7 @@ pub async fn run_with(
     let (all_stores_tx, all_stores_rx) = mpsc::unbounded_channel::<()>();
     let (class_tx, class_rx) = mpsc::unbounded_channel::<ObjectRef<AgentClass>>();
     let (pipeline_tx, pipeline_rx) = mpsc::unbounded_channel::<ObjectRef<LogPipeline>>();
+    let (store_tx, store_rx) = mpsc::unbounded_channel::<ObjectRef<ClickHouseStore>>();
 
     // The watches run on their own tasks; each says when its first list is in.
     let mut synced = Vec::new();
@@ -155,6 +156,16 @@ pub async fn run_with(
         super::flow::Triggers {
             pipelines: pipeline_tx.clone(),
             classes: class_tx.clone(),
+        },
+        shutdown.clone(),
+    )));
+    // The usage loop: reads the stores' system tables, triggers the resources whose volume or
+    // TooManyParts changes materially.
+    watches.push(tokio::spawn(super::usage::usage_loop(
+        ctx.clone(),
+        super::usage::Triggers {
+            pipelines: pipeline_tx.clone(),
+            stores: store_tx,
         },
         shutdown.clone(),
     )));
@@ -314,6 +325,7 @@ pub async fn run_with(
     };
     let store_controller = Controller::for_shared_stream(stores_sub, store_reader.clone())
         .reconcile_all_on(receiver_stream(all_stores_rx))
+        .reconcile_on(receiver_stream(store_rx))
         .graceful_shutdown_on(cancelled(shutdown.clone()))
         .run(reconcile_store, error_policy, ctx.clone())
         .for_each(|_| async {});

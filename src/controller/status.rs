@@ -11,6 +11,9 @@ use crate::crd::{
 use crate::gateway::pool::{Medium, Pool};
 use crate::meta::LABEL_ZONE;
 use crate::model::ResourceId;
+use crate::schema::usage::{
+    self, PartsThreshold, Pricing, TOO_MANY_PARTS, TableUsage, TenantVolume, Volume,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -447,6 +450,7 @@ pub fn pipeline_status(
         }),
         tables: Some(tables),
         stores,
+        volume: None,
     }
 }
 
@@ -559,6 +563,94 @@ pub fn store_status(
         reachable,
         server_version: version,
         last_error: error,
+        ..Default::default()
+    }
+}
+
+/// A pipeline's `volume` and `TooManyParts` condition from the usage loop's figures
+/// ([`super::usage`]). Without figures (none read yet, or the loop off) the status keeps what
+/// it had. With figures, the old volume and condition are kept unless the new ones differ
+/// materially ([`super::usage::material`]; the condition's status or reason): figures move on
+/// every read, and an unchanged world must give an equal status.
+pub fn with_usage(
+    st: &mut LogPipelineStatus,
+    tables: Option<Vec<TableUsage>>,
+    pricing: &Pricing,
+    old: Option<&LogPipelineStatus>,
+    now: &Time,
+) {
+    let old_volume = old.and_then(|o| o.volume.as_ref());
+    let old_conds = old
+        .map(|o| o.common.conditions.as_slice())
+        .unwrap_or_default();
+    let old_cond = old_conds.iter().find(|c| c.type_ == TOO_MANY_PARTS);
+    st.common.conditions.retain(|c| c.type_ != TOO_MANY_PARTS);
+    let generation = st.common.observed_generation;
+    let Some(tables) = tables else {
+        st.volume = old_volume.cloned();
+        if let Some(c) = old_cond {
+            st.common.conditions.push(c.clone());
+        }
+        return;
+    };
+    let cond = usage::too_many_parts(
+        &tables,
+        &PartsThreshold::default(),
+        old_conds,
+        generation,
+        now,
+    );
+    let new = usage::volume(tables, pricing);
+    let material = old_volume.is_none_or(|o| super::usage::material(o, &new));
+    st.volume = Some(match old_volume {
+        Some(o) if !material => o.clone(),
+        _ => new,
+    });
+    let cond = match old_cond {
+        Some(o) if !material && o.status == cond.status && o.reason == cond.reason => Condition {
+            observed_generation: generation,
+            ..o.clone()
+        },
+        _ => cond,
+    };
+    st.common.conditions.push(cond);
+}
+
+/// A store's `volume`, `tenants` and `tenantCount` from the usage loop's figures, kept from
+/// `old` unless they differ materially (as [`with_usage`]).
+pub fn with_tenants(
+    st: &mut ClickHouseStoreStatus,
+    usage: Option<(Volume, Vec<TenantVolume>, u32)>,
+    old: Option<&ClickHouseStoreStatus>,
+) {
+    let keep = |st: &mut ClickHouseStoreStatus| {
+        if let Some(o) = old {
+            st.volume = o.volume.clone();
+            st.tenants = o.tenants.clone();
+            st.tenant_count = o.tenant_count;
+        }
+    };
+    let Some((total, tenants, count)) = usage else {
+        keep(st);
+        return;
+    };
+    let material = match old.and_then(|o| o.volume.as_ref()) {
+        None => true,
+        Some(o) => {
+            let old = old.map(|o| o.tenants.as_slice()).unwrap_or_default();
+            super::usage::material(o, &total)
+                || old.len() != tenants.len()
+                || old.iter().zip(&tenants).any(|(a, b)| {
+                    a.namespace != b.namespace || super::usage::material(&a.volume, &b.volume)
+                })
+        }
+    };
+    if material || old.and_then(|o| o.tenant_count) != Some(count) {
+        st.volume = Some(total);
+        st.tenants = tenants;
+        st.tenant_count = Some(count);
+    } else {
+        keep(st);
     }
 }
 

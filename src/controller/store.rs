@@ -4,6 +4,7 @@ use super::pipeline::connection;
 use super::{Context, Error, Timer, now, status};
 use crate::crd::ClickHouseStore;
 use crate::model::ResourceId;
+use kube::ResourceExt;
 use kube::runtime::controller::Action;
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ pub async fn reconcile_store(
     };
     let failed = health.is_err() && !snapshot.excluded(&id);
     let old = store.status.clone();
-    let new = status::store_status(
+    let mut new = status::store_status(
         &id,
         store.metadata.generation,
         &snapshot,
@@ -41,6 +42,7 @@ pub async fn reconcile_store(
         old.as_ref(),
         &now(),
     );
+    status::with_tenants(&mut new, ctx.tenants_of(&store.name_any()), old.as_ref());
     ctx.write_status(&*store, old.as_ref(), &new).await?;
     Ok(Action::requeue(ctx.backoff(&id, failed)))
 }

@@ -16,6 +16,9 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Version","type":"string","jsonPath":".status.serverVersion"}"#,
     printcolumn = r#"{"name":"Engine","type":"string","jsonPath":".spec.engine","priority":1}"#,
+    printcolumn = r#"{"name":"Tenants","type":"integer","jsonPath":".status.tenantCount"}"#,
+    printcolumn = r#"{"name":"Ingest/Day","type":"string","jsonPath":".status.volume.ingestLastDay"}"#,
+    printcolumn = r#"{"name":"Cost/Month","type":"string","jsonPath":".status.volume.costPerMonth"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -122,4 +125,14 @@ pub struct ClickHouseStoreStatus {
     pub server_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// What every pipeline table in this store holds and costs (refreshed when a figure moves
+    /// by 5% or more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<crate::schema::usage::Volume>,
+    /// The tenants (namespaces) with most ingest in the last day, at most 50.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<crate::schema::usage::TenantVolume>,
+    /// How many tenants have tables here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant_count: Option<u32>,
 }

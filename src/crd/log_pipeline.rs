@@ -24,6 +24,9 @@ use std::collections::BTreeMap;
     printcolumn = r#"{"name":"Buffer","type":"string","jsonPath":".status.gateways.bufferHolds","priority":1}"#,
     printcolumn = r#"{"name":"Pools","type":"string","jsonPath":".status.gateways.pools","priority":1}"#,
     printcolumn = r#"{"name":"Tables","type":"integer","jsonPath":".status.tables","priority":1}"#,
+    printcolumn = r#"{"name":"Ingest/Day","type":"string","jsonPath":".status.volume.ingestLastDay"}"#,
+    printcolumn = r#"{"name":"Cost/Month","type":"string","jsonPath":".status.volume.costPerMonth"}"#,
+    printcolumn = r#"{"name":"Rows/Hour","type":"integer","jsonPath":".status.volume.rowsLastHour","priority":1}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = Rule::new("self.routes.all(r, self.tables.exists(t, t.name == r.table))").message("every route names a table of spec.tables"))]
@@ -171,6 +174,76 @@ pub struct TableSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self >= 256 && self <= 65536").message("indexGranularity must be between 256 and 65536"))]
     pub index_granularity: Option<u32>,
+    /// Pre-aggregated counts of this table (rows and body bytes per window and keys), each an
+    /// AggregatingMergeTree table `<table>_rollup_<name>` fed from the same ingest table: the
+    /// common aggregate questions read these instead of the raw rows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = Rule::new("self.all(r, self.exists_one(s, s.name == r.name))").message("rollup names must be unique within a table"))]
+    #[schemars(length(max = 4))]
+    pub rollups: Vec<RollupSpec>,
+}
+
+/// A rollup: `Rows` (count) and `BodyBytes` (sum of the bodies' lengths) per tumbling window
+/// and key values.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RollupSpec {
+    /// The rollup's name: its table is `<table>_rollup_<name>`, its view `<table>_rollup_<name>_mv`.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z][a-z0-9_]{0,15}$')").message("rollup name must be a lowercase letter, then lowercase letters, digits and underscores (at most 16)"))]
+    #[schemars(length(max = 16))]
+    pub name: String,
+    /// The tumbling window the counts are kept per.
+    pub window: RollupWindow,
+    /// Columns the counts are grouped by: extracted columns of the table, or ServiceName,
+    /// SeverityText, SeverityNumber. Default: `[Namespace, ServiceName, SeverityText]`
+    /// (Namespace only where the table has it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = Rule::new("self.all(k, self.exists_one(j, j == k))").message("rollup keys must be unique"))]
+    #[schemars(length(max = 8), inner(length(max = 63)))]
+    pub keys: Vec<String>,
+    /// Days the rollup keeps. Default: the table's retentionDays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 3650").message("rollup retentionDays must be between 1 and 3650"))]
+    pub retention_days: Option<u32>,
+}
+
+/// Tumbling windows a rollup may use.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+pub enum RollupWindow {
+    #[serde(rename = "1m")]
+    OneMinute,
+    #[serde(rename = "5m")]
+    FiveMinutes,
+    #[serde(rename = "15m")]
+    FifteenMinutes,
+    #[serde(rename = "1h")]
+    OneHour,
+    #[serde(rename = "1d")]
+    OneDay,
+}
+
+impl RollupWindow {
+    /// The window's length.
+    pub fn seconds(self) -> u32 {
+        match self {
+            RollupWindow::OneMinute => 60,
+            RollupWindow::FiveMinutes => 300,
+            RollupWindow::FifteenMinutes => 900,
+            RollupWindow::OneHour => 3600,
+            RollupWindow::OneDay => 86400,
+        }
+    }
+
+    /// As written in a spec (`1h`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RollupWindow::OneMinute => "1m",
+            RollupWindow::FiveMinutes => "5m",
+            RollupWindow::FifteenMinutes => "15m",
+            RollupWindow::OneHour => "1h",
+            RollupWindow::OneDay => "1d",
+        }
+    }
 }
 
 /// A column extracted from an attribute map.
@@ -416,6 +489,10 @@ pub struct LogPipelineStatus {
     /// Each store's schema state.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stores: Vec<StoreSchemaStatus>,
+    /// What its tables hold and cost, from the stores' system tables (refreshed when a figure
+    /// moves by 5% or more; absent until first read, or with `--usage-interval 0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume: Option<crate::schema::usage::Volume>,
 }
 
 /// Planned and ready gateways of the pools that serve this pipeline.

@@ -4,7 +4,8 @@
 
 use super::Problems;
 use crate::crd::{
-    AttributeMap, ColumnSpec, ColumnType, IndexSpec, IndexType, TableSpec, TextTokenizer,
+    AttributeMap, ColumnSpec, ColumnType, IndexSpec, IndexType, RollupSpec, RollupWindow,
+    TableSpec, TextTokenizer,
 };
 use crate::ident::{ColumnExpr, INDEX_FUNCTIONS, KEY_FUNCTIONS, is_attribute_key, is_identifier};
 use std::collections::{BTreeMap, BTreeSet};
@@ -92,6 +93,21 @@ impl std::fmt::Display for Owner {
 /// may end with one, so no table is named like another's derived object.
 pub const DERIVED_SUFFIXES: &[&str] = &["_ingest", "_mv"];
 
+/// What joins a table's name and a rollup's (`<table>_rollup_<name>`): no table name contains
+/// it or ends with `_rollup`, so the table part of a rollup's name is always the text before the
+/// first `_rollup_`, and no table is named like another's rollup.
+pub const ROLLUP_INFIX: &str = "_rollup_";
+
+/// The exporter's own low-cardinality columns a rollup may group by (besides the table's
+/// extracted columns).
+pub const ROLLUP_BASE_KEYS: &[&str] = &["ServiceName", "SeverityText", "SeverityNumber"];
+
+/// The columns of every rollup table besides its keys.
+pub const ROLLUP_COLUMNS: &[&str] = &["Window", "Rows", "BodyBytes"];
+
+/// At most this many rollups a table (the CRD says the same).
+pub const MAX_ROLLUPS: usize = 4;
+
 /// Table names the operator keeps for itself: its history table, and the `otelhouse_` prefix.
 pub const RESERVED_TABLE_PREFIX: &str = "otelhouse_";
 
@@ -100,6 +116,11 @@ pub fn reserved_table_name(name: &str) -> Option<String> {
     if let Some(suffix) = DERIVED_SUFFIXES.iter().find(|s| name.ends_with(**s)) {
         return Some(format!(
             "{name:?} ends with {suffix:?}: each table's ingest table and view are named <table>_ingest and <table>_mv, so a table so named would be another table's object"
+        ));
+    }
+    if name.contains(ROLLUP_INFIX) || name.ends_with(ROLLUP_INFIX.trim_end_matches('_')) {
+        return Some(format!(
+            "{name:?} contains {ROLLUP_INFIX:?} or ends with \"_rollup\": a table's rollups are named <table>{ROLLUP_INFIX}<name>, so a table so named could be another table's rollup"
         ));
     }
     if name.starts_with(RESERVED_TABLE_PREFIX) {
@@ -191,6 +212,27 @@ pub struct Table {
     pub partition_by: ColumnExpr,
     pub indexes: Vec<Index>,
     pub index_granularity: u32,
+    pub rollups: Vec<Rollup>,
+}
+
+/// A rollup of a table, resolved: its names, window, keys (column names of the table) and
+/// retention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rollup {
+    /// The rollup's own name (`hour`).
+    pub name: String,
+    /// `<table>_rollup_<name>`.
+    pub table: String,
+    /// `<table>_rollup_<name>_mv`.
+    pub view: String,
+    pub window: RollupWindow,
+    pub keys: Vec<String>,
+    pub retention_days: u32,
+}
+
+/// The rollup table of `table`'s rollup `name`.
+pub fn rollup_table_name(table: &str, name: &str) -> String {
+    format!("{table}{ROLLUP_INFIX}{name}")
 }
 
 /// A column extracted from an attribute map.
@@ -366,6 +408,118 @@ fn index_kind(ix: &IndexSpec) -> IndexKind {
         IndexType::minmax => IndexKind::MinMax,
         IndexType::set => IndexKind::Set,
     }
+}
+
+/// The keys of a rollup, or the default: Namespace (where the table has it), ServiceName,
+/// SeverityText.
+fn rollup_keys_of(r: &RollupSpec, columns: &[Column]) -> Vec<String> {
+    if !r.keys.is_empty() {
+        return r.keys.clone();
+    }
+    let mut keys = Vec::new();
+    if columns.iter().any(|c| c.name == "Namespace") {
+        keys.push("Namespace".to_string());
+    }
+    keys.extend(["ServiceName", "SeverityText"].map(String::from));
+    keys
+}
+
+/// Resolve a table's rollups (at `field`, e.g. `spec.tables[0]`); problems go to `err`.
+fn resolve_rollups(
+    t: &TableSpec,
+    columns: &[Column],
+    field: &str,
+    err: &mut impl FnMut(String, String),
+) -> Vec<Rollup> {
+    if t.rollups.len() > MAX_ROLLUPS {
+        err(
+            format!("{field}.rollups"),
+            format!(
+                "{} rollups; at most {MAX_ROLLUPS} (each one is written on every insert)",
+                t.rollups.len()
+            ),
+        );
+    }
+    let allowed: Vec<&str> = columns
+        .iter()
+        .map(|c| c.name.as_str())
+        .chain(ROLLUP_BASE_KEYS.iter().copied())
+        .filter(|n| !ROLLUP_COLUMNS.contains(n))
+        .collect();
+    let mut names = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, r) in t.rollups.iter().enumerate() {
+        let f = format!("{field}.rollups[{i}]");
+        let name_ok = r.name.len() <= 16
+            && r.name.starts_with(|c: char| c.is_ascii_lowercase())
+            && r.name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !name_ok {
+            err(
+                format!("{f}.name"),
+                format!(
+                    "{:?} is not a safe rollup name (a lowercase letter, then lowercase letters, digits, underscore; at most 16)",
+                    r.name
+                ),
+            );
+        } else if let Some(suffix) = DERIVED_SUFFIXES.iter().find(|s| r.name.ends_with(**s)) {
+            err(
+                format!("{f}.name"),
+                format!(
+                    "{:?} ends with {suffix:?}: a rollup's view is named <table>{ROLLUP_INFIX}<name>_mv, so a rollup so named would be another rollup's view",
+                    r.name
+                ),
+            );
+        } else if !names.insert(r.name.clone()) {
+            err(
+                format!("{f}.name"),
+                format!("rollup {} is defined twice", r.name),
+            );
+        }
+        let keys = rollup_keys_of(r, columns);
+        if keys.len() > 8 {
+            err(
+                format!("{f}.keys"),
+                format!("{} keys; at most 8", keys.len()),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (j, k) in keys.iter().enumerate() {
+            if !allowed.contains(&k.as_str()) {
+                let why = if r.keys.is_empty() {
+                    " (the default keys name it: set keys)"
+                } else {
+                    ""
+                };
+                err(
+                    format!("{f}.keys[{j}]"),
+                    format!(
+                        "{k:?} is not a column a rollup can group by{why}: one of the table's extracted columns or the exporter's low-cardinality columns: {}",
+                        allowed.join(", ")
+                    ),
+                );
+            } else if !seen.insert(k.as_str()) {
+                err(format!("{f}.keys[{j}]"), format!("key {k} is named twice"));
+            }
+        }
+        let retention_days = r.retention_days.unwrap_or(t.retention_days);
+        if !(1..=3650).contains(&retention_days) {
+            err(
+                format!("{f}.retentionDays"),
+                format!("{retention_days} is not between 1 and 3650"),
+            );
+        }
+        out.push(Rollup {
+            name: r.name.clone(),
+            table: rollup_table_name(&t.name, &r.name),
+            view: format!("{}_mv", rollup_table_name(&t.name, &r.name)),
+            window: r.window,
+            keys,
+            retention_days,
+        });
+    }
+    out
 }
 
 /// Resolve one table on its own, outside any pipeline (tools and tests).
@@ -600,6 +754,7 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
             format!("{g} is not between 1 and 65536"),
         );
     }
+    let rollups = resolve_rollups(t, &columns, field, &mut |f, m| problems.add(f, m));
     if problems.len() > before {
         return None;
     }
@@ -612,6 +767,7 @@ pub(crate) fn resolve(t: &TableSpec, field: &str, problems: &mut Problems<'_>) -
         partition_by: partition_by?,
         indexes,
         index_granularity: t.index_granularity.unwrap_or(DEFAULT_INDEX_GRANULARITY),
+        rollups,
     })
 }
 

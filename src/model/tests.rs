@@ -763,3 +763,102 @@ fn a_tenant_namespace_adds_a_bounded_number_of_label_keys() {
     let r = resolve_docs(&[CLASS, STORE, NODES, &t]);
     assert!(r.problems.is_empty(), "{:?}", r.problems);
 }
+
+#[test]
+fn rollups_resolve_with_their_defaults_and_names() {
+    let t = crate::model::table::resolve_spec(
+        &serde_json::from_value(serde_json::json!({
+            "name": "logs",
+            "retentionDays": 30,
+            "rollups": [
+                {"name": "minute", "window": "1m", "retentionDays": 7},
+                {"name": "hour", "window": "1h", "keys": ["ServiceName", "SeverityNumber", "PodName"]},
+            ],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let [minute, hour] = &t.rollups[..] else {
+        panic!("{:?}", t.rollups)
+    };
+    assert_eq!(minute.keys, ["Namespace", "ServiceName", "SeverityText"]);
+    assert_eq!(
+        (minute.table.as_str(), minute.view.as_str()),
+        ("logs_rollup_minute", "logs_rollup_minute_mv")
+    );
+    assert_eq!((minute.retention_days, hour.retention_days), (7, 30));
+    assert_eq!(hour.window.seconds(), 3600);
+    assert_eq!(hour.keys, ["ServiceName", "SeverityNumber", "PodName"]);
+    // A table without a Namespace column: the default keys leave it out.
+    let t = crate::model::table::resolve_spec(
+        &serde_json::from_value(serde_json::json!({
+            "name": "bare",
+            "retentionDays": 3,
+            "columns": [{"name": "Pod", "from": "ResourceAttributes", "key": "k8s.pod.name"}],
+            "rollups": [{"name": "hour", "window": "1h"}],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(t.rollups[0].keys, ["ServiceName", "SeverityText"]);
+}
+
+#[test]
+fn rollup_mistakes_are_refused_with_their_field() {
+    let with =
+        |rollups: &str| format!("tables: [{{name: logs, retentionDays: 7, rollups: [{rollups}]}}]");
+    assert_refused(
+        &with("{name: hour, window: 1h}, {name: hour, window: 1d}"),
+        "spec.tables[0].rollups[1].name",
+        "defined twice",
+    );
+    assert_refused(
+        &with("{name: hour, window: 1h, keys: [ServiceName, Body]}"),
+        "spec.tables[0].rollups[0].keys[1]",
+        "\"Body\" is not a column a rollup can group by",
+    );
+    assert_refused(
+        &with("{name: hour, window: 1h, keys: [Nope]}"),
+        "spec.tables[0].rollups[0].keys[0]",
+        "Namespace, PodName, ContainerName, ServiceName, SeverityText, SeverityNumber",
+    );
+    assert_refused(
+        &with("{name: hour, window: 1h, keys: [ServiceName, ServiceName]}"),
+        "spec.tables[0].rollups[0].keys[1]",
+        "named twice",
+    );
+    assert_refused(
+        &with("{name: hour_mv, window: 1h}"),
+        "spec.tables[0].rollups[0].name",
+        "another rollup's view",
+    );
+    assert_refused(
+        &with("{name: Hour, window: 1h}"),
+        "spec.tables[0].rollups[0].name",
+        "not a safe rollup name",
+    );
+    assert_refused(
+        &with("{name: hour, window: 1h, retentionDays: 0}"),
+        "spec.tables[0].rollups[0].retentionDays",
+        "not between 1 and 3650",
+    );
+    let five = (0..5)
+        .map(|i| format!("{{name: r{i}, window: 1h}}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert_refused(&with(&five), "spec.tables[0].rollups", "at most 4");
+    // A table named like another table's rollup (`x_rollup_y`), or like the table part of one.
+    for name in ["logs_rollup_hour", "logs_rollup"] {
+        assert_refused(
+            &format!("tables: [{{name: {name}, retentionDays: 7}}]"),
+            "spec.tables[0].name",
+            "is reserved",
+        );
+    }
+    assert!(
+        table_problems(&with(
+            "{name: hour, window: 1h}, {name: minute, window: 1m}"
+        ))
+        .is_empty()
+    );
+}

@@ -80,9 +80,16 @@ pub async fn plan(
         .map(|l| l.database.as_str())
         .unwrap_or("default");
     let mut names: Vec<&str> = vec![super::ddl::HISTORY_TABLE];
+    let tables: Vec<&str> = layouts.iter().map(|l| l.table.as_str()).collect();
+    // Rollups the spec no longer names too: the planner reports them.
+    let existing = retry(|| live::rollup_names(client, database, &tables)).await?;
     for l in layouts {
         names.extend([l.table.as_str(), l.ingest.as_str(), l.view.as_str()]);
+        for r in &l.rollups {
+            names.extend([r.table.as_str(), r.view.as_str()]);
+        }
     }
+    names.extend(existing.iter().map(String::as_str));
     let live = retry(|| live::read(client, database, &names)).await?;
     Ok(migrate::plan(layouts, &live))
 }

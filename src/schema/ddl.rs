@@ -4,7 +4,7 @@
 
 use crate::crd::{ColumnType, TableEngine, TextTokenizer};
 use crate::ident::{ColumnExpr, quote_ident, quote_sql_string};
-use crate::model::table::{Index as ModelIndex, IndexKind, Owner, Table};
+use crate::model::table::{Index as ModelIndex, IndexKind, Owner, ROLLUP_INFIX, Table};
 use sha2::{Digest, Sha256};
 
 /// The columns the pinned exporter (v0.150.0) inserts, in its INSERT's order, with the types of
@@ -71,6 +71,47 @@ pub struct TableLayout {
     /// The pipeline the table belongs to: its record is the COMMENT of the target and the
     /// ingest table, checked before any plan (None: tools and tests that name no pipeline).
     pub owner: Option<Owner>,
+    /// The table's rollups, each fed from the same ingest table.
+    pub rollups: Vec<RollupLayout>,
+}
+
+/// A rollup as it must be in one store: an AggregatingMergeTree table of counts per window
+/// and keys, and the view that fills it from the ingest table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollupLayout {
+    /// The rollup's own name (`hour`).
+    pub name: String,
+    pub table: String,
+    pub view: String,
+    /// The tumbling window, in seconds.
+    pub window_seconds: u32,
+    /// The key columns: the target's names and types, and the main view's expressions over
+    /// the ingest columns.
+    pub keys: Vec<Column>,
+    pub ttl_days: u32,
+}
+
+impl RollupLayout {
+    /// A rollup known only by its names: what dropping it needs.
+    pub fn named(table: &str) -> Self {
+        RollupLayout {
+            name: table
+                .split_once(ROLLUP_INFIX)
+                .map(|(_, n)| n.to_string())
+                .unwrap_or_default(),
+            table: table.to_string(),
+            view: format!("{table}_mv"),
+            window_seconds: 0,
+            keys: Vec::new(),
+            ttl_days: 0,
+        }
+    }
+
+    /// What the `Window` column's COMMENT says: the window is a property of the rollup table
+    /// (its rows are counts per window), so the planner reads it there, not from the view.
+    pub fn window_comment(&self) -> String {
+        format!("tumbling window {} s", self.window_seconds)
+    }
 }
 
 /// The layout of a resolved table in a store.
@@ -120,6 +161,23 @@ pub fn layout(t: &Table, at: super::Placement<'_>) -> TableLayout {
         };
         columns.push(base(&c.name, sql_type, "ZSTD(1)", &select));
     }
+    let rollups = t
+        .rollups
+        .iter()
+        .map(|r| RollupLayout {
+            name: r.name.clone(),
+            table: r.table.clone(),
+            view: r.view.clone(),
+            window_seconds: r.window.seconds(),
+            // Resolved keys are columns of the table: the same type and expression.
+            keys: r
+                .keys
+                .iter()
+                .filter_map(|k| columns.iter().find(|c| &c.name == k).cloned())
+                .collect(),
+            ttl_days: r.retention_days,
+        })
+        .collect();
     TableLayout {
         database: at.database.to_string(),
         cluster: at.cluster.map(str::to_string),
@@ -134,6 +192,7 @@ pub fn layout(t: &Table, at: super::Placement<'_>) -> TableLayout {
         ttl_days: t.retention_days,
         index_granularity: t.index_granularity,
         owner: t.owner.clone(),
+        rollups,
     }
 }
 
@@ -390,19 +449,29 @@ impl TableLayout {
     /// Every statement of a fresh install, in order: target first, then the ingest table, then
     /// the view that connects them.
     pub fn create_all(&self) -> Vec<String> {
-        vec![
+        let mut out = vec![
             self.create_database(),
             self.create_target(),
             self.create_ingest(),
             self.create_view(),
-        ]
+        ];
+        for r in &self.rollups {
+            out.push(self.create_rollup(r));
+            out.push(self.create_rollup_view(r));
+        }
+        out
     }
 
-    /// Drop the pipeline table: the view first (so nothing writes any more), then the ingest
-    /// and the target table. Only for `deletionPolicy: Drop`.
+    /// Drop the pipeline table: the views first (the rollups' and the table's, so nothing
+    /// writes any more), then the ingest table, the rollup tables and the target table. Only
+    /// for `deletionPolicy: Drop`.
     pub fn drop_all(&self) -> Vec<String> {
-        [&self.view, &self.ingest, &self.table]
-            .iter()
+        let views = self.rollups.iter().map(|r| &r.view);
+        let tables = self.rollups.iter().map(|r| &r.table);
+        views
+            .chain([&self.view, &self.ingest])
+            .chain(tables)
+            .chain([&self.table])
             .map(|t| {
                 format!(
                     "DROP TABLE IF EXISTS {}{} SYNC",
@@ -435,6 +504,7 @@ impl TableLayout {
             ttl_days: 0,
             index_granularity: 0,
             owner,
+            rollups: Vec::new(),
         }
     }
 
@@ -449,6 +519,121 @@ impl TableLayout {
             self.q(HISTORY_TABLE),
             self.on_cluster(),
             self.engine_sql()
+        )
+    }
+}
+
+impl TableLayout {
+    /// `ENGINE = ...` of a rollup table: the Aggregating variant of the store's family.
+    pub fn rollup_engine_sql(&self) -> String {
+        match self.engine {
+            TableEngine::MergeTree => "AggregatingMergeTree".to_string(),
+            TableEngine::ReplicatedMergeTree => {
+                "ReplicatedAggregatingMergeTree('/clickhouse/tables/{shard}/{database}/{table}', '{replica}')"
+                    .to_string()
+            }
+            TableEngine::SharedMergeTree => "SharedAggregatingMergeTree".to_string(),
+        }
+    }
+
+    /// The rollup's sorting key: Window first (every query of a rollup is a time range), then
+    /// the keys as given.
+    pub fn rollup_order_by(r: &RollupLayout) -> Vec<String> {
+        std::iter::once(quote_ident("Window"))
+            .chain(r.keys.iter().map(|k| quote_ident(&k.name)))
+            .collect()
+    }
+
+    pub fn rollup_ttl_sql(r: &RollupLayout) -> String {
+        format!("`Window` + toIntervalDay({})", r.ttl_days)
+    }
+
+    /// The rollup table: Window, the keys, and the two measures, summed when parts merge.
+    pub fn create_rollup(&self, r: &RollupLayout) -> String {
+        let mut cols = vec![format!(
+            "`Window` DateTime CODEC(Delta(4), ZSTD(1)) COMMENT {}",
+            quote_sql_string(&r.window_comment())
+        )];
+        cols.extend(r.keys.iter().map(Self::column_sql));
+        cols.push("`Rows` SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1))".to_string());
+        cols.push("`BodyBytes` SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1))".to_string());
+        format!(
+            "CREATE TABLE IF NOT EXISTS {}{}\n(\n    {}\n)\nENGINE = {}\nPARTITION BY toDate(`Window`)\nORDER BY ({})\nTTL {}\nSETTINGS ttl_only_drop_parts = 1{}",
+            self.q(&r.table),
+            self.on_cluster(),
+            cols.join(",\n    "),
+            self.rollup_engine_sql(),
+            Self::rollup_order_by(r).join(", "),
+            Self::rollup_ttl_sql(r),
+            self.comment_sql()
+        )
+    }
+
+    /// The rollup view's SELECT: the window start, the keys by the main view's expressions,
+    /// and the measures, per insert block (merges then sum the rows of equal keys).
+    pub fn rollup_select(&self, r: &RollupLayout) -> String {
+        let mut cols = vec![format!(
+            "toStartOfInterval(toDateTime(`Timestamp`), INTERVAL {} SECOND) AS `Window`",
+            r.window_seconds
+        )];
+        for k in &r.keys {
+            let name = quote_ident(&k.name);
+            cols.push(if k.select == name {
+                name
+            } else {
+                format!("{} AS {name}", k.select)
+            });
+        }
+        cols.push("count() AS `Rows`".to_string());
+        cols.push("sum(length(`Body`)) AS `BodyBytes`".to_string());
+        let group: Vec<String> = Self::rollup_order_by(r);
+        format!(
+            "SELECT\n    {}\nFROM {}\nGROUP BY {}",
+            cols.join(",\n    "),
+            self.q(&self.ingest),
+            group.join(", ")
+        )
+    }
+
+    pub fn rollup_fingerprint(&self, r: &RollupLayout) -> String {
+        let digest = Sha256::digest(self.rollup_select(r).as_bytes());
+        format!("otelhouse:{}", hex::encode(&digest[..8]))
+    }
+
+    pub fn create_rollup_view(&self, r: &RollupLayout) -> String {
+        format!(
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS {}{} TO {}\nAS {}\nCOMMENT {}",
+            self.q(&r.view),
+            self.on_cluster(),
+            self.q(&r.table),
+            self.rollup_select(r),
+            quote_sql_string(&self.rollup_fingerprint(r))
+        )
+    }
+
+    pub fn modify_rollup_view(&self, r: &RollupLayout) -> Vec<String> {
+        vec![
+            format!(
+                "ALTER TABLE {}{} MODIFY QUERY {}",
+                self.q(&r.view),
+                self.on_cluster(),
+                self.rollup_select(r)
+            ),
+            format!(
+                "ALTER TABLE {}{} MODIFY COMMENT {}",
+                self.q(&r.view),
+                self.on_cluster(),
+                quote_sql_string(&self.rollup_fingerprint(r))
+            ),
+        ]
+    }
+
+    pub fn modify_rollup_ttl(&self, r: &RollupLayout) -> String {
+        format!(
+            "ALTER TABLE {}{} MODIFY TTL {}",
+            self.q(&r.table),
+            self.on_cluster(),
+            Self::rollup_ttl_sql(r)
         )
     }
 }

@@ -18,6 +18,8 @@ pub struct LiveTable {
     pub comment: String,
     /// Column -> type.
     pub columns: BTreeMap<String, String>,
+    /// Column -> its COMMENT, where it has one (a rollup's window).
+    pub column_comments: BTreeMap<String, String>,
     /// Index name -> (expression, type, granularity).
     pub indexes: BTreeMap<String, LiveIndex>,
 }
@@ -52,6 +54,7 @@ struct ColumnRow {
     name: String,
     #[serde(rename = "type")]
     type_: String,
+    comment: String,
 }
 
 #[derive(clickhouse::Row, Deserialize)]
@@ -108,13 +111,16 @@ pub async fn read(
         );
     }
     let columns = client
-        .query("SELECT table, name, type FROM system.columns WHERE database = ? AND has(?, table)")
+        .query("SELECT table, name, type, comment FROM system.columns WHERE database = ? AND has(?, table)")
         .bind(database)
         .bind(names)
         .fetch_all::<ColumnRow>()
         .await?;
     for c in columns {
         if let Some(t) = schema.tables.get_mut(&c.table) {
+            if !c.comment.is_empty() {
+                t.column_comments.insert(c.name.clone(), c.comment);
+            }
             t.columns.insert(c.name, c.type_);
         }
     }
@@ -140,6 +146,32 @@ pub async fn read(
         }
     }
     Ok(schema)
+}
+
+/// The rollup tables and views that exist for the named tables (`<table>_rollup_*`), whether
+/// the spec still names them or not: the planner reports those it no longer names, and
+/// `deletionPolicy: Drop` drops them all.
+pub async fn rollup_names(
+    client: &Client,
+    database: &str,
+    tables: &[&str],
+) -> Result<Vec<String>, clickhouse::error::Error> {
+    let prefixes: Vec<String> = tables
+        .iter()
+        .map(|t| format!("{t}{}", crate::model::table::ROLLUP_INFIX))
+        .collect();
+    if prefixes.is_empty() {
+        return Ok(Vec::new());
+    }
+    client
+        .query(
+            "SELECT name FROM system.tables \
+             WHERE database = ? AND arrayExists(p -> startsWith(name, p), ?) ORDER BY name",
+        )
+        .bind(database)
+        .bind(prefixes)
+        .fetch_all::<String>()
+        .await
 }
 
 /// The table-level TTL of a stored CREATE statement (`TTL <expr>` up to `SETTINGS`).

@@ -2,9 +2,9 @@
 //! of statements, or a refusal with the reason. Never drops data implicitly: columns and tables
 //! that left the spec are kept and reported.
 
-use super::ddl::{INGEST_COLUMNS, TableLayout};
+use super::ddl::{INGEST_COLUMNS, RollupLayout, TableLayout};
 use super::live::{LiveSchema, LiveTable, normalize};
-use crate::model::table::Owner;
+use crate::model::table::{Owner, ROLLUP_INFIX};
 
 /// One statement and why it is needed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,7 +59,12 @@ pub fn plan(layouts: &[TableLayout], live: &LiveSchema) -> Plan {
         );
     }
     for l in layouts {
+        let refused = plan.refused.len();
         plan_table(l, live, &mut plan);
+        // A refused table's rollups wait with it ("nothing of that table is changed").
+        if plan.refused.len() == refused {
+            plan_rollups(l, live, &mut plan);
+        }
     }
     plan
 }
@@ -147,14 +152,24 @@ pub fn plan_drop(layouts: &[TableLayout], live: &LiveSchema) -> Plan {
             Ownership::Unmarked => Some("has no owner record".to_string()),
             _ => None,
         };
-        if let Some(why) = kept(&target).or_else(|| kept(&ingest)) {
+        let rollups: Vec<Ownership> = l
+            .rollups
+            .iter()
+            .map(|r| ownership(l, live.tables.get(&r.table)))
+            .collect();
+        if let Some(why) = kept(&target).or_else(|| kept(&ingest)).or_else(|| {
+            rollups
+                .iter()
+                .find_map(kept)
+                .map(|w| format!("'s rollup {w}"))
+        }) {
             plan.refused.push(format!(
                 "{}: kept, not dropped: the table {why} (drop it by hand if it is this pipeline's)",
                 l.table
             ));
             continue;
         }
-        if !ours(&target) && !ours(&ingest) {
+        if !ours(&target) && !ours(&ingest) && !rollups.iter().any(ours) {
             continue;
         }
         for sql in l.drop_all() {
@@ -312,6 +327,148 @@ fn plan_table(l: &TableLayout, live: &LiveSchema, plan: &mut Plan) {
         }
         Some(_) => {}
     }
+}
+
+/// Plan a table's rollups (after the table itself: the views read its ingest table). A rollup's
+/// window and keys are fixed when its table is created: a change is refused, that rollup only.
+fn plan_rollups(l: &TableLayout, live: &LiveSchema, plan: &mut Plan) {
+    for r in &l.rollups {
+        let table = live.tables.get(&r.table);
+        let view = live.tables.get(&r.view);
+        let mut claims = Vec::new();
+        match ownership(l, table) {
+            Ownership::Other(owner) => {
+                plan.refused.push(format!(
+                    "{}: rollup table belongs to {owner} (the owner record in its COMMENT); this pipeline neither alters nor drops it: rename the rollup",
+                    r.table
+                ));
+                continue;
+            }
+            Ownership::Unmarked if l.owner.is_some() && !otelhouse_view(view) => {
+                plan.refused.push(format!(
+                    "{}: table exists without an owner record and without the operator's view; it is left alone. Drop or rename it, or rename the rollup",
+                    r.table
+                ));
+                continue;
+            }
+            Ownership::Unmarked | Ownership::Ours { current: false } => {
+                claims.extend(l.claim(&r.table));
+            }
+            Ownership::Absent | Ownership::Ours { current: true } => {}
+        }
+        let Some(table) = table else {
+            plan.step(
+                l.create_rollup(r),
+                format!("rollup table {} does not exist", r.table),
+            );
+            if view.is_none() {
+                plan.step(
+                    l.create_rollup_view(r),
+                    format!("view {} does not exist", r.view),
+                );
+            } else {
+                plan.refused.push(format!(
+                    "view {} exists but its rollup table {} does not: drop the view or restore the table",
+                    r.view, r.table
+                ));
+            }
+            continue;
+        };
+        let refused = rollup_refusals(l, r, table);
+        if !refused.is_empty() {
+            plan.refused.extend(refused);
+            continue;
+        }
+        for sql in claims {
+            plan.step(sql, format!("{}: the owner record", r.table));
+        }
+        let want_ttl = normalize(&TableLayout::rollup_ttl_sql(r));
+        if table.ttl.as_deref().map(normalize) != Some(want_ttl) {
+            plan.step(
+                l.modify_rollup_ttl(r),
+                format!(
+                    "{}: retention is {}, the spec wants {} days",
+                    r.table,
+                    table.ttl.as_deref().unwrap_or("unset"),
+                    r.ttl_days
+                ),
+            );
+        }
+        match view {
+            None => plan.step(
+                l.create_rollup_view(r),
+                format!("view {} does not exist", r.view),
+            ),
+            Some(v) if v.comment != l.rollup_fingerprint(r) => {
+                for sql in l.modify_rollup_view(r) {
+                    plan.step(sql, format!("{}: the rollup's query changed", r.view));
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    // Rollups that left the spec keep their table and view (and the view keeps counting).
+    let prefix = format!("{}{ROLLUP_INFIX}", l.table);
+    for name in live.tables.keys() {
+        if name.starts_with(&prefix)
+            && !name.ends_with("_mv")
+            && !l.rollups.iter().any(|r| &r.table == name)
+        {
+            plan.notes.push(format!(
+                "{name}: rollup is no longer in the spec; its table and view {name}_mv are kept (drop them by hand, the view first)"
+            ));
+        }
+    }
+}
+
+/// What of a live rollup table cannot change in place.
+fn rollup_refusals(l: &TableLayout, r: &RollupLayout, table: &LiveTable) -> Vec<String> {
+    let mut refused = Vec::new();
+    let rename = "Add the new rollup under a new name (the old one stays readable until its TTL; drop it by hand), or restore the old";
+    let want_engine = l.rollup_engine_sql();
+    let want_engine = want_engine.split('(').next().unwrap_or_default();
+    let engine_ok = table.engine == want_engine
+        || table.engine == "SharedAggregatingMergeTree"
+        || (want_engine == "AggregatingMergeTree"
+            && table.engine.ends_with("AggregatingMergeTree"));
+    if !engine_ok {
+        refused.push(format!(
+            "{}: engine is {}, a rollup in this store is {want_engine}; an engine cannot change in place",
+            r.table, table.engine
+        ));
+    }
+    let want_window = r.window_comment();
+    let live_window = table
+        .column_comments
+        .get("Window")
+        .cloned()
+        .unwrap_or_default();
+    if live_window != want_window {
+        refused.push(format!(
+            "{}: the rollup's window is {:?}, the spec wants {want_window:?}; a rollup's rows are counts per window, which cannot change in place. {rename} window",
+            r.table, live_window
+        ));
+    }
+    let order = TableLayout::rollup_order_by(r);
+    if normalize(&table.sorting_key) != normalize(&order.join(",")) {
+        refused.push(format!(
+            "{}: the rollup's keys are ({}), the spec wants ({}); the keys are the sorting key, which cannot change in place. {rename} keys",
+            r.table,
+            table.sorting_key,
+            order.join(", ").replace('`', "")
+        ));
+    }
+    for k in &r.keys {
+        if let Some(live_type) = table.columns.get(&k.name)
+            && normalize(live_type) != normalize(&k.sql_type)
+        {
+            refused.push(format!(
+                "{}: key {} is {live_type}, the spec wants {}; a column's type is not changed in place. {rename} column type",
+                r.table, k.name, k.sql_type
+            ));
+        }
+    }
+    refused
 }
 
 fn plan_indexes(l: &TableLayout, target: &LiveTable, plan: &mut Plan) {

@@ -49,13 +49,33 @@ pub async fn plan_drop(
     at: Placement<'_>,
     owner: &crate::model::table::Owner,
 ) -> Result<migrate::Plan, clickhouse::error::Error> {
+    // Every rollup that exists of these tables, named in the spec or not: a dropped pipeline
+    // leaves none behind.
+    let table_names: Vec<&str> = tables.iter().map(String::as_str).collect();
+    let rollups = live::rollup_names(client, at.database, &table_names).await?;
     let layouts: Vec<ddl::TableLayout> = tables
         .iter()
-        .map(|t| ddl::TableLayout::named(t, at, Some(owner.clone())))
+        .map(|t| {
+            let mut l = ddl::TableLayout::named(t, at, Some(owner.clone()));
+            let prefix = format!("{t}{}", crate::model::table::ROLLUP_INFIX);
+            // A rollup's table, or the view it left behind (no rollup name ends with _mv).
+            let mut own: Vec<&str> = rollups
+                .iter()
+                .filter(|n| n.starts_with(&prefix))
+                .map(|n| n.strip_suffix("_mv").unwrap_or(n))
+                .collect();
+            own.sort_unstable();
+            own.dedup();
+            l.rollups = own.into_iter().map(ddl::RollupLayout::named).collect();
+            l
+        })
         .collect();
     let mut names: Vec<&str> = Vec::new();
     for l in &layouts {
         names.extend([l.table.as_str(), l.ingest.as_str(), l.view.as_str()]);
+        for r in &l.rollups {
+            names.extend([r.table.as_str(), r.view.as_str()]);
+        }
     }
     let live = live::read(client, at.database, &names).await?;
     Ok(migrate::plan_drop(&layouts, &live))
