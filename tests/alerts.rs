@@ -404,8 +404,8 @@ impl Known {
 
 /// Operator metrics a dashboard panel may read before the operator exports them, with their
 /// planned labels; the lead adds them to src/controller/metrics.rs.
-const PENDING: &[(&str, &[&str])] =
-    &[("otelhouse_table_bytes", &["namespace", "pipeline", "table"])];
+/// None now: `otelhouse_table_bytes` was the last, exported since the usage loop.
+const PENDING: &[(&str, &[&str])] = &[];
 
 fn pending_labels(labels: &[&str]) -> BTreeSet<String> {
     let own: BTreeSet<String> = labels.iter().map(|s| s.to_string()).collect();
@@ -699,7 +699,7 @@ fn collector_page(must_have: &[&str]) -> String {
 /// The operator's `/metrics` with a sample in every family, so each shows its labels.
 fn operator_page() -> String {
     use otelhouse::controller::metrics::{
-        ControllerLabel, CrdLabel, ErrorLabels, KindLabel, Metrics,
+        ControllerLabel, CrdLabel, ErrorLabels, KindLabel, Metrics, TableLabels,
     };
     let m = Metrics::default();
     let controller = "logpipeline";
@@ -727,6 +727,14 @@ fn operator_page() -> String {
         })
         .set(1);
     m.snapshot_builds.inc();
+    let table = TableLabels {
+        namespace: "team-a".into(),
+        pipeline: "app".into(),
+        store: "us".into(),
+        table: "app_logs".into(),
+    };
+    m.table_bytes.get_or_create(&table).set(1);
+    m.table_rows_last_hour.get_or_create(&table).set(1);
     m.encode()
 }
 
@@ -1014,12 +1022,10 @@ fn the_checker_refuses_unknown_names_and_labels() {
     assert!(known.check("t", label, false)[0].contains("has no label pool"));
     let selector = "otelcol_exporter_sent_log_records_total{data_type=\"logs\"}";
     assert!(known.check("t", selector, false)[0].contains("has no label data_type"));
-    // A pending name only where the panel says so, with its planned labels.
-    let pending = "sum by (exported_namespace, pipeline) (otelhouse_table_bytes)";
-    assert!(known.check("t", pending, true).is_empty());
-    assert!(known.check("t", pending, false)[0].contains("not exported yet"));
-    let wrong = "sum by (namespace_x) (otelhouse_table_bytes)";
-    assert!(!known.check("t", wrong, true).is_empty());
+    // No name is pending any more: one no component exports is refused even where a panel
+    // would allow a pending one.
+    let unknown = "sum by (exported_namespace, pipeline) (otelhouse_table_bytez)";
+    assert!(known.check("t", unknown, true)[0].contains("no collector, operator or ClickHouse"));
 }
 
 #[test]

@@ -36,6 +36,20 @@ pub struct Metrics {
     pub stale_crds: Family<CrdLabel, Gauge>,
     /// How often the snapshot was rebuilt (once per change of the facts).
     pub snapshot_builds: Counter,
+    /// Compressed bytes each pipeline table holds (the usage loop's last read).
+    pub table_bytes: Family<TableLabels, Gauge>,
+    /// Rows each pipeline table received in the last hour.
+    pub table_rows_last_hour: Family<TableLabels, Gauge>,
+}
+
+/// One pipeline table in one store. As many series as tables: the usage loop removes a
+/// table's series when it is no longer read.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
+pub struct TableLabels {
+    pub namespace: String,
+    pub pipeline: String,
+    pub store: String,
+    pub table: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,6 +69,18 @@ impl Default for Metrics {
         let deleted = Family::<KindLabel, Counter>::default();
         let stale_crds = Family::<CrdLabel, Gauge>::default();
         let snapshot_builds = Counter::default();
+        let table_bytes = Family::<TableLabels, Gauge>::default();
+        let table_rows_last_hour = Family::<TableLabels, Gauge>::default();
+        registry.register(
+            "table_bytes",
+            "Compressed bytes each pipeline table holds per store (read every --usage-interval)",
+            table_bytes.clone(),
+        );
+        registry.register(
+            "table_rows_last_hour",
+            "Rows each pipeline table received in the last hour per store (by event time)",
+            table_rows_last_hour.clone(),
+        );
         registry.register("reconciles", "Reconciles run", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -99,6 +125,8 @@ impl Default for Metrics {
             deleted,
             stale_crds,
             snapshot_builds,
+            table_bytes,
+            table_rows_last_hour,
         }
     }
 }

@@ -10,13 +10,14 @@
 //! [`MATERIAL_SHARE`] or more (or a condition, an insert error or the table set changed): a
 //! platform with steady traffic writes nothing, however many pipelines it has.
 
+use super::metrics::TableLabels;
 use super::{Context, Error, status};
 use crate::crd::{ClickHouseStoreStatus, LogPipelineStatus};
 use crate::model::{ResourceId, ResourceKind};
 use crate::schema::usage::{self, TableUsage, TenantVolume, Volume};
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -34,6 +35,8 @@ pub const MAX_TENANTS_IN_STATUS: usize = 50;
 pub struct UsageState {
     /// Store -> its tables' usage, by table name.
     pub(crate) stores: HashMap<String, BTreeMap<String, TableUsage>>,
+    /// The table series exported last round (to remove those of tables gone).
+    exported: BTreeSet<TableLabels>,
 }
 
 /// A pipeline's tables' usage in every store it targets: None before its first read (or with
@@ -176,7 +179,8 @@ pub async fn usage_step(ctx: &Context) -> Result<Vec<ResourceId>, Error> {
         }
     }
     let now = super::now();
-    let state = ctx.usage_state();
+    let mut state = ctx.usage_state();
+    export(ctx, &mut state, &snapshot);
     let mut changed = Vec::new();
     for p in ctx.pipelines.state() {
         let id = ResourceId::of(&*p);
@@ -211,6 +215,45 @@ pub async fn usage_step(ctx: &Context) -> Result<Vec<ResourceId>, Error> {
         }
     }
     Ok(changed)
+}
+
+/// Each pipeline table's figures as gauges (`otelhouse_table_bytes`,
+/// `otelhouse_table_rows_last_hour`), and the series of tables no longer read removed.
+fn export(ctx: &Context, state: &mut UsageState, snapshot: &super::snapshot::Snapshot) {
+    let mut now = BTreeSet::new();
+    for (id, schema) in &snapshot.schemas {
+        for store in &schema.stores {
+            let Some(tables) = state.stores.get(&store.name) else {
+                continue;
+            };
+            for t in &schema.tables {
+                let Some(u) = tables.get(&t.name) else {
+                    continue;
+                };
+                let labels = TableLabels {
+                    namespace: id.namespace.clone().unwrap_or_default(),
+                    pipeline: id.name.clone(),
+                    store: store.name.clone(),
+                    table: t.name.clone(),
+                };
+                let gauge = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+                ctx.metrics
+                    .table_bytes
+                    .get_or_create(&labels)
+                    .set(gauge(u.compressed_bytes));
+                ctx.metrics
+                    .table_rows_last_hour
+                    .get_or_create(&labels)
+                    .set(gauge(u.rows_last_hour));
+                now.insert(labels);
+            }
+        }
+    }
+    for gone in state.exported.difference(&now) {
+        ctx.metrics.table_bytes.remove(gone);
+        ctx.metrics.table_rows_last_hour.remove(gone);
+    }
+    state.exported = now;
 }
 
 /// Status or reason of a condition differs.
