@@ -276,6 +276,26 @@ pub struct Settings {
     pub usage_interval: std::time::Duration,
     /// What a month of ingest and storage costs, for `costPerMonth`.
     pub pricing: crate::schema::usage::Pricing,
+    /// What one pipeline outside the trusted namespaces may declare (with a ResourceQuota on
+    /// `count/logpipelines.otelhouse.dev` in its namespace, a bound on the whole tenant).
+    pub tenant_limits: TenantLimits,
+}
+
+/// Per-pipeline caps for tenants: each table is a Null table, a view and a MergeTree table in
+/// every store, and each extracted column a key in the attribute maps every gateway reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TenantLimits {
+    pub max_tables: u32,
+    pub max_columns_per_table: u32,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        Self {
+            max_tables: 8,
+            max_columns_per_table: 32,
+        }
+    }
 }
 
 /// The agents' namespace and ServiceAccount unless configured (the chart's defaults).
@@ -295,6 +315,7 @@ impl Default for Settings {
             gateway_network_policy: Default::default(),
             usage_interval: DEFAULT_USAGE_INTERVAL,
             pricing: Default::default(),
+            tenant_limits: Default::default(),
         }
     }
 }

@@ -131,6 +131,13 @@ struct PoolArgs {
     /// The most gateway replicas a pipeline outside the trusted namespaces may plan.
     #[arg(long, default_value_t = 64)]
     pool_max_tenant_replicas: u32,
+    /// The most tables a pipeline outside the trusted namespaces may declare.
+    #[arg(long, default_value_t = 8)]
+    tenant_max_tables: u32,
+    /// The most extracted columns a table of a pipeline outside the trusted namespaces may
+    /// declare.
+    #[arg(long, default_value_t = 32)]
+    tenant_max_columns: u32,
     /// A NetworkPolicy per gateway pool: only the agents reach its OTLP port, only the operator
     /// (and `--gateway-metrics-namespace`) its metrics port. `=false` deletes them.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
@@ -141,6 +148,13 @@ struct PoolArgs {
 }
 
 impl PoolArgs {
+    fn tenant_limits(&self) -> otelhouse::inventory::TenantLimits {
+        otelhouse::inventory::TenantLimits {
+            max_tables: self.tenant_max_tables,
+            max_columns_per_table: self.tenant_max_columns,
+        }
+    }
+
     fn network_policy(&self) -> otelhouse::gateway::netpol::NetworkPolicySettings {
         otelhouse::gateway::netpol::NetworkPolicySettings {
             enabled: self.gateway_network_policy,
@@ -309,6 +323,7 @@ fn main() -> ExitCode {
                     agent_service_account: agents.agent_service_account,
                     collector_image,
                     gateway_network_policy: pools.network_policy(),
+                    tenant_limits: pools.tenant_limits(),
                     pools: pools.settings(),
                     flow_interval,
                     usage_interval,
@@ -380,6 +395,7 @@ fn main() -> ExitCode {
                 agent_namespace: agents.agent_namespace,
                 agent_service_account: agents.agent_service_account,
                 gateway_network_policy: pools.network_policy(),
+                tenant_limits: pools.tenant_limits(),
                 pools: pools.settings(),
                 ..Settings::default()
             };

@@ -263,6 +263,7 @@ fn resolve_one(
     let regions = regions_of(&targets, zones, &mut e);
     if !trusted {
         check_tenant_capacity(&gateway, &regions, &settings.pools, &mut e);
+        check_tenant_tables(spec, &settings.tenant_limits, &mut e);
     }
     e.result(|| Pipeline {
         id: id.clone(),
@@ -429,6 +430,39 @@ fn check_routes(spec: &crate::crd::LogPipelineSpec, e: &mut Problems<'_>) {
             "spec.routes",
             "with several tables, routes or a defaultTable must say where logs go",
         );
+    }
+}
+
+/// A tenant's tables and extracted columns are bounded (`--tenant-max-tables`,
+/// `--tenant-max-columns`); the CRD's own bounds are the ceiling for everyone.
+fn check_tenant_tables(
+    spec: &crate::crd::LogPipelineSpec,
+    limits: &crate::inventory::TenantLimits,
+    e: &mut Problems<'_>,
+) {
+    let hint = "for pipelines outside the trusted namespaces";
+    // A rollup is a table and a view in every store like the others.
+    let tables: usize = spec.tables.iter().map(|t| 1 + t.rollups.len()).sum();
+    if tables > limits.max_tables as usize {
+        e.add(
+            "spec.tables",
+            format!(
+                "{tables} tables (rollups included), over the {} allowed {hint} (--tenant-max-tables)",
+                limits.max_tables
+            ),
+        );
+    }
+    for (i, t) in spec.tables.iter().enumerate() {
+        if t.columns.len() > limits.max_columns_per_table as usize {
+            e.add(
+                format!("spec.tables[{i}].columns"),
+                format!(
+                    "{} columns, over the {} allowed {hint} (--tenant-max-columns)",
+                    t.columns.len(),
+                    limits.max_columns_per_table
+                ),
+            );
+        }
     }
 }
 
