@@ -99,3 +99,59 @@ AS SELECT
 FROM `otel`.`app_logs_ingest`
 COMMENT 'otelhouse:65f58bd7a2a33348';
 
+CREATE TABLE IF NOT EXISTS `otel`.`app_logs_rollup_minute`
+(
+    `Window` DateTime CODEC(Delta(4), ZSTD(1)) COMMENT 'tumbling window 60 s',
+    `Namespace` LowCardinality(String) CODEC(ZSTD(1)),
+    `ServiceName` LowCardinality(String) CODEC(ZSTD(1)),
+    `SeverityText` LowCardinality(String) CODEC(ZSTD(1)),
+    `Rows` SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1)),
+    `BodyBytes` SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1))
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(`Window`)
+ORDER BY (`Window`, `Namespace`, `ServiceName`, `SeverityText`)
+TTL `Window` + toIntervalDay(7)
+SETTINGS ttl_only_drop_parts = 1
+COMMENT 'otelhouse owner: LogPipeline otelhouse-system/bench';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`app_logs_rollup_minute_mv` TO `otel`.`app_logs_rollup_minute`
+AS SELECT
+    toStartOfInterval(toDateTime(`Timestamp`), INTERVAL 60 SECOND) AS `Window`,
+    `ResourceAttributes`['k8s.namespace.name'] AS `Namespace`,
+    `ServiceName`,
+    `SeverityText`,
+    count() AS `Rows`,
+    sum(length(`Body`)) AS `BodyBytes`
+FROM `otel`.`app_logs_ingest`
+GROUP BY `Window`, `Namespace`, `ServiceName`, `SeverityText`
+COMMENT 'otelhouse:97a3960aa7da25f1';
+
+CREATE TABLE IF NOT EXISTS `otel`.`app_logs_rollup_hour`
+(
+    `Window` DateTime CODEC(Delta(4), ZSTD(1)) COMMENT 'tumbling window 3600 s',
+    `Namespace` LowCardinality(String) CODEC(ZSTD(1)),
+    `ServiceName` LowCardinality(String) CODEC(ZSTD(1)),
+    `SeverityText` LowCardinality(String) CODEC(ZSTD(1)),
+    `Rows` SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1)),
+    `BodyBytes` SimpleAggregateFunction(sum, UInt64) CODEC(ZSTD(1))
+)
+ENGINE = AggregatingMergeTree
+PARTITION BY toDate(`Window`)
+ORDER BY (`Window`, `Namespace`, `ServiceName`, `SeverityText`)
+TTL `Window` + toIntervalDay(30)
+SETTINGS ttl_only_drop_parts = 1
+COMMENT 'otelhouse owner: LogPipeline otelhouse-system/bench';
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS `otel`.`app_logs_rollup_hour_mv` TO `otel`.`app_logs_rollup_hour`
+AS SELECT
+    toStartOfInterval(toDateTime(`Timestamp`), INTERVAL 3600 SECOND) AS `Window`,
+    `ResourceAttributes`['k8s.namespace.name'] AS `Namespace`,
+    `ServiceName`,
+    `SeverityText`,
+    count() AS `Rows`,
+    sum(length(`Body`)) AS `BodyBytes`
+FROM `otel`.`app_logs_ingest`
+GROUP BY `Window`, `Namespace`, `ServiceName`, `SeverityText`
+COMMENT 'otelhouse:505e990b10d44462';
+

@@ -30,7 +30,9 @@ and Timestamp, and hasToken on whatever Body expression it indexes.
     --rows N      rows to generate (default 5,000,000; 1,000,000 with --batch 100000 gives the same
                   11 parts as the default and runs in ~30 s)
     --ddl FILE    schema B (statements ending with ';' at the end of a line; the one Null table is
-                  the insert target, the one materialized view's TO table is queried)
+                  the insert target, the one materialized view's TO table is queried; the views
+                  named *_rollup_* feed rollups, and the hourly one answers the 24 h "severity by
+                  service" again, compared with B's raw answer)
     --runs K      timed runs per query and schema (default 5)
     --cpu         also show the median process CPU time per query (steadier than wall time when
                   something else shares the cores; the header shows the load average)
@@ -361,6 +363,8 @@ class Schema:
         self.statements = statements
         self.insert_seconds = 0.0
         self.inserted = 0
+        # Rollup tables fed from the same ingest table: {window seconds: "db.table"}.
+        self.rollups: dict[int, str] = {}
 
 
 def objects_after(db: DB, before: set[tuple[str, str]]) -> list[tuple[str, str, str, str]]:
@@ -403,15 +407,28 @@ def create_schema_b(db: DB, path: Path, ingest: str | None, target: str | None) 
         if len(nulls) != 1:
             sys.exit(f"{path}: expected one Null-engine ingest table, found {[(o[0], o[1]) for o in nulls]}")
         ingest = f"{nulls[0][0]}.{nulls[0][1]}"
+    rollup_views = [o for o in new if o[2] == "MaterializedView" and "_rollup_" in o[1]]
     if target is None:
-        views = [o for o in new if o[2] == "MaterializedView"]
+        views = [o for o in new if o[2] == "MaterializedView" and "_rollup_" not in o[1]]
         if len(views) != 1:
             sys.exit(f"{path}: expected one materialized view, found {[(o[0], o[1]) for o in views]}")
         m = re.search(r"\bTO\s+`?(\w+)`?\.`?(\w+)`?", unescape(views[0][3]))
         if not m:
             sys.exit(f"{path}: cannot find the view's TO table")
         target = f"{m.group(1)}.{m.group(2)}"
-    return Schema("B", ingest, target, stmts)
+    schema = Schema("B", ingest, target, stmts)
+    for v in rollup_views:
+        m = re.search(r"\bTO\s+`?(\w+)`?\.`?(\w+)`?", unescape(v[3]))
+        if not m:
+            sys.exit(f"{path}: cannot find the TO table of {v[1]}")
+        # The operator writes the window in the Window column's comment.
+        comment = db.value(f"SELECT comment FROM system.columns WHERE database = '{m.group(1)}' "
+                           f"AND table = '{m.group(2)}' AND name = 'Window'")
+        w = re.search(r"tumbling window (\d+) s", comment)
+        if not w:
+            sys.exit(f"{path}: rollup {m.group(2)} has no window comment")
+        schema.rollups[int(w.group(1))] = f"{m.group(1)}.{m.group(2)}"
+    return schema
 
 
 # --------------------------------------------------------------------------------------------
@@ -421,7 +438,8 @@ def create_schema_b(db: DB, path: Path, ingest: str | None, target: str | None) 
 def insert_all(db: DB, schemas: list[Schema], n_rows: int, batch: int) -> None:
     cols = ", ".join(INSERT_COLUMNS)
     for s in schemas:
-        db.run(f"SYSTEM STOP MERGES {s.target}")
+        for t in [s.target, *s.rollups.values()]:
+            db.run(f"SYSTEM STOP MERGES {t}")
     settings = (f"max_threads = 2, max_insert_threads = 1, max_insert_block_size = {batch}, "
                 f"min_insert_block_size_rows = {batch}, min_insert_block_size_bytes = 0, "
                 f"min_insert_block_size_rows_for_materialized_views = {batch}, "
@@ -594,6 +612,50 @@ def bench_queries(db: DB, qs, runs: int) -> list[dict]:
     return out
 
 
+def bench_rollup(db: DB, p: dict, b: Schema, runs: int) -> dict | None:
+    """The 24 h "counts by severity per service" from B's hourly rollup against the same query on
+    B's raw table: the answers must be equal, and the rollup's rows read are the figure. Measured
+    as inserted (merges stopped, one part per batch and day, the worst case) and after the merges
+    the server runs in the background (OPTIMIZE FINAL with TTL merges stopped: the synthetic day
+    is older than the retention)."""
+    hourly = b.rollups.get(3600)
+    if hourly is None:
+        return None
+    now = f"toDateTime64('{p['max_ts']}', 9)"
+    last24 = f"{now} - INTERVAL 24 HOUR"
+    raw = (f"SELECT ServiceName, SeverityText, count() AS n FROM {b.target} WHERE Timestamp >= {last24} "
+           f"GROUP BY ServiceName, SeverityText ORDER BY ServiceName, SeverityText")
+    # Hour-aligned: the rollup answers for whole windows (the data here starts on the hour).
+    rolled = (f"SELECT ServiceName, SeverityText, sum(Rows) AS n FROM {hourly} "
+              f"WHERE Window >= toStartOfHour({last24}) "
+              f"GROUP BY ServiceName, SeverityText ORDER BY ServiceName, SeverityText")
+
+    def measure(sql: str) -> dict:
+        run_query(db, sql)  # warm-up
+        lat, last = [], None
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            last = run_query(db, sql)
+            lat.append(time.perf_counter() - t0)
+        return {"ms": statistics.median(lat) * 1000, "rows_read": last[1], "data": last[3]}
+
+    out = {"table": hourly, "sql": (raw, rolled)}
+    r = measure(raw)
+    out["raw"] = {"ms": r["ms"], "rows_read": r["rows_read"], "result_rows": len(r["data"])}
+    for stage in ("as_inserted", "merged"):
+        if stage == "merged":
+            db.run(f"SYSTEM STOP TTL MERGES {hourly}")
+            db.run(f"SYSTEM START MERGES {hourly}")
+            db.run(f"OPTIMIZE TABLE {hourly} FINAL")
+            db.run(f"SYSTEM STOP MERGES {hourly}")
+        m = measure(rolled)
+        out[stage] = {"ms": m["ms"], "rows_read": m["rows_read"], "same_result": m["data"] == r["data"],
+                      "table_rows": int(db.value(f"SELECT count() FROM {hourly}")),
+                      "parts": int(db.value(f"SELECT count() FROM system.parts WHERE active AND "
+                                            f"database || '.' || table = '{hourly}'"))}
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 
@@ -624,7 +686,7 @@ def ratio(b: float, a: float, lower_is_better: bool = True) -> str:
     return f"{r:.2f}x{mark}"
 
 
-def print_report(args, p, gen_s, schemas, st, qres, out=sys.stdout):
+def print_report(args, p, gen_s, schemas, st, qres, rollup=None, out=sys.stdout):
     a, b = schemas
     w = out.write
     w(f"\nschema_bench: {args.rows:,} rows, batches of {args.batch:,}, {args.runs} runs/query, chdb "
@@ -660,6 +722,13 @@ def print_report(args, p, gen_s, schemas, st, qres, out=sys.stdout):
                          ratio(q["B"]["cpu_ms"], q["A"]["cpu_ms"])))
         rows.append((f"{q['name']}: rows read", fmt_int(q["A"]["rows_read"]), fmt_int(q["B"]["rows_read"]),
                      ratio(q["B"]["rows_read"], q["A"]["rows_read"])))
+    if rollup:
+        for stage, label in (("as_inserted", "as inserted"), ("merged", "merged")):
+            r = rollup[stage]
+            rows.append((f"severity x service 24h, hourly rollup ({label}): ms", "-", f"{r['ms']:.1f}", ""))
+            pct = 100 * r["rows_read"] / rollup["raw"]["rows_read"] if rollup["raw"]["rows_read"] else 0
+            rows.append((f"severity x service 24h, hourly rollup ({label}): rows read", "-",
+                         fmt_int(r["rows_read"]), f"{pct:.2f}% of B raw"))
     widths = [max(len(r[i]) for r in rows + [("metric", "A exporter", "B otelhouse", "B/A")]) for i in range(4)]
     hdr = ("metric", "A exporter", "B otelhouse", "B/A")
     w("| " + " | ".join(h.ljust(widths[i]) if i == 0 else h.rjust(widths[i]) for i, h in enumerate(hdr)) + " |\n")
@@ -674,6 +743,13 @@ def print_report(args, p, gen_s, schemas, st, qres, out=sys.stdout):
         w(f"  WARNING: A and B answered differently: {', '.join(mism)}\n")
     else:
         w(f"  every query returned the same answer on A and B ({', '.join(str(q['A']['result_rows']) for q in qres)} rows)\n")
+    if rollup:
+        same = all(rollup[s]["same_result"] for s in ("as_inserted", "merged"))
+        w(f"  hourly rollup {rollup['table']}: {rollup['as_inserted']['table_rows']:,} rows in "
+          f"{rollup['as_inserted']['parts']} parts as inserted, {rollup['merged']['table_rows']:,} rows in "
+          f"{rollup['merged']['parts']} parts merged; its answer "
+          + ("equals" if same else "DIFFERS FROM") + f" B's raw query ({rollup['raw']['result_rows']} rows, "
+          f"{rollup['raw']['rows_read']:,} rows read, {rollup['raw']['ms']:.1f} ms)\n")
     if args.verbose:
         for lab, s in (("A", sa), ("B", sb)):
             w(f"\n{lab} skip indexes:\n")
@@ -685,6 +761,8 @@ def print_report(args, p, gen_s, schemas, st, qres, out=sys.stdout):
         w("\nqueries:\n")
         for q in qres:
             w(f"  {q['name']}\n    A: {q['sql'][0]}\n    B: {q['sql'][1]}\n")
+        if rollup:
+            w(f"  hourly rollup\n    raw: {rollup['sql'][0]}\n    rollup: {rollup['sql'][1]}\n")
 
 
 def main() -> int:
@@ -735,6 +813,11 @@ def main() -> int:
             if got != want:
                 sys.exit(f"{s.label}: {s.target} holds {got[0]} rows (checksum {got[1]}), "
                          f"the generated data {want[0]} (checksum {want[1]})")
+            for t in s.rollups.values():
+                have = db.rows(f"SELECT sum(Rows), sum(BodyBytes) FROM {t}")[0]
+                raw = db.rows(f"SELECT count(), sum(length(Body)) FROM {s.target}")[0]
+                if have != raw:
+                    sys.exit(f"{s.label}: rollup {t} counts {have}, the table holds {raw}")
         p = pick_parameters(db, args.rows)
         p["chdb"] = getattr(chdb, "__version__", "?")
         p["version"] = db.value("SELECT version()")
@@ -744,13 +827,14 @@ def main() -> int:
         qs = [(n, qa, qb.replace("{TOKEN_PRED}", pred)) for n, qa, qb in qs]
         st = [storage(db, a.target), storage(db, b.target)]
         qres = bench_queries(db, qs, args.runs)
-        print_report(args, p, gen_s, [a, b], st, qres)
+        rollup = bench_rollup(db, p, b, args.runs)
+        print_report(args, p, gen_s, [a, b], st, qres, rollup)
         print(f"\ntotal {time.perf_counter() - t_all:.0f} s", file=sys.stderr)
         if args.json:
             args.json.write_text(json.dumps({
                 "rows": args.rows, "batch": args.batch, "runs": args.runs, "params": p,
                 "insert_rows_per_s": {"A": a.inserted / a.insert_seconds, "B": b.inserted / b.insert_seconds},
-                "storage": {"A": st[0], "B": st[1]}, "queries": qres,
+                "storage": {"A": st[0], "B": st[1]}, "queries": qres, "rollup": rollup,
             }, indent=1, default=str))
     finally:
         db.close()

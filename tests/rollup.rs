@@ -309,8 +309,61 @@ async fn rollups_migrate_and_refuse_what_cannot_change_in_place() {
             .is_empty()
     );
 
+    // A key's expression changed (Namespace from another attribute): the views' queries are
+    // replaced, the main view's and the rollups' that group by it; the daily one is untouched.
+    let mut expr = ttl.clone();
+    expr.columns = serde_json::from_value(serde_json::json!([
+        {"name": "Namespace", "from": "ResourceAttributes", "key": "service.namespace", "lowCardinality": true},
+        {"name": "PodName", "from": "ResourceAttributes", "key": "k8s.pod.name", "lowCardinality": true},
+        {"name": "ContainerName", "from": "ResourceAttributes", "key": "k8s.container.name", "lowCardinality": true},
+    ]))
+    .unwrap();
+    let plan = apply::plan(&c, &layouts(&expr, &db)).await.unwrap();
+    let modified: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.sql.contains("MODIFY QUERY"))
+        .map(|s| s.why.as_str())
+        .collect();
+    assert_eq!(modified.len(), 3, "{plan:#?}");
+    assert!(
+        modified
+            .iter()
+            .any(|w| w.starts_with("app_rollup_minute_mv"))
+    );
+    assert!(!modified.iter().any(|w| w.starts_with("app_rollup_day_mv")));
+    assert!(matches!(
+        apply::apply(&c, &layouts(&expr, &db), &record(), false).await,
+        Outcome::Applied { .. }
+    ));
+    assert!(
+        apply::plan(&c, &layouts(&expr, &db))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    insert(
+        &c,
+        &db,
+        (0..9).map(|i| {
+            let mut r = row(now_nanos(), i, 30);
+            r.resource_attributes
+                .push(("service.namespace".into(), "shop".into()));
+            r
+        }),
+    )
+    .await;
+    assert_eq!(
+        count(
+            &c,
+            &format!("SELECT sum(Rows) FROM `{db}`.app_rollup_hour WHERE Namespace = 'shop'")
+        )
+        .await,
+        9
+    );
+
     // Left out of the spec: kept, reported, nothing dropped.
-    let mut gone = ttl.clone();
+    let mut gone = expr.clone();
     gone.rollups.retain(|r| r.name != "day");
     let plan = apply::plan(&c, &layouts(&gone, &db)).await.unwrap();
     assert!(plan.is_empty(), "{plan:#?}");
