@@ -44,7 +44,8 @@ pub struct GatewayTable {
     pub target: ExporterTarget,
     /// Its TTL in days: how old a record's timestamp may be before it is clamped.
     pub retention_days: u32,
-    /// Partitioned by day (the default key): the partitions one insert can span follow from
+    /// Partitioned by a day or coarser of the clamped timestamp (the default `toDate(Timestamp)`,
+    /// `EventDate`, `toYYYYMM(Timestamp)`, ...): the partitions one insert can span follow from
     /// the clamped window.
     pub daily_partitions: bool,
 }

@@ -168,7 +168,7 @@ pub fn region_config(pool: &Pool, region: &str, r: &PoolRegion, m: &Model) -> St
                         ingest_table: t.ingest_name(),
                         target: exporter_target(store),
                         retention_days: t.retention_days,
-                        daily_partitions: t.partition_by.to_string() == "toDate(Timestamp)",
+                        daily_partitions: t.partitions_follow_timestamp(),
                     })
                     .collect(),
                 routes: &p.routes,

@@ -278,6 +278,16 @@ pub enum IndexKind {
 }
 
 impl Table {
+    /// The partition key (a day or coarser: validated) is of the record's timestamp itself or of
+    /// the EventDate/EventTime the view derives from it, so the partitions one batch spans follow
+    /// from the gateways' timestamp clamp; an extracted time column's are not bounded by it.
+    pub fn partitions_follow_timestamp(&self) -> bool {
+        matches!(
+            self.partition_by.column.as_str(),
+            "Timestamp" | "EventDate" | "EventTime"
+        )
+    }
+
     /// The Null table the exporter inserts into.
     pub fn ingest_name(&self) -> String {
         format!("{}_ingest", self.name)

@@ -862,3 +862,26 @@ fn rollup_mistakes_are_refused_with_their_field() {
         .is_empty()
     );
 }
+
+/// Every accepted partition key is a day or coarser of the clamped timestamp (or what the view
+/// derives from it), so the gateways raise `max_partitions_per_insert_block` for all of them,
+/// not only for the default.
+#[test]
+fn every_accepted_partition_key_follows_the_clamped_timestamp() {
+    for key in [
+        "toDate(Timestamp)",
+        "EventDate",
+        "toYYYYMM(Timestamp)",
+        "toYYYYMMDD(EventTime)",
+        "toStartOfDay(Timestamp)",
+    ] {
+        let p = pipeline("team-a", "app", "").replace(
+            "retentionDays: 7}",
+            &format!("retentionDays: 7, partitionBy: \"{key}\"}}"),
+        );
+        let r = resolve_docs(&[CLASS, STORE, NODES, &p]);
+        assert!(r.problems.is_empty(), "{key}: {:?}", r.problems);
+        let t = &r.model.pipelines[0].tables[0];
+        assert!(t.partitions_follow_timestamp(), "{key}");
+    }
+}
