@@ -18,12 +18,9 @@ use crate::meta;
 use crate::model::ResourceId;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::ListParams;
-use kube::runtime::reflector::ObjectRef;
 use kube::{Api, ResourceExt};
 use std::collections::{BTreeSet, HashMap};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
 
 /// What the flow loop keeps between rounds: bounded by the pods and resources that exist now
 /// (each round replaces both maps).
@@ -230,50 +227,7 @@ pub async fn flow_step(ctx: &Context) -> Result<Vec<ResourceId>, Error> {
     Ok(changed)
 }
 
-/// Where the loop sends the resources to reconcile (the controllers' trigger channels).
-pub struct Triggers {
-    pub pipelines: UnboundedSender<ObjectRef<crate::crd::LogPipeline>>,
-    pub classes: UnboundedSender<ObjectRef<crate::crd::AgentClass>>,
-}
-
-/// Runs [`flow_step`] every `flow_interval` while this replica is active (leading, caches
-/// synced), until `shutdown`; nothing with an interval of zero.
-pub async fn flow_loop(
-    ctx: Arc<Context>,
-    triggers: Triggers,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    let interval = ctx.settings.flow_interval;
-    if interval.is_zero() {
-        return;
-    }
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if !ctx.is_active() {
-            continue;
-        }
-        match flow_step(&ctx).await {
-            Ok(changed) => {
-                for id in changed {
-                    match (id.kind, id.namespace) {
-                        (crate::model::ResourceKind::LogPipeline, Some(ns)) => {
-                            let _ = triggers
-                                .pipelines
-                                .send(ObjectRef::new(&id.name).within(&ns));
-                        }
-                        (crate::model::ResourceKind::AgentClass, _) => {
-                            let _ = triggers.classes.send(ObjectRef::new(&id.name));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "flow health round failed"),
-        }
-    }
+/// [`flow_step`] as a [`super::periodic::Round`].
+pub fn round(ctx: &Context) -> futures::future::BoxFuture<'_, Result<Vec<ResourceId>, Error>> {
+    Box::pin(flow_step(ctx))
 }

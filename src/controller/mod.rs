@@ -12,6 +12,7 @@ pub mod config_check;
 pub mod context;
 pub mod flow;
 pub mod metrics;
+pub mod periodic;
 pub mod pipeline;
 pub mod run;
 pub mod snapshot;

@@ -149,24 +149,29 @@ pub async fn run_with(
             }
         }));
     }
+    let triggers = super::periodic::Triggers {
+        pipelines: pipeline_tx.clone(),
+        classes: class_tx.clone(),
+        stores: store_tx,
+    };
     // The flow loop: scrapes only while this replica is active, triggers the resources whose
     // FlowHealthy condition changes.
-    watches.push(tokio::spawn(super::flow::flow_loop(
+    watches.push(tokio::spawn(super::periodic::every(
         ctx.clone(),
-        super::flow::Triggers {
-            pipelines: pipeline_tx.clone(),
-            classes: class_tx.clone(),
-        },
+        ctx.settings.flow_interval,
+        "flow health",
+        super::flow::round,
+        triggers.clone(),
         shutdown.clone(),
     )));
     // The usage loop: reads the stores' system tables, triggers the resources whose volume or
     // TooManyParts changes materially.
-    watches.push(tokio::spawn(super::usage::usage_loop(
+    watches.push(tokio::spawn(super::periodic::every(
         ctx.clone(),
-        super::usage::Triggers {
-            pipelines: pipeline_tx.clone(),
-            stores: store_tx,
-        },
+        ctx.settings.usage_interval,
+        "usage",
+        super::usage::round,
+        triggers,
         shutdown.clone(),
     )));
     let mut spawn_watch = |fut: futures::future::BoxFuture<'static, ()>| {

@@ -879,19 +879,23 @@ mod tests {
             ..Default::default()
         };
         let now = t("2026-01-01T00:00:00Z");
+        // Everything but the snapshot, the zones' Deployments and the schema states fixed.
+        let status = |s: &Snapshot, deployments: &[&Value], schema| {
+            pipeline_status(
+                &id,
+                Some(1),
+                s,
+                deployments,
+                schema,
+                1,
+                &[],
+                &Flow::Off,
+                None,
+                &now,
+            )
+        };
         let (a, b) = (deployment("a", 2), deployment("b", 0));
-        let st = pipeline_status(
-            &id,
-            Some(1),
-            &s,
-            &[&a, &b],
-            vec![applied("us")],
-            1,
-            &[],
-            &Flow::Off,
-            None,
-            &now,
-        );
+        let st = status(&s, &[&a, &b], vec![applied("us")]);
         let ready = cond(&st.common.conditions, "Ready");
         assert_eq!(
             (ready.status.as_str(), ready.reason.as_str()),
@@ -903,22 +907,8 @@ mod tests {
         assert_eq!(g.pools, vec!["otelhouse-gw-s0".to_string()]);
         assert_eq!(g.buffer_medium.as_deref(), Some("Disk"));
         assert_eq!(g.buffer_holds.as_deref(), Some("2h0m"));
-        assert_eq!(g.pools, vec!["otelhouse-gw-s0".to_string()]);
-        assert_eq!(g.buffer_medium.as_deref(), Some("Disk"));
-        assert_eq!(g.buffer_holds.as_deref(), Some("2h0m"));
         let b = deployment("b", 1);
-        let st = pipeline_status(
-            &id,
-            Some(1),
-            &s,
-            &[&a, &b],
-            vec![applied("us")],
-            1,
-            &[],
-            &Flow::Off,
-            None,
-            &now,
-        );
+        let st = status(&s, &[&a, &b], vec![applied("us")]);
         assert_eq!(cond(&st.common.conditions, "Ready").status, "True");
         // A refused migration is Degraded and not Ready, with the store's reason.
         let refused = StoreSchemaStatus {
@@ -926,18 +916,7 @@ mod tests {
             message: Some("ORDER BY cannot change".into()),
             ..applied("us")
         };
-        let st = pipeline_status(
-            &id,
-            Some(1),
-            &s,
-            &[&a, &b],
-            vec![refused],
-            1,
-            &[],
-            &Flow::Off,
-            None,
-            &now,
-        );
+        let st = status(&s, &[&a, &b], vec![refused]);
         assert_eq!(
             cond(&st.common.conditions, "Degraded").reason,
             "SchemaRefused"
@@ -951,18 +930,7 @@ mod tests {
             pools: vec![pool_of(&id, plan(&[("a", 2), ("b", 1)], true))],
             ..Default::default()
         };
-        let st = pipeline_status(
-            &id,
-            Some(1),
-            &s,
-            &[&a, &b],
-            vec![applied("us")],
-            1,
-            &[],
-            &Flow::Off,
-            None,
-            &now,
-        );
+        let st = status(&s, &[&a, &b], vec![applied("us")]);
         assert_eq!(cond(&st.common.conditions, "Degraded").reason, "Capped");
     }
 

@@ -13,13 +13,10 @@
 use super::metrics::TableLabels;
 use super::{Context, Error, status};
 use crate::crd::{ClickHouseStoreStatus, LogPipelineStatus};
-use crate::model::{ResourceId, ResourceKind};
+use crate::model::ResourceId;
 use crate::schema::usage::{self, TableUsage, TenantVolume, Volume};
 use kube::ResourceExt;
-use kube::runtime::reflector::ObjectRef;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
 
 /// A figure that moved by this share of its old value is news for status.
 pub const MATERIAL_SHARE: f64 = 0.05;
@@ -265,50 +262,7 @@ fn conditions_differ(old: &crate::crd::CommonStatus, new: &crate::crd::CommonSta
     })
 }
 
-/// Where the loop sends the resources to reconcile.
-pub struct Triggers {
-    pub pipelines: UnboundedSender<ObjectRef<crate::crd::LogPipeline>>,
-    pub stores: UnboundedSender<ObjectRef<crate::crd::ClickHouseStore>>,
-}
-
-/// Runs [`usage_step`] every `usage_interval` while this replica is active, until `shutdown`;
-/// nothing with an interval of zero.
-pub async fn usage_loop(
-    ctx: Arc<Context>,
-    triggers: Triggers,
-    shutdown: tokio_util::sync::CancellationToken,
-) {
-    let interval = ctx.settings.usage_interval;
-    if interval.is_zero() {
-        return;
-    }
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        if !ctx.is_active() {
-            continue;
-        }
-        match usage_step(&ctx).await {
-            Ok(changed) => {
-                for id in changed {
-                    match (id.kind, id.namespace) {
-                        (ResourceKind::LogPipeline, Some(ns)) => {
-                            let _ = triggers
-                                .pipelines
-                                .send(ObjectRef::new(&id.name).within(&ns));
-                        }
-                        (ResourceKind::ClickHouseStore, _) => {
-                            let _ = triggers.stores.send(ObjectRef::new(&id.name));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "usage round failed"),
-        }
-    }
+/// [`usage_step`] as a [`super::periodic::Round`].
+pub fn round(ctx: &Context) -> futures::future::BoxFuture<'_, Result<Vec<ResourceId>, Error>> {
+    Box::pin(usage_step(ctx))
 }
