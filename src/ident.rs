@@ -134,7 +134,8 @@ pub fn escape_collector_value(s: &str) -> String {
     s.replace('$', "$$")
 }
 
-/// Functions a key or partition expression may wrap a column in.
+/// Functions a key or partition expression may wrap a column in: those over dates and times
+/// first ([`TIME_FUNCTIONS`]).
 pub const KEY_FUNCTIONS: &[&str] = &[
     "toStartOfMinute",
     "toStartOfFiveMinutes",
@@ -147,6 +148,11 @@ pub const KEY_FUNCTIONS: &[&str] = &[
     "cityHash64",
     "lower",
 ];
+
+/// The functions of [`KEY_FUNCTIONS`] over dates and times (ClickHouse: "Should be Date, Date32,
+/// DateTime or DateTime64"; `toDate` of a String column parses each row and refuses the batch on
+/// the first that is not a date).
+pub const TIME_FUNCTIONS: &[&str] = KEY_FUNCTIONS.split_at(8).0;
 
 /// Functions a skip-index expression may wrap a column in.
 pub const INDEX_FUNCTIONS: &[&str] = &["mapKeys", "mapValues", "lower"];
@@ -345,6 +351,14 @@ mod tests {
         assert!(ColumnExpr::parse("toDate(Timestamp) OR 1", KEY_FUNCTIONS).is_err());
         assert!(ColumnExpr::parse("lower(x))", KEY_FUNCTIONS).is_err());
         assert!(ColumnExpr::parse("a, b", KEY_FUNCTIONS).is_err());
+    }
+
+    #[test]
+    fn the_time_functions_are_the_key_functions_over_time() {
+        let (time, rest) = KEY_FUNCTIONS.split_at(TIME_FUNCTIONS.len());
+        assert_eq!(time, TIME_FUNCTIONS);
+        assert!(time.iter().all(|f| f.starts_with("to")), "{time:?}");
+        assert_eq!(rest, ["cityHash64", "lower"]);
     }
 
     #[test]

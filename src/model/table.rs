@@ -7,7 +7,9 @@ use crate::crd::{
     AttributeMap, ColumnSpec, ColumnType, IndexSpec, IndexType, RollupSpec, RollupWindow,
     TableSpec, TextTokenizer,
 };
-use crate::ident::{ColumnExpr, INDEX_FUNCTIONS, KEY_FUNCTIONS, is_attribute_key, is_identifier};
+use crate::ident::{
+    ColumnExpr, INDEX_FUNCTIONS, KEY_FUNCTIONS, TIME_FUNCTIONS, is_attribute_key, is_identifier,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Columns every target table has (the exporter's columns and the derived time columns).
@@ -162,20 +164,6 @@ impl Family {
         }
     }
 }
-
-/// Functions over dates and times (ClickHouse: "Should be Date, Date32, DateTime or
-/// DateTime64"; `toDate` of a String column parses each row and refuses the batch on the first
-/// that is not a date).
-const TIME_FUNCTIONS: &[&str] = &[
-    "toStartOfMinute",
-    "toStartOfFiveMinutes",
-    "toStartOfFifteenMinutes",
-    "toStartOfHour",
-    "toStartOfDay",
-    "toDate",
-    "toYYYYMM",
-    "toYYYYMMDD",
-];
 
 /// Partition keys of a day or coarser over a time column. A batch spans at most the clamped
 /// window (retention plus two days), and the insert allows that many daily partitions: anything
