@@ -91,11 +91,30 @@ pub struct NodeLabels {
 impl NodeLabels {
     /// A node's labels; its hostname label shares the name's string when they are equal.
     fn of_node(name: &Arc<str>, m: &BTreeMap<String, String>) -> Self {
-        let mut labels = Self::from(m);
-        if labels.hostname.as_deref() == Some(&**name) {
-            labels.hostname = Some(name.clone());
+        Self::with_hostname(m, |h| {
+            if h == &**name {
+                name.clone()
+            } else {
+                Arc::from(h)
+            }
+        })
+    }
+
+    /// The labels, the hostname's string made by `hostname` (allocated once, or shared).
+    fn with_hostname(
+        m: &BTreeMap<String, String>,
+        hostname: impl FnOnce(&str) -> Arc<str>,
+    ) -> Self {
+        // A BTreeMap iterates in key order: the set is sorted.
+        let shared: Vec<(&str, &str)> = m
+            .iter()
+            .filter(|(k, _)| k.as_str() != HOSTNAME_LABEL)
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        NodeLabels {
+            shared: intern_set(&shared),
+            hostname: m.get(HOSTNAME_LABEL).map(|h| hostname(h)),
         }
-        labels
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -130,16 +149,7 @@ impl NodeLabels {
 
 impl From<&BTreeMap<String, String>> for NodeLabels {
     fn from(m: &BTreeMap<String, String>) -> Self {
-        // A BTreeMap iterates in key order: the set is sorted.
-        let shared: Vec<(&str, &str)> = m
-            .iter()
-            .filter(|(k, _)| k.as_str() != HOSTNAME_LABEL)
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        NodeLabels {
-            shared: intern_set(&shared),
-            hostname: m.get(HOSTNAME_LABEL).map(|h| Arc::from(h.as_str())),
-        }
+        Self::with_hostname(m, |h| Arc::from(h))
     }
 }
 

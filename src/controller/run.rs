@@ -610,19 +610,30 @@ fn node_watch(
     )
     .default_backoff()
     .for_each(move |ev| {
-        let facts = |n: &Node| {
-            NodeFacts::new(n.name_any(), n.metadata.labels.clone().unwrap_or_default()).with_taints(
-                n.spec
-                    .as_ref()
-                    .and_then(|s| s.taints.as_deref())
-                    .unwrap_or_default(),
-            )
-        };
         let changed = match ev {
             Ok(watcher::Event::Apply(n)) | Ok(watcher::Event::InitApply(n)) => {
-                let facts = facts(&n);
                 let mut nodes = ctx.nodes.write().unwrap_or_else(|e| e.into_inner());
-                nodes.insert(facts.name.clone(), facts.clone()) != Some(facts)
+                // A known node's facts take the cache key's string (name and hostname): one
+                // copy of the name per node, however often it is updated.
+                let node_name = n.name_any();
+                let name = match nodes.get_key_value(node_name.as_str()) {
+                    Some((k, _)) => k.clone(),
+                    None => Arc::from(node_name),
+                };
+                let facts =
+                    NodeFacts::new(name.clone(), n.metadata.labels.clone().unwrap_or_default())
+                        .with_taints(
+                            n.spec
+                                .as_ref()
+                                .and_then(|s| s.taints.as_deref())
+                                .unwrap_or_default(),
+                        );
+                if nodes.get(&name) == Some(&facts) {
+                    false
+                } else {
+                    nodes.insert(name, facts);
+                    true
+                }
             }
             Ok(watcher::Event::Delete(n)) => ctx
                 .nodes
