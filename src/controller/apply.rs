@@ -9,6 +9,7 @@ use crate::meta::FIELD_MANAGER;
 use kube::Api;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
+use std::collections::BTreeSet;
 
 /// A live object's key: kind, namespace, name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -277,12 +278,31 @@ impl Context {
         snapshot: &Snapshot,
     ) -> Result<u32, Error> {
         let desired: Vec<&Wanted> = snapshot.objects_of(owner).collect();
+        self.sync_desired(owner, &desired, &BTreeSet::new(), |_| Vec::new())
+            .await
+    }
+
+    /// Apply `desired` but what is in `hold` (left as it is), and delete the owner's objects
+    /// that are neither desired nor what `keep` says once the applies are done. Returns the
+    /// writes.
+    pub(crate) async fn sync_desired(
+        &self,
+        owner: &Owner,
+        desired: &[&Wanted],
+        hold: &BTreeSet<ObjKey>,
+        keep: impl FnOnce(&Self) -> Vec<ObjKey>,
+    ) -> Result<u32, Error> {
         let mut writes = 0;
-        for d in &desired {
-            writes += self.apply(d).await?;
+        let mut kept = Vec::with_capacity(desired.len());
+        for d in desired {
+            let k = key_of(d);
+            if !hold.contains(&k) {
+                writes += self.apply(d).await?;
+            }
+            kept.push(k);
         }
-        let keep: Vec<ObjKey> = desired.iter().map(|d| key_of(d)).collect();
-        writes += self.delete_orphans(owner, &keep).await?;
+        kept.extend(keep(self));
+        writes += self.delete_orphans(owner, &kept).await?;
         Ok(writes)
     }
 }

@@ -517,14 +517,7 @@ impl Context {
                 gate,
             });
         }
-        for d in &desired {
-            let k = key_of(d);
-            if !hold.contains(&k) {
-                writes += self.apply(d).await?;
-            }
-            keep.push(k);
-        }
-        writes += self.delete_orphans(owner, &keep).await?;
+        writes += self.sync_desired(owner, &desired, &hold, |_| keep).await?;
         Ok((writes, held))
     }
 
@@ -537,13 +530,9 @@ impl Context {
         snapshot: &Snapshot,
     ) -> Result<u32, Error> {
         let desired: Vec<&Wanted> = snapshot.objects_of(owner).collect();
-        let mut writes = 0;
-        for d in &desired {
-            writes += self.apply(d).await?;
-        }
-        let mut keep: Vec<ObjKey> = desired.iter().map(|d| key_of(d)).collect();
-        keep.extend(
-            self.owned
+        // Read after the applies: a workload applied now mounts its new ConfigMaps only.
+        let mounted = |ctx: &Self| -> Vec<ObjKey> {
+            ctx.owned
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .iter()
@@ -553,10 +542,10 @@ impl Context {
                         .iter()
                         .map(|n| ObjKey::new(Managed::ConfigMap, &k.namespace, n))
                 })
-                .collect::<Vec<_>>(),
-        );
-        writes += self.delete_orphans(owner, &keep).await?;
-        Ok(writes)
+                .collect()
+        };
+        self.sync_desired(owner, &desired, &BTreeSet::new(), mounted)
+            .await
     }
 
     /// Why a check failed: its pod's termination message (read once per Job), else the Job's.
