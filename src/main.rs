@@ -76,6 +76,10 @@ enum Command {
         /// `2m`, or seconds); `0` turns it off.
         #[arg(long, default_value = "30s", value_parser = parse_interval)]
         flow_interval: std::time::Duration,
+        /// The agents scraped per AgentClass each round (the same ones from round to round);
+        /// `0` scrapes every agent.
+        #[arg(long, default_value_t = otelhouse::inventory::DEFAULT_FLOW_AGENTS_PER_CLASS)]
+        flow_agents_per_class: u32,
         /// How often the stores' system tables are read for volume, cost and TooManyParts in
         /// status (`5m`, `30s`, or seconds); `0` turns it off.
         #[arg(long, default_value = "5m", value_parser = parse_interval)]
@@ -300,6 +304,7 @@ fn main() -> ExitCode {
             log_format,
             collector_image,
             flow_interval,
+            flow_agents_per_class,
             usage_interval,
             price_per_tib_ingested,
             price_per_tib_stored,
@@ -326,6 +331,7 @@ fn main() -> ExitCode {
                     tenant_limits: pools.tenant_limits(),
                     pools: pools.settings(),
                     flow_interval,
+                    flow_agents_per_class,
                     usage_interval,
                     pricing: otelhouse::schema::usage::Pricing {
                         per_tib_ingested: price_per_tib_ingested,

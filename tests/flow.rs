@@ -631,7 +631,10 @@ fn flow_written(reqs: &[kit::api::Recorded]) -> (Value, Vec<Value>) {
     let status = reqs
         .iter()
         .rev()
-        .find(|r| r.path.ends_with("/status") && r.path.contains("/logpipelines/"))
+        .find(|r| {
+            r.path.ends_with("/status")
+                && (r.path.contains("/logpipelines/") || r.path.contains("/agentclasses/"))
+        })
         .unwrap_or_else(|| panic!("no status write in {reqs:#?}"));
     let cond = status.body["status"]["conditions"]
         .as_array()
@@ -803,4 +806,100 @@ async fn a_pipeline_whose_gateways_cannot_insert_is_flow_unhealthy_within_two_in
     assert_eq!(cond["reason"], "Healthy", "{cond:#}");
     assert_eq!(events.len(), 1, "{events:#?}");
     assert_eq!(events[0]["type"], "Normal");
+}
+
+/// At 50,000 nodes scraping every agent each round would be ~100,000 scrapes a minute: the
+/// flow loop lists one page of each class's agents (`limit`, served by the API server in key
+/// order: the same pods each round) and scrapes those only; the gateways are all listed. With
+/// `0`, every agent as before, in one list.
+#[tokio::test]
+async fn agents_are_scraped_a_page_per_class() {
+    use kit::world::{World, tenant_inputs};
+    use kube::ResourceExt;
+    use otelhouse::controller;
+
+    let mut settings = kit::settings();
+    settings.flow_interval = Duration::from_secs(1);
+    settings.flow_agents_per_class = 2;
+    let mut w = World::with_settings(&tenant_inputs(), settings);
+    w.reconcile_all().await;
+    let agents_ns = w.ctx.settings.agent_namespace.clone();
+    let classes: Vec<String> = w.ctx.classes.state().iter().map(|c| c.name_any()).collect();
+    let class = classes[0].clone();
+    let ds = w
+        .api
+        .get(
+            "apps/v1/daemonsets",
+            &agents_ns,
+            &otelhouse::agents::agent_name(&class),
+        )
+        .expect("the class's DaemonSet");
+    let labels = ds["spec"]["template"]["metadata"]["labels"].clone();
+    // Five agents of the class, whose metrics ports refuse: each scrape fails fast.
+    for i in 0..5 {
+        w.api.seed(
+            "pods",
+            json!({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": format!("agent-{i}"), "namespace": &agents_ns,
+                                "uid": format!("agent-uid-{i}"), "labels": labels},
+                   "spec": {"containers": [{"name": "collector", "image": "otelcol",
+                            "ports": [{"name": "metrics", "containerPort": closed_port()}]}]},
+                   "status": {"phase": "Running", "podIP": "127.0.0.1"}}),
+        );
+    }
+    let pod_lists = |w: &World| -> Vec<(String, Option<String>, Option<String>)> {
+        w.api
+            .take()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/pods"))
+            .map(|r| (r.path.clone(), r.param("labelSelector"), r.param("limit")))
+            .collect()
+    };
+    pod_lists(&w);
+    controller::flow_step(&w.ctx).await.unwrap();
+    let lists = pod_lists(&w);
+    // The gateways, all of them; then one page per class, selected by its class label.
+    assert_eq!(lists.len(), 1 + classes.len(), "{lists:#?}");
+    assert!(
+        lists[0]
+            .0
+            .contains(&format!("/namespaces/{}/", w.ctx.settings.namespace))
+    );
+    assert_eq!(lists[0].2, None, "every gateway");
+    for c in &classes {
+        let class_label = format!("{}={}", otelhouse::meta::LABEL_CLASS, c);
+        assert!(
+            lists.iter().any(|(path, sel, limit)| path
+                .contains(&format!("/namespaces/{agents_ns}/"))
+                && sel.as_deref().is_some_and(|s| s.contains(&class_label))
+                && limit.as_deref() == Some("2")),
+            "{c}: {lists:#?}"
+        );
+    }
+    // The class saw two of its five agents: the first page.
+    controller::reconcile_class(w.class(&class), w.ctx.clone())
+        .await
+        .unwrap();
+    let (cond, _) = flow_written(&w.api.take());
+    w.sync_status();
+    assert_eq!(cond["reason"], "Unknown", "{cond:#}");
+    assert_eq!(
+        cond["message"],
+        "none of 2 collector pods answered on their metrics endpoint; 0 of 2 pods scraped",
+        "{cond:#}"
+    );
+
+    // Every agent, in one list, with 0.
+    let mut settings = kit::settings();
+    settings.flow_interval = Duration::from_secs(1);
+    settings.flow_agents_per_class = 0;
+    let w = World::with_settings(&tenant_inputs(), settings);
+    pod_lists(&w);
+    controller::flow_step(&w.ctx).await.unwrap();
+    let lists = pod_lists(&w);
+    assert_eq!(lists.len(), 2, "{lists:#?}");
+    assert!(
+        lists.iter().all(|(_, _, limit)| limit.is_none()),
+        "{lists:#?}"
+    );
 }

@@ -92,9 +92,16 @@ async fn list_targets(
     namespace: &str,
     selector: &str,
     label: &str,
+    limit: Option<u32>,
 ) -> Result<Vec<Scraped>, Error> {
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
-    let list = pods.list(&ListParams::default().labels(selector)).await?;
+    let mut params = ListParams::default().labels(selector);
+    if let Some(n) = limit {
+        // One page: the API server returns the first `n` in key order (namespace, name), so
+        // the same pods round after round while they live (their previous scrape is kept).
+        params = params.limit(n);
+    }
+    let list = pods.list(&params).await?;
     Ok(list
         .items
         .iter()
@@ -102,24 +109,38 @@ async fn list_targets(
         .collect())
 }
 
+/// The agents to scrape: every one, or a sample of each class (one page per class: listing
+/// every agent pod each round would cost the API server and the operator as much as the
+/// scrapes it saves).
+async fn agent_targets(ctx: &Context) -> Result<Vec<Scraped>, Error> {
+    let ns = &ctx.settings.agent_namespace;
+    let per_class = ctx.settings.flow_agents_per_class;
+    if per_class == 0 {
+        return list_targets(ctx, ns, &agent_selector(), meta::LABEL_CLASS, None).await;
+    }
+    let mut out = Vec::new();
+    for c in ctx.classes.state() {
+        let label = meta::shorten(&c.name_any(), 63);
+        let selector = format!("{},{}={label}", agent_selector(), meta::LABEL_CLASS);
+        out.extend(list_targets(ctx, ns, &selector, meta::LABEL_CLASS, Some(per_class)).await?);
+    }
+    Ok(out)
+}
+
 /// One round: list, scrape, evaluate, keep. Returns the resources whose `FlowHealthy`
 /// condition changes status or reason (to reconcile).
 pub async fn flow_step(ctx: &Context) -> Result<Vec<ResourceId>, Error> {
     let interval = ctx.settings.flow_interval;
+    // Every gateway: their number follows the throughput, not the nodes.
     let gateways = list_targets(
         ctx,
         &ctx.settings.namespace,
         &gateway_selector(),
         crate::gateway::LABEL_POOL,
+        None,
     )
     .await?;
-    let agents = list_targets(
-        ctx,
-        &ctx.settings.agent_namespace,
-        &agent_selector(),
-        meta::LABEL_CLASS,
-    )
-    .await?;
+    let agents = agent_targets(ctx).await?;
     let options = ScrapeOptions {
         // A round must end before the next one starts.
         timeout: ScrapeOptions::default()

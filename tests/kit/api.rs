@@ -449,25 +449,49 @@ impl FakeApi {
         match (rec.method.as_str(), &t.name, t.subresource.as_deref()) {
             ("GET", None, _) => {
                 let selector = rec.param("labelSelector");
-                let items: Vec<Value> = st
-                    .objects
-                    .iter()
-                    .filter(|(k, s)| {
-                        k.collection == t.collection
-                            && t.namespace.as_ref().is_none_or(|ns| *ns == k.namespace)
-                            && selector.as_deref().is_none_or(|sel| selects(sel, &s.value))
-                    })
-                    .map(|(_, s)| view(&s.value, metadata_only))
-                    .collect();
+                // Pages as the API server serves them (k8s.io/apiserver/pkg/storage/etcd3/
+                // store.go, GetList): matching items in key order (namespace, then name), at
+                // most `limit` of them, and `metadata.continue` set when more remain; a continue
+                // token resumes after the last key of the page before.
+                let limit: Option<usize> = rec
+                    .param("limit")
+                    .and_then(|l| l.parse().ok())
+                    .filter(|l| *l > 0);
+                // The token here is `namespace/name` (a namespace has no `/`).
+                let token = rec.param("continue").filter(|c| !c.is_empty());
+                let after = token
+                    .as_deref()
+                    .map(|c| c.split_once('/').unwrap_or(("", c)));
+                let mut matching = st.objects.iter().filter(|(k, s)| {
+                    k.collection == t.collection
+                        && t.namespace.as_ref().is_none_or(|ns| *ns == k.namespace)
+                        && after.is_none_or(|a| (k.namespace.as_str(), k.name.as_str()) > a)
+                        && selector.as_deref().is_none_or(|sel| selects(sel, &s.value))
+                });
+                let mut items = Vec::new();
+                let mut last = None;
+                for (k, s) in matching.by_ref().take(limit.unwrap_or(usize::MAX)) {
+                    items.push(view(&s.value, metadata_only));
+                    last = Some(format!("{}/{}", k.namespace, k.name));
+                }
+                let remaining = matching.count();
                 let kind = if metadata_only {
                     "PartialObjectMetadataList"
                 } else {
                     "List"
                 };
+                let mut meta = json!({"resourceVersion": st.resource_version.to_string()});
+                if remaining > 0 {
+                    meta["continue"] = json!(last.unwrap_or_default());
+                    // Not with a selector: the server cannot know how many more match.
+                    if selector.is_none() {
+                        meta["remainingItemCount"] = json!(remaining);
+                    }
+                }
                 (
                     200,
                     json!({"apiVersion": if metadata_only { "meta.k8s.io/v1" } else { "v1" }, "kind": kind,
-                           "metadata": {"resourceVersion": st.resource_version.to_string()}, "items": items}),
+                           "metadata": meta, "items": items}),
                 )
             }
             ("GET", Some(name), None) => match st.objects.get(&key(name)) {
