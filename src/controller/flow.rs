@@ -93,7 +93,7 @@ async fn list_targets(
     selector: &str,
     label: &str,
     limit: Option<u32>,
-) -> Result<Vec<Scraped>, Error> {
+) -> Result<(Vec<Scraped>, bool), Error> {
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), namespace);
     let mut params = ListParams::default().labels(selector);
     if let Some(n) = limit {
@@ -102,29 +102,40 @@ async fn list_targets(
         params = params.limit(n);
     }
     let list = pods.list(&params).await?;
-    Ok(list
+    // More pods than the page: a sample.
+    let more = list.metadata.continue_.is_some_and(|c| !c.is_empty());
+    let targets = list
         .items
         .iter()
         .filter_map(|p| scrape_target(p, label))
-        .collect())
+        .collect();
+    Ok((targets, more))
 }
 
 /// The agents to scrape: every one, or a sample of each class (one page per class: listing
 /// every agent pod each round would cost the API server and the operator as much as the
 /// scrapes it saves).
-async fn agent_targets(ctx: &Context) -> Result<Vec<Scraped>, Error> {
+/// Returns them and the class labels whose agents were more than a page.
+async fn agent_targets(ctx: &Context) -> Result<(Vec<Scraped>, BTreeSet<String>), Error> {
     let ns = &ctx.settings.agent_namespace;
     let per_class = ctx.settings.flow_agents_per_class;
     if per_class == 0 {
-        return list_targets(ctx, ns, &agent_selector(), meta::LABEL_CLASS, None).await;
+        let (all, _) = list_targets(ctx, ns, &agent_selector(), meta::LABEL_CLASS, None).await?;
+        return Ok((all, BTreeSet::new()));
     }
     let mut out = Vec::new();
+    let mut sampled = BTreeSet::new();
     for c in ctx.classes.state() {
         let label = meta::shorten(&c.name_any(), 63);
         let selector = format!("{},{}={label}", agent_selector(), meta::LABEL_CLASS);
-        out.extend(list_targets(ctx, ns, &selector, meta::LABEL_CLASS, Some(per_class)).await?);
+        let (page, more) =
+            list_targets(ctx, ns, &selector, meta::LABEL_CLASS, Some(per_class)).await?;
+        out.extend(page);
+        if more {
+            sampled.insert(label);
+        }
     }
-    Ok(out)
+    Ok((out, sampled))
 }
 
 /// One round: list, scrape, evaluate, keep. Returns the resources whose `FlowHealthy`
@@ -139,8 +150,9 @@ pub async fn flow_step(ctx: &Context) -> Result<Vec<ResourceId>, Error> {
         crate::gateway::LABEL_POOL,
         None,
     )
-    .await?;
-    let agents = agent_targets(ctx).await?;
+    .await?
+    .0;
+    let (agents, sampled) = agent_targets(ctx).await?;
     let options = ScrapeOptions {
         // A round must end before the next one starts.
         timeout: ScrapeOptions::default()
@@ -205,7 +217,13 @@ pub async fn flow_step(ctx: &Context) -> Result<Vec<ResourceId>, Error> {
         let id = ResourceId::of(&*c);
         let label = meta::shorten(&id.name, 63);
         let on = scrapes(&|g| g == label);
-        let h = crate::flow::evaluate(&on, Exporters::All, &thresholds, interval);
+        let mut h = crate::flow::evaluate(&on, Exporters::All, &thresholds, interval);
+        if sampled.contains(label.as_str()) {
+            h.message.push_str(&format!(
+                " (a sample: the first {} of the class's agents, --flow-agents-per-class)",
+                ctx.settings.flow_agents_per_class
+            ));
+        }
         health.insert(id, h);
     }
     // What changes: compared with the condition the cached status has now.
