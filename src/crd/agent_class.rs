@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
     shortname = "agc",
     category = "otelhouse",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Flow","type":"string","jsonPath":".status.conditions[?(@.type==\"FlowHealthy\")].reason"}"#,
     printcolumn = r#"{"name":"Default","type":"boolean","jsonPath":".spec.default"}"#,
     printcolumn = r#"{"name":"Nodes","type":"integer","jsonPath":".status.nodes"}"#,
     printcolumn = r#"{"name":"Agents-Ready","type":"integer","jsonPath":".status.agentsReady"}"#,

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
     shortname = "lp",
     category = "otelhouse",
     printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
+    printcolumn = r#"{"name":"Flow","type":"string","jsonPath":".status.conditions[?(@.type==\"FlowHealthy\")].reason"}"#,
     printcolumn = r#"{"name":"Gateways","type":"integer","jsonPath":".status.gateways.planned"}"#,
     printcolumn = r#"{"name":"Gateways-Ready","type":"integer","jsonPath":".status.gateways.ready"}"#,
     printcolumn = r#"{"name":"Capped","type":"boolean","jsonPath":".status.gateways.capped"}"#,
