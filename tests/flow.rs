@@ -134,6 +134,12 @@ fn closed_port() -> u16 {
 async fn sink() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    serve_sink(listener);
+    format!("http://{addr}")
+}
+
+/// The sink of [`sink`] on a listener bound already.
+fn serve_sink(listener: tokio::net::TcpListener) {
     let app = axum::Router::new().route(
         "/v1/logs",
         axum::routing::post(|| async {
@@ -144,7 +150,6 @@ async fn sink() -> String {
         }),
     );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
 }
 
 /// Scrapes until `done` holds, or fails at the deadline with the last scrape.
@@ -775,16 +780,7 @@ async fn a_pipeline_whose_gateways_cannot_insert_is_flow_unhealthy_within_two_in
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", clickhouse_port))
         .await
         .unwrap();
-    let app = axum::Router::new().route(
-        "/v1/logs",
-        axum::routing::post(|| async {
-            (
-                [(axum::http::header::CONTENT_TYPE, "application/x-protobuf")],
-                Vec::<u8>::new(),
-            )
-        }),
-    );
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    serve_sink(listener);
     let start = Instant::now();
     loop {
         collector.assert_running();

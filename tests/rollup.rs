@@ -9,16 +9,11 @@ use kit::exporter::ExporterRow;
 use otelhouse::crd::{TableEngine, TableSpec};
 use otelhouse::model::table::Owner;
 use otelhouse::schema::Placement;
-use otelhouse::schema::apply::{self, Connection, Outcome, Record};
+use otelhouse::schema::apply::{self, Outcome, Record};
 use otelhouse::schema::ddl::TableLayout;
 
 fn client() -> Client {
-    Connection {
-        url: kit::clickhouse_url(),
-        user: std::env::var("CLICKHOUSE_USER").ok(),
-        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
-    }
-    .client()
+    kit::clickhouse_client()
 }
 
 fn record() -> Record {

@@ -11,20 +11,11 @@ use otelhouse::schema::ddl::{self, TableLayout};
 use std::collections::BTreeMap;
 
 fn client() -> Client {
-    Connection {
-        url: kit::clickhouse_url(),
-        user: std::env::var("CLICKHOUSE_USER").ok(),
-        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
-    }
-    .client()
+    kit::clickhouse_client()
 }
 
 fn sample_pipeline() -> LogPipeline {
-    kit::sample_inputs()
-        .pipelines
-        .into_iter()
-        .find(|p| p.metadata.name.as_deref() == Some("clickhouse"))
-        .unwrap()
+    kit::sample_pipeline("clickhouse")
 }
 
 fn layouts_in(p: &LogPipeline, database: &str) -> Vec<TableLayout> {

@@ -9,26 +9,17 @@ use kit::exporter::ExporterRow;
 
 use clickhouse::Client;
 use otelhouse::crd::{LogPipeline, TableEngine};
-use otelhouse::schema::apply::{self, Connection, Outcome, Record};
+use otelhouse::schema::apply::{self, Outcome, Record};
 use otelhouse::schema::ddl::TableLayout;
 use otelhouse::schema::usage::{self, Figures, Pricing, Target, TimeRange};
 use std::collections::BTreeMap;
 
 fn client() -> Client {
-    Connection {
-        url: kit::clickhouse_url(),
-        user: std::env::var("CLICKHOUSE_USER").ok(),
-        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
-    }
-    .client()
+    kit::clickhouse_client()
 }
 
 fn sample_pipeline() -> LogPipeline {
-    kit::sample_inputs()
-        .pipelines
-        .into_iter()
-        .find(|p| p.metadata.name.as_deref() == Some("clickhouse"))
-        .expect("the sample pipeline")
+    kit::sample_pipeline("clickhouse")
 }
 
 fn layouts_of(p: &LogPipeline, database: &str) -> Vec<TableLayout> {

@@ -106,6 +106,25 @@ pub fn clickhouse_url() -> String {
     .clone()
 }
 
+/// A client of [`clickhouse_url`], as `CLICKHOUSE_USER` / `CLICKHOUSE_PASSWORD` say.
+pub fn clickhouse_client() -> clickhouse::Client {
+    otelhouse::schema::apply::Connection {
+        url: clickhouse_url(),
+        user: std::env::var("CLICKHOUSE_USER").ok(),
+        password: std::env::var("CLICKHOUSE_PASSWORD").ok(),
+    }
+    .client()
+}
+
+/// A LogPipeline of config/samples by name.
+pub fn sample_pipeline(name: &str) -> otelhouse::crd::LogPipeline {
+    sample_inputs()
+        .pipelines
+        .into_iter()
+        .find(|p| p.metadata.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no sample pipeline {name}"))
+}
+
 /// A database name no other test uses (tests share one server).
 pub fn unique_database(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
