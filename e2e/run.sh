@@ -7,6 +7,8 @@
 #   hostPath;
 # - leader election: both operator replicas Ready, exactly one leading (Lease otelhouse-leader),
 #   also after `kubectl rollout restart`; a leader that stops releases the Lease;
+# - FlowHealthy (the operator scrapes the gateways through their NetworkPolicy) and
+#   status.volume (the stores' system tables) on the pipeline once its rows are in;
 # - 500 numbered log lines in, exactly 500 rows out, still exactly 500 after the agents and
 #   gateways restart; 3000 more lines written WHILE they restart, exactly 3000 rows out;
 # - the HorizontalPodAutoscaler, not the operator, owns gateway replicas: a manual scale above
@@ -455,7 +457,8 @@ kubectl label namespace "$NS" pod-security.kubernetes.io/enforce=restricted \
 log "installing the operator (Helm chart: $OPERATOR_REPLICAS replicas, leader election)"
 helm install "$RELEASE" charts/otelhouse -n "$NS" \
   --set image.repository="$IMAGE_REPOSITORY" --set image.tag="$IMAGE_TAG" \
-  --set image.pullPolicy=Never --set collectorImage="$COLLECTOR_IMAGE"
+  --set image.pullPolicy=Never --set collectorImage="$COLLECTOR_IMAGE" \
+  --set flow.interval=10s --set usage.interval=20s
 kubectl -n "$NS" rollout status "deployment/$OPERATOR" --timeout=180s
 replicas="$(kubectl -n "$NS" get deployment "$OPERATOR" -o jsonpath='{.spec.replicas}')"
 [ "$replicas" = "$OPERATOR_REPLICAS" ] || fail "the chart runs $replicas operator replicas, expected $OPERATOR_REPLICAS"
@@ -522,6 +525,24 @@ kubectl -n "$APPS_NS" rollout status deployment/log-generator --timeout=180s
 wait_for "$EXPECTED rows in $TABLE" 300 at_least
 sleep 15 # anything late (a duplicate) lands now
 assert_exact "after ingest"
+
+# FlowHealthy from the gateways' own metrics, read by the operator through the pool's
+# NetworkPolicy (kindnet enforces it): Healthy while lines flow, NoData once the generator
+# sleeps; Unknown would mean the operator cannot reach the metrics port.
+flow_reason() {
+  kubectl -n "$NS" get logpipeline "$PIPELINE" \
+    -o jsonpath='{.status.conditions[?(@.type=="FlowHealthy")].reason}' 2>/dev/null
+}
+flow_ok() { case "$(flow_reason)" in Healthy | NoData) return 0 ;; *) return 1 ;; esac; }
+# The usage loop's rows of the pipeline's tables, from the store's system.parts.
+volume_rows_ok() {
+  local n
+  n="$(kubectl -n "$NS" get logpipeline "$PIPELINE" -o jsonpath='{.status.volume.rows}' 2>/dev/null)"
+  [ "${n:-0}" -ge "$EXPECTED" ]
+}
+log "flow health and volume in status"
+wait_for "FlowHealthy Healthy or NoData on LogPipeline $PIPELINE" 180 flow_ok
+wait_for "status.volume.rows >= $EXPECTED on LogPipeline $PIPELINE" 180 volume_rows_ok
 
 log "restarting the agents and the gateways"
 restart_agents_and_gateways
