@@ -302,12 +302,18 @@ pub struct TenantLimits {
     pub max_columns_per_table: u32,
 }
 
+impl TenantLimits {
+    /// The defaults of `--tenant-max-tables` and `--tenant-max-columns`: room for a tenant's
+    /// tables and rollups (a default table extracts 3 columns), not for a store's worth.
+    pub const DEFAULT: Self = Self {
+        max_tables: 8,
+        max_columns_per_table: 32,
+    };
+}
+
 impl Default for TenantLimits {
     fn default() -> Self {
-        Self {
-            max_tables: 8,
-            max_columns_per_table: 32,
-        }
+        Self::DEFAULT
     }
 }
 

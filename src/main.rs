@@ -136,11 +136,11 @@ struct PoolArgs {
     #[arg(long, default_value_t = 64)]
     pool_max_tenant_replicas: u32,
     /// The most tables a pipeline outside the trusted namespaces may declare.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = otelhouse::inventory::TenantLimits::DEFAULT.max_tables)]
     tenant_max_tables: u32,
     /// The most extracted columns a table of a pipeline outside the trusted namespaces may
     /// declare.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = otelhouse::inventory::TenantLimits::DEFAULT.max_columns_per_table)]
     tenant_max_columns: u32,
     /// A NetworkPolicy per gateway pool: only the agents reach its OTLP port, only the operator
     /// (and `--gateway-metrics-namespace`) its metrics port. `=false` deletes them.
