@@ -882,7 +882,7 @@ async fn agents_are_scraped_a_page_per_class() {
     assert_eq!(
         cond["message"],
         "none of 2 collector pods answered on their metrics endpoint; 0 of 2 pods scraped \
-         (a sample: the first 2 of the class's agents, --flow-agents-per-class)",
+         (a sample: at most 2 of the class's agents are scraped, --flow-agents-per-class)",
         "{cond:#}"
     );
 

@@ -102,7 +102,8 @@ async fn list_targets(
         params = params.limit(n);
     }
     let list = pods.list(&params).await?;
-    // More pods than the page: a sample.
+    // A full page: perhaps more pods than it (the server sets `continue` on a full page when
+    // any key follows, matching the selector or not).
     let more = list.metadata.continue_.is_some_and(|c| !c.is_empty());
     let targets = list
         .items
@@ -115,7 +116,7 @@ async fn list_targets(
 /// The agents to scrape: every one, or a sample of each class (one page per class: listing
 /// every agent pod each round would cost the API server and the operator as much as the
 /// scrapes it saves).
-/// Returns them and the class labels whose agents were more than a page.
+/// Returns them and the class labels whose page was full.
 async fn agent_targets(ctx: &Context) -> Result<(Vec<Scraped>, BTreeSet<String>), Error> {
     let ns = &ctx.settings.agent_namespace;
     let per_class = ctx.settings.flow_agents_per_class;
@@ -220,7 +221,7 @@ pub async fn flow_step(ctx: &Context) -> Result<Vec<ResourceId>, Error> {
         let mut h = crate::flow::evaluate(&on, Exporters::All, &thresholds, interval);
         if sampled.contains(label.as_str()) {
             h.message.push_str(&format!(
-                " (a sample: the first {} of the class's agents, --flow-agents-per-class)",
+                " (a sample: at most {} of the class's agents are scraped, --flow-agents-per-class)",
                 ctx.settings.flow_agents_per_class
             ));
         }

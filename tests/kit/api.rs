@@ -450,9 +450,10 @@ impl FakeApi {
             ("GET", None, _) => {
                 let selector = rec.param("labelSelector");
                 // Pages as the API server serves them (k8s.io/apiserver/pkg/storage/etcd3/
-                // store.go, GetList): matching items in key order (namespace, then name), at
-                // most `limit` of them, and `metadata.continue` set when more remain; a continue
-                // token resumes after the last key of the page before.
+                // store.go, GetList): keys in order (namespace, then name), the selector applied
+                // to each; once `limit` items are in, the next key of the range, matching or not,
+                // stops the page with `metadata.continue` set (so a full page can say "more" when
+                // no further item matches), resuming after the last key returned.
                 let limit: Option<usize> = rec
                     .param("limit")
                     .and_then(|l| l.parse().ok())
@@ -462,26 +463,33 @@ impl FakeApi {
                 let after = token
                     .as_deref()
                     .map(|c| c.split_once('/').unwrap_or(("", c)));
-                let mut matching = st.objects.iter().filter(|(k, s)| {
+                let mut range = st.objects.iter().filter(|(k, _)| {
                     k.collection == t.collection
                         && t.namespace.as_ref().is_none_or(|ns| *ns == k.namespace)
                         && after.is_none_or(|a| (k.namespace.as_str(), k.name.as_str()) > a)
-                        && selector.as_deref().is_none_or(|sel| selects(sel, &s.value))
                 });
                 let mut items = Vec::new();
                 let mut last = None;
-                for (k, s) in matching.by_ref().take(limit.unwrap_or(usize::MAX)) {
-                    items.push(view(&s.value, metadata_only));
-                    last = Some(format!("{}/{}", k.namespace, k.name));
+                let mut more = false;
+                for (k, s) in range.by_ref() {
+                    if limit.is_some_and(|l| items.len() == l) {
+                        more = true;
+                        break;
+                    }
+                    if selector.as_deref().is_none_or(|sel| selects(sel, &s.value)) {
+                        items.push(view(&s.value, metadata_only));
+                        last = Some(format!("{}/{}", k.namespace, k.name));
+                    }
                 }
-                let remaining = matching.count();
+                // The key that ended the page, and those after it.
+                let remaining = if more { 1 + range.count() } else { 0 };
                 let kind = if metadata_only {
                     "PartialObjectMetadataList"
                 } else {
                     "List"
                 };
                 let mut meta = json!({"resourceVersion": st.resource_version.to_string()});
-                if remaining > 0 {
+                if more {
                     meta["continue"] = json!(last.unwrap_or_default());
                     // Not with a selector: the server cannot know how many more match.
                     if selector.is_none() {
@@ -1233,6 +1241,65 @@ mod tests {
         let mut status = job.clone();
         status["status"] = json!({"succeeded": 1});
         assert_eq!(immutable_change(&k("batch/v1/jobs"), &job, &status), None);
+    }
+
+    /// Paging as etcd3's GetList does it: a full page says `continue` when any key follows,
+    /// matching the selector or not; a page that is not full does not; `continue` resumes after
+    /// the page's last item.
+    #[test]
+    fn lists_page_as_the_api_server_does() {
+        let api = FakeApi::new();
+        for (name, app) in [("a", "x"), ("b", "x"), ("c", "y")] {
+            api.seed(
+                "pods",
+                json!({"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": name, "namespace": "ns", "labels": {"app": app}}}),
+            );
+        }
+        let list = |query: &str| {
+            let (code, v) = api.answer(&Recorded {
+                client: String::new(),
+                method: "GET".into(),
+                path: "/api/v1/namespaces/ns/pods".into(),
+                query: query.into(),
+                content_type: String::new(),
+                accept: String::new(),
+                body: Value::Null,
+                status: 0,
+            });
+            assert_eq!(code, 200, "{v}");
+            let names: Vec<String> = v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+                .collect();
+            (
+                names,
+                v["metadata"]["continue"].as_str().map(String::from),
+                v,
+            )
+        };
+        // Both `app=x` pods fill the page, and `c` (not matching) follows: continue is set.
+        let (names, cont, _) = list("labelSelector=app%3Dx&limit=2");
+        assert_eq!(
+            (names, cont.as_deref()),
+            (vec!["a".into(), "b".into()], Some("ns/b"))
+        );
+        // Not full: no continue.
+        let (names, cont, _) = list("labelSelector=app%3Dx&limit=3");
+        assert_eq!((names.len(), cont), (2, None));
+        // Without a selector: the count of what remains; resuming gives the rest.
+        let (names, cont, v) = list("limit=1");
+        assert_eq!(
+            (names, v["metadata"]["remainingItemCount"].clone()),
+            (vec!["a".into()], json!(2))
+        );
+        let (names, cont, _) = list(&format!("limit=5&continue={}", cont.unwrap()));
+        assert_eq!(
+            (names, cont),
+            (vec!["b".to_string(), "c".to_string()], None)
+        );
     }
 
     #[test]
